@@ -1,0 +1,269 @@
+//! The validated configuration. Every field here has been checked by the loader; stage
+//! crates can rely on references (a rule's brand, recipients and script) resolving.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use vigil_core::{Query, Severity};
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this was loaded from (`None` for built-in defaults).
+    pub path: Option<PathBuf>,
+    /// SHA-256 of the file's bytes, recorded in the audit log at every load.
+    pub content_hash: String,
+    pub storage: StorageConfig,
+    pub server: ServerConfig,
+    pub brands: Vec<BrandConfig>,
+    pub sources: Vec<SourceConfig>,
+    pub crawler: CrawlerConfig,
+    pub classifier: ClassifierConfig,
+    pub alerts: AlertsConfig,
+    pub scripts: Vec<ScriptConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    /// Relative paths are resolved against the config file's folder.
+    pub data_dir: PathBuf,
+    pub retention_days: u32,
+    pub pseudonymize_authors: bool,
+    pub redact_pii: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub tokens: Vec<TokenConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    Viewer,
+    Responder,
+    Admin,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenConfig {
+    pub name: String,
+    pub role: Role,
+    /// Environment variable holding the token; read with [`crate::secret_from_env`].
+    pub token_env: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct BrandConfig {
+    pub name: String,
+    /// The query as written.
+    pub query_text: String,
+    pub query: Query,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    Rss,
+    Html,
+    Json,
+    Reddit,
+    Hackernews,
+    Mastodon,
+    Bluesky,
+    Appstore,
+}
+
+impl SourceKind {
+    pub const NAMES: &'static [&'static str] = &[
+        "rss",
+        "html",
+        "json",
+        "reddit",
+        "hackernews",
+        "mastodon",
+        "bluesky",
+        "appstore",
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    pub name: String,
+    pub kind: SourceKind,
+    pub url: String,
+    pub interval: Duration,
+    /// When non-empty every post of this source belongs to these brands (no matching).
+    pub brands: Vec<String>,
+    /// `html`: CSS selector per post.
+    pub item: Option<String>,
+    /// `json`: JSON pointer to the array of posts.
+    pub items: Option<String>,
+    /// `html`: field → `selector` or `selector@attr`; `json`: field → JSON pointer.
+    pub fields: BTreeMap<String, String>,
+    pub next_page: Option<String>,
+    pub max_pages: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct CrawlerConfig {
+    pub user_agent: String,
+    pub max_concurrency: usize,
+    pub per_host_interval: Duration,
+    pub respect_robots: bool,
+    pub allow_private_addresses: bool,
+    pub max_body_bytes: u64,
+    /// Whole-request timeout (extension).
+    pub timeout: Duration,
+    /// Connect timeout (extension).
+    pub connect_timeout: Duration,
+    /// Redirects followed before giving up (extension).
+    pub max_redirects: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClassifierBackend {
+    Lexicon,
+    Learned,
+    Transformer,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClassifierConfig {
+    pub backend: ClassifierBackend,
+    pub engine: Option<String>,
+    pub model_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    None,
+    Starttls,
+    Tls,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password_env: Option<String>,
+    pub from: String,
+    /// Per-connection timeout (extension).
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct CrisisConfig {
+    pub response_window: Duration,
+    pub remind_every: Duration,
+    pub escalate_after: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    pub kind: String,
+    pub url_env: String,
+    pub secret_env: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RecipientConfig {
+    pub name: String,
+    pub emails: Vec<String>,
+    pub escalation: Vec<String>,
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleKind {
+    NegativeShare,
+    VolumeSpike,
+    SentimentDrop,
+    Keyword,
+}
+
+impl RuleKind {
+    pub const NAMES: &'static [&'static str] = &[
+        "negative_share",
+        "volume_spike",
+        "sentiment_drop",
+        "keyword",
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RuleConfig {
+    pub name: String,
+    pub brand: String,
+    pub kind: RuleKind,
+    pub window: Duration,
+    pub baseline: Duration,
+    pub sigma: f64,
+    pub threshold: f64,
+    pub min_mentions: u64,
+    pub severity: Severity,
+    pub notify: Vec<String>,
+    pub script: Option<String>,
+    /// `keyword`: the crisis terms; other kinds: an optional filter on the brand's posts.
+    pub query: Option<Query>,
+    pub query_text: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutboxConfig {
+    /// First retry delay after a failed delivery; doubles up to `retry_max`.
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct AlertsConfig {
+    pub smtp: Option<SmtpConfig>,
+    pub crisis: CrisisConfig,
+    pub recipients: Vec<RecipientConfig>,
+    pub rules: Vec<RuleConfig>,
+    /// How often rules are evaluated and the response clock ticks (extension).
+    pub evaluate_every: Duration,
+    /// Base URL of the dashboard, for "how to acknowledge" links (extension).
+    pub dashboard_url: Option<String>,
+    pub outbox: OutboxConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScriptConfig {
+    pub name: String,
+    /// minijinja template for the subject line.
+    pub subject: String,
+    /// Where the body template came from (for messages).
+    pub file: Option<PathBuf>,
+    /// The body template, read from `file` or given inline as `body` (extension).
+    pub body: String,
+}
+
+impl Config {
+    pub fn brand(&self, name: &str) -> Option<&BrandConfig> {
+        self.brands.iter().find(|b| b.name == name)
+    }
+
+    pub fn source(&self, name: &str) -> Option<&SourceConfig> {
+        self.sources.iter().find(|s| s.name == name)
+    }
+
+    pub fn script(&self, name: &str) -> Option<&ScriptConfig> {
+        self.scripts.iter().find(|s| s.name == name)
+    }
+
+    pub fn recipient(&self, name: &str) -> Option<&RecipientConfig> {
+        self.alerts.recipients.iter().find(|r| r.name == name)
+    }
+}

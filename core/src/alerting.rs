@@ -1,0 +1,333 @@
+//! Incidents, notifications and the [`AlertStore`] trait: what the alert engine reads
+//! from and writes to the system of record.
+//!
+//! Notifications are *planned*, not pushed: every notification an incident should have
+//! (first, reminder N, escalation, summary) has a deterministic key
+//! `(incident_id, kind, seq)`, and [`AlertStore::enqueue_notification`] ignores a key it
+//! already holds. The engine can therefore re-plan after any crash without losing or
+//! repeating a message, and the Message-ID derived from the key stays the same across
+//! retries.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+use crate::Label;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Crisis,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Crisis => "crisis",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "info" => Ok(Severity::Info),
+            "warning" => Ok(Severity::Warning),
+            "crisis" => Ok(Severity::Crisis),
+            other => Err(format!(
+                "unknown severity {other:?} (expected info, warning or crisis)"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IncidentStatus {
+    Open,
+    Acknowledged,
+    Resolved,
+}
+
+impl IncidentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentStatus::Open => "open",
+            IncidentStatus::Acknowledged => "acknowledged",
+            IncidentStatus::Resolved => "resolved",
+        }
+    }
+}
+
+impl fmt::Display for IncidentStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for IncidentStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "open" | "triggered" => Ok(IncidentStatus::Open),
+            "acknowledged" | "ack" => Ok(IncidentStatus::Acknowledged),
+            "resolved" => Ok(IncidentStatus::Resolved),
+            other => Err(format!(
+                "unknown incident status {other:?} (expected open, acknowledged or resolved)"
+            )),
+        }
+    }
+}
+
+/// What made a rule fire, in numbers a person can check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trigger {
+    /// Rule kind: `negative_share`, `volume_spike`, `keyword`.
+    pub metric: String,
+    pub value: f64,
+    pub threshold: f64,
+    /// Baseline mean (volume_spike), when the rule has one.
+    pub baseline: Option<f64>,
+    pub window_secs: u64,
+    pub baseline_secs: Option<u64>,
+    /// Mentions in the window.
+    pub mentions: u64,
+    /// One sentence: what fired and why.
+    pub explanation: String,
+}
+
+/// A post shown as evidence in a notification.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvidencePost {
+    pub id: String,
+    pub url: Option<String>,
+    pub source: String,
+    pub author: Option<String>,
+    pub published_at: DateTime<Utc>,
+    pub text: String,
+    pub label: Option<Label>,
+    pub score: Option<f32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: i64,
+    pub rule: String,
+    pub brand: String,
+    pub severity: Severity,
+    pub status: IncidentStatus,
+    pub opened_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// `opened_at + response_window`: when the PR team must have responded.
+    pub response_deadline: DateTime<Utc>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub acknowledged_by: Option<String>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolved_by: Option<String>,
+    pub note: Option<String>,
+    /// Unresolved at the end of its response window.
+    pub overdue: bool,
+    pub trigger: Trigger,
+    /// Highest value the metric reached while open.
+    pub peak_value: f64,
+    pub evidence: Vec<EvidencePost>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewIncident {
+    pub rule: String,
+    pub brand: String,
+    pub severity: Severity,
+    pub opened_at: DateTime<Utc>,
+    pub response_deadline: DateTime<Utc>,
+    pub trigger: Trigger,
+    pub evidence: Vec<EvidencePost>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotificationKind {
+    /// The first alert, sent at once.
+    First,
+    /// Every `remind_every` until acknowledged.
+    Reminder,
+    /// After `escalate_after`, to the escalation recipients as well.
+    Escalation,
+    /// At the end of the response window.
+    Summary,
+}
+
+impl NotificationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationKind::First => "first",
+            NotificationKind::Reminder => "reminder",
+            NotificationKind::Escalation => "escalation",
+            NotificationKind::Summary => "summary",
+        }
+    }
+}
+
+impl FromStr for NotificationKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "first" => Ok(NotificationKind::First),
+            "reminder" => Ok(NotificationKind::Reminder),
+            "escalation" => Ok(NotificationKind::Escalation),
+            "summary" => Ok(NotificationKind::Summary),
+            other => Err(format!("unknown notification kind {other:?}")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotificationStatus {
+    Pending,
+    Sent,
+}
+
+impl NotificationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationStatus::Pending => "pending",
+            NotificationStatus::Sent => "sent",
+        }
+    }
+}
+
+/// A message to write to the outbox. `(incident_id, kind, seq)` is its identity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewNotification {
+    pub incident_id: i64,
+    pub kind: NotificationKind,
+    pub seq: u32,
+    pub message_id: String,
+    /// Message-ID of the first notification, for threading (`In-Reply-To`).
+    pub in_reply_to: Option<String>,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Notification {
+    pub id: i64,
+    pub incident_id: i64,
+    pub kind: NotificationKind,
+    pub seq: u32,
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    pub recipients: Vec<String>,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: String,
+    pub status: NotificationStatus,
+    pub attempts: u32,
+    pub created_at: DateTime<Utc>,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub smtp_reply: Option<String>,
+}
+
+/// What the alert engine needs from the system of record. `store` implements it on
+/// SQLite; every method is a short transaction, safe to call from several processes
+/// (the CLI acknowledges while the daemon runs).
+pub trait AlertStore {
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Posts of `brand` published in `[from, to)`, newest first, at most `limit`.
+    fn window_posts(
+        &self,
+        brand: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<EvidencePost>, Self::Error>;
+
+    /// Mentions of `brand` per bucket of `bucket_secs`, for the buckets that end at
+    /// `to - k·bucket_secs` and start at or after `from`; oldest first.
+    fn bucket_counts(
+        &self,
+        brand: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        bucket_secs: u64,
+    ) -> Result<Vec<u64>, Self::Error>;
+
+    /// The incident for `(rule, brand)` that is not resolved, if any.
+    fn unresolved_incident(&self, rule: &str, brand: &str)
+    -> Result<Option<Incident>, Self::Error>;
+
+    /// When the last incident of `(rule, brand)` was resolved: evaluation starts after it,
+    /// so a resolved incident is not re-opened by the posts it already covered.
+    fn last_resolved_at(
+        &self,
+        rule: &str,
+        brand: &str,
+    ) -> Result<Option<DateTime<Utc>>, Self::Error>;
+
+    /// Opens an incident (audited).
+    fn create_incident(&self, incident: NewIncident) -> Result<Incident, Self::Error>;
+
+    /// Records a new firing of an open incident: peak value, latest trigger and evidence.
+    fn update_incident_firing(
+        &self,
+        id: i64,
+        trigger: &Trigger,
+        peak_value: f64,
+        evidence: &[EvidencePost],
+        at: DateTime<Utc>,
+    ) -> Result<(), Self::Error>;
+
+    fn mark_incident_overdue(&self, id: i64, at: DateTime<Utc>) -> Result<(), Self::Error>;
+
+    fn incidents(&self, status: Option<IncidentStatus>) -> Result<Vec<Incident>, Self::Error>;
+
+    /// Inserts unless `(incident_id, kind, seq)` exists; returns whether it was new.
+    fn enqueue_notification(&self, notification: NewNotification) -> Result<bool, Self::Error>;
+
+    fn notifications_for_incident(
+        &self,
+        incident_id: i64,
+    ) -> Result<Vec<Notification>, Self::Error>;
+
+    /// Pending notifications whose `next_attempt_at <= now`, oldest first.
+    fn due_notifications(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Notification>, Self::Error>;
+
+    /// Delivery confirmed by the mail server (audited with its reply).
+    fn mark_notification_sent(
+        &self,
+        id: i64,
+        smtp_reply: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), Self::Error>;
+
+    /// Delivery failed; try again at `next_attempt_at` (audited).
+    fn mark_notification_failed(
+        &self,
+        id: i64,
+        error: &str,
+        next_attempt_at: DateTime<Utc>,
+    ) -> Result<(), Self::Error>;
+}

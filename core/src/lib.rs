@@ -1,0 +1,34 @@
+//! Vigil's domain types and the traits between pipeline stages. No I/O lives here.
+//!
+//! - [`Post`] is one captured mention with its [`Provenance`]; [`StoredPost`] adds the
+//!   store's sequence number, which orders everything downstream (classifier, index).
+//! - [`Sentiment`] and the [`Classifier`] trait are the classifier stage's interface.
+//! - [`query`] is the boolean query language shared by brand definitions, search and
+//!   keyword rules: [`Query::parse`] builds the tree, [`Query::matches`] evaluates it on text.
+//! - [`Incident`], [`Notification`] and the [`AlertStore`] trait are what the alert engine
+//!   needs from the system of record, so `alerts` does not depend on `store`.
+//! - [`time`] parses durations (`30s`, `7d`) and time arguments (RFC 3339 or `24h` ago);
+//!   [`Clock`] makes time injectable so a 24-hour incident can be tested in milliseconds.
+
+mod alerting;
+mod clock;
+mod error;
+mod hash;
+mod post;
+pub mod query;
+mod sentiment;
+pub mod text;
+pub mod time;
+mod urls;
+
+pub use alerting::{
+    AlertStore, EvidencePost, Incident, IncidentStatus, NewIncident, NewNotification, Notification,
+    NotificationKind, NotificationStatus, Severity, Trigger,
+};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{CoreError, Result};
+pub use hash::{HashChain, sha256_hex};
+pub use post::{Post, Provenance, SourceCheckpoint, StoredPost, post_id};
+pub use query::{Query, QueryError};
+pub use sentiment::{Classifier, Label, Sentiment};
+pub use urls::canonical_url;
