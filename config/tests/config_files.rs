@@ -1,0 +1,116 @@
+//! Good and bad config files, asserting the exact messages a user sees.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use vigil_config::{RuleKind, SmtpTls, SourceKind};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+#[test]
+fn good_config_loads_with_defaults_filled_in() {
+    let config = vigil_config::load(&fixture("good.toml")).expect("good.toml is valid");
+    assert_eq!(config.storage.data_dir, fixture("data"));
+    assert_eq!(config.storage.retention_days, 365);
+    assert_eq!(config.brands[0].name, "Acme");
+    assert!(config.brands[0].query.matches("买了艾克米"));
+    assert_eq!(config.sources[0].kind, SourceKind::Rss);
+    assert_eq!(config.sources[0].interval, Duration::from_secs(30));
+    assert_eq!(config.crawler.per_host_interval, Duration::from_secs(1));
+    let smtp = config.alerts.smtp.as_ref().unwrap();
+    assert_eq!((smtp.port, smtp.tls), (2525, SmtpTls::None));
+    assert_eq!(config.alerts.rules[0].kind, RuleKind::Keyword);
+    assert_eq!(config.alerts.rules[0].min_mentions, 1);
+    assert_eq!(
+        config.alerts.crisis.response_window,
+        Duration::from_secs(86_400)
+    );
+    assert_eq!(config.script("inline").unwrap().body, "Say sorry.");
+}
+
+#[test]
+fn example_config_in_the_repository_is_valid() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../vigil.example.toml");
+    let config = vigil_config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.alerts.rules.len(), 3);
+    assert!(
+        config
+            .script("product-safety")
+            .unwrap()
+            .body
+            .contains("{{ brand }}")
+    );
+}
+
+#[test]
+fn bad_config_reports_every_problem_with_position() {
+    let errors = vigil_config::load(&fixture("bad.toml")).expect_err("bad.toml is invalid");
+    let file = fixture("bad.toml").display().to_string();
+    let lines: Vec<String> = errors
+        .errors
+        .iter()
+        .map(|e| e.to_string().replacen(&file, "bad.toml", 1))
+        .collect();
+    let expected = [
+        "bad.toml:3:1: storage.retention_dayz: unknown key (did you mean \"retention_days\"?)",
+        "bad.toml:6:10: server.listen: \"localhost\" is not an address: expected IP:PORT, e.g. \"127.0.0.1:8080\"",
+        "bad.toml:10:9: brands[0].query: invalid query \"acme OR\": query error at column 8: expected a term, a \"phrase\", '(' or '*', found the end of the query",
+        "bad.toml:14:8: sources[0].kind: unknown value \"rsss\": expected one of rss, html, json, reddit, hackernews, mastodon, bluesky, appstore",
+        "bad.toml:15:7: sources[0].url: \"ftp://example.com/feed\" is not an http(s) URL",
+        "bad.toml:16:12: sources[0].interval: invalid duration \"5 minutes\": unknown unit \" minutes\" (expected a number and a unit: ms, s, m, h, d, w; e.g. \"30s\", \"7d\")",
+        "bad.toml:19:19: crawler.max_concurrency: expected an integer, found a string",
+        "bad.toml:23:12: alerts.smtp.password: secrets are never written in the config file: put it in an environment variable and name it with password_env",
+        "bad.toml:28:29: alerts.recipients[0].emails: \"not-an-address\" is not an email address",
+        "bad.toml:32:9: alerts.rules[0].brand: unknown brand \"Acne\": defined are \"Acme\"",
+        "bad.toml:34:13: alerts.rules[0].threshold: 40 is not a share: expected a number above 0 and at most 1 (0.4 = 40%)",
+        "bad.toml:35:17: alerts.rules[0].notify: unknown recipient \"legal\": defined are \"pr\"",
+        "bad.toml:36:10: alerts.rules[0].script: unknown script \"missing-script\": none are defined",
+    ];
+    assert_eq!(lines, expected, "\nactual:\n{}", lines.join("\n"));
+    assert!(
+        errors
+            .to_string()
+            .starts_with("13 problems in the configuration:")
+    );
+}
+
+#[test]
+fn toml_syntax_errors_are_located() {
+    let errors = vigil_config::parse_str(
+        "[storage\ndata_dir = 1",
+        Path::new("x.toml"),
+        Path::new("."),
+    )
+    .unwrap_err();
+    assert_eq!(errors.errors.len(), 1);
+    let message = errors.errors[0].to_string();
+    assert!(message.starts_with("x.toml:1:"), "{message}");
+    assert!(message.contains("invalid TOML"), "{message}");
+}
+
+#[test]
+fn missing_required_keys_and_keyword_query() {
+    let text = "[[brands]]\nname = \"A\"\n\n[alerts.smtp]\nhost = \"h\"\nfrom = \"a@b\"\n[[alerts.recipients]]\nname = \"r\"\nemails = [\"a@b.c\"]\n[[alerts.rules]]\nname = \"k\"\nbrand = \"A\"\nkind = \"keyword\"\nnotify = [\"r\"]\n";
+    let errors = vigil_config::parse_str(text, Path::new("m.toml"), Path::new(".")).unwrap_err();
+    let all = errors.to_string();
+    assert!(
+        all.contains("m.toml:1:1: brands[0].query: missing required key"),
+        "{all}"
+    );
+    assert!(
+        all.contains("alerts.rules[0].query: keyword rules need `query`"),
+        "{all}"
+    );
+}
+
+#[test]
+fn empty_config_is_the_builtin_default() {
+    let config = vigil_config::Config::builtin_default();
+    assert!(config.brands.is_empty());
+    assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+    assert!(config.storage.redact_pii);
+}
