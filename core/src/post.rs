@@ -63,7 +63,7 @@ mod tests {
     fn post_id_is_stable_and_distinguishes_sources() {
         assert_eq!(post_id("a", "1"), post_id("a", "1"));
         assert_ne!(post_id("a", "1"), post_id("b", "1"));
-        assert_ne!(post_id("a\01", ""), post_id("a", "1"));
+        assert_ne!(post_id("a\u{0}1", ""), post_id("a", "1"));
         assert_eq!(post_id("a", "1").len(), 16);
     }
 }
