@@ -1,1 +1,69 @@
-//! vigil-alerts
+//! The alert engine and notifier: rules over time windows → incidents → the 24-hour
+//! response clock → notifications in a durable outbox → SMTP.
+//!
+//! - [`AlertEngine::evaluate`] measures every rule at an instant and opens an incident
+//!   per `(rule, brand)` on a new firing, or updates the open one (peak, trigger,
+//!   evidence) — never a second first notification.
+//! - [`AlertEngine::plan_notifications`] runs the response clock: it writes every
+//!   notification that is due (first, reminders, escalation, summary) to the outbox
+//!   through [`vigil_core::AlertStore`], keyed by `(incident, kind, seq)` so
+//!   re-planning after a crash neither loses nor repeats anything.
+//! - [`deliver_due`] drains the outbox through a [`Mailer`] (lettre), retrying with
+//!   capped exponential backoff. A message keeps its Message-ID across retries, and
+//!   follow-ups carry `In-Reply-To`/`References` to the first so mail clients thread
+//!   the whole incident.
+//!
+//! Time is always passed in (`now`), so a 24-hour incident is tested in milliseconds.
+//! Webhooks (`recipients.webhooks`) are not delivered yet.
+//!
+//! # Rules
+//! The window is `[start, now)` with `start = max(now − window, last resolution)`, so a
+//! resolved incident's posts do not re-open it. A rule's `query`, when set, filters the
+//! brand's posts for every kind.
+//! - `negative_share`: share of *classified* window posts labelled negative ≥
+//!   `threshold`, with at least `min_mentions` classified posts.
+//! - `volume_spike`: window count `W` ≥ `min_mentions` and `W > mean + sigma·std` of
+//!   the per-window counts over the `baseline` before the window (population std).
+//! - `sentiment_drop`: mean score of the window posts < `mean − sigma·std` of the
+//!   per-window mean scores over the baseline, with at least `min_mentions` scored
+//!   posts. Its "peak" is the lowest mean reached.
+//! - `keyword`: one post matching `query` fires; `min_mentions` does not apply.
+//!
+//! # Response script variables
+//! A script's `subject` and body are minijinja templates rendered with:
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `incident_id` | incident number |
+//! | `rule`, `brand` | the rule's name and brand |
+//! | `severity` | `info`, `warning` or `crisis` |
+//! | `status` | `open`, `acknowledged` or `resolved` |
+//! | `metric` | `negative_share`, `volume_spike`, `sentiment_drop` or `keyword` |
+//! | `value`, `threshold` | the metric and the level it was compared with (shares are 0–1) |
+//! | `baseline` | baseline mean (volume_spike, sentiment_drop), else none |
+//! | `peak_value` | worst value while open |
+//! | `window`, `baseline_window` | durations, e.g. `1h`, `7d` |
+//! | `mentions` | posts in the window |
+//! | `explanation` | one sentence: what fired and why |
+//! | `opened_at`, `deadline` | RFC 3339 UTC |
+//! | `deadline_in` | e.g. `in 23h30m` or `overdue by 2h` |
+//! | `evidence` | list of posts: `url`, `link` (url if http/https), `source`, `author`, `published_at`, `text`, `label`, `score`, `sentiment` |
+//! | `ack_command` | `vigil incidents ack ID --by <your name>` |
+//! | `dashboard_url`, `incident_url` | from `alerts.dashboard_url`, else none |
+//! | `kind`, `seq` | `first`, `reminder`, `escalation` or `summary`, and the reminder number |
+//!
+//! Scripts are rendered once against a sample incident at start with strict undefined
+//! checks, so a misspelt variable is a config error naming the script. At run time a
+//! failing script never blocks a crisis mail: the default subject is used and the body
+//! says the script failed.
+
+mod engine;
+mod error;
+mod mailer;
+mod render;
+mod rules;
+
+pub use engine::{AlertEngine, RuleOutcome};
+pub use error::{AlertsError, DeliveryError, Result};
+pub use mailer::{DeliveryReport, Mailer, deliver_due, retry_delay};
+pub use render::{RenderedMessage, message_id};

@@ -1,1 +1,19 @@
-//! vigil-classifier
+//! The classifier stage: turns a post's text into a [`vigil_core::Sentiment`] (label,
+//! score in -1..=1, confidence, language, and which backend and version produced it).
+//!
+//! - [`LexiconClassifier`] is the built-in `lexicon` backend, offline and without model
+//!   files: VADER (`vader_sentiment`, extended with product and crisis words) for
+//!   English, a bundled lexicon with negators, degree adverbs, adversatives, emoji and
+//!   Weibo emoticon codes for Chinese; mixed-script posts are scored per script.
+//! - [`build`] turns `[classifier]` config into a boxed [`vigil_core::Classifier`];
+//!   [`build_backend`] does the same for a backend named on the command line
+//!   (`vigil classify --backend NAME`). `learned` and `transformer` are not in this
+//!   build yet and report [`ClassifierError::Unavailable`].
+
+mod backend;
+mod error;
+mod lexicon;
+
+pub use backend::{build, build_backend};
+pub use error::{ClassifierError, Result};
+pub use lexicon::LexiconClassifier;

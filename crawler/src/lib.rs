@@ -1,1 +1,37 @@
-//! vigil-crawler
+//! vigil-crawler: fetches sources politely and turns what they return into [`Post`]s.
+//!
+//! - [`Crawler`] owns one HTTP client (reqwest on tokio) and the politeness state every
+//!   source shares: a robots.txt cache, a per-host minimum interval (raised by
+//!   `Crawl-delay`), a global concurrency cap, and an SSRF guard that keeps feeds and
+//!   their redirects away from loopback and private networks. [`Crawler::crawl`] does
+//!   one conditional GET of one source and returns a [`CrawlOutcome`]: brand-matched
+//!   posts plus the updated [`SourceCheckpoint`].
+//! - [`parse_feed`] is the pure half (bytes → posts) for RSS 2.0/1.0/0.9x and Atom;
+//!   [`decode_body`] picks the character encoding (BOM, HTTP charset, XML declaration,
+//!   HTML meta) so GB2312, Big5, Shift-JIS and broken UTF-8 all come out as text.
+//! - [`BrandMatcher`] assigns brands, for crawled and imported posts alike.
+//! - [`CrawlError`] says whether a failure is worth retrying ([`CrawlError::is_transient`]).
+//!
+//! Only the `rss` source kind is implemented; other kinds return
+//! [`CrawlError::UnsupportedKind`].
+//!
+//! [`Post`]: vigil_core::Post
+//! [`SourceCheckpoint`]: vigil_core::SourceCheckpoint
+
+mod crawler;
+mod decode;
+mod error;
+mod feed;
+mod html;
+mod matcher;
+mod repair;
+mod robots;
+mod ssrf;
+
+pub use crawler::{CrawlOutcome, Crawler, failed_checkpoint};
+pub use decode::decode_body;
+pub use error::{CrawlError, Result};
+pub use feed::{ParsedFeed, parse_feed};
+pub use html::{decode_entities, strip_html};
+pub use matcher::BrandMatcher;
+pub use ssrf::is_forbidden_ip;

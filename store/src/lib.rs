@@ -1,1 +1,151 @@
-//! vigil-store
+//! vigil-store: Vigil's system of record, one SQLite file (`vigil.db`) in the data dir.
+//!
+//! [`Store`] owns the connection and exposes everything the pipeline writes and reads:
+//!
+//! - posts: [`Store::ingest`] deduplicates by `(source, external_id)` and by canonical
+//!   URL, assigns the monotonic `seq` every derived structure (classifier backlog,
+//!   search index) catches up to, and saves the source's [`SourceCheckpoint`] in the same
+//!   transaction, so a crash never leaves a checkpoint ahead of the posts it covers;
+//! - the audit log: append-only, hash-chained with [`vigil_core::HashChain`]
+//!   ([`Store::append_audit`], [`Store::verify_audit`], [`AuditEntry`]);
+//! - incidents and the notification outbox: the [`vigil_core::AlertStore`]
+//!   implementation plus the human actions [`Store::acknowledge_incident`] and
+//!   [`Store::resolve_incident`];
+//! - erasure and retention ([`Store::erase_posts`], [`Store::purge_published_before`]),
+//!   which delete content and leave a tombstone.
+//!
+//! Every public method is one transaction; writes take the lock up front
+//! (`BEGIN IMMEDIATE`) so the daemon and a CLI process can share the file (WAL,
+//! 5 s busy timeout) without forking the audit chain. Times are stored as fixed-width
+//! RFC 3339 UTC text ([`format_time`]), so text order is time order.
+
+mod alerting;
+mod audit;
+mod checkpoints;
+mod erasure;
+mod error;
+mod incidents;
+mod outbox;
+mod posts;
+mod schema;
+mod time;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use rusqlite::Connection;
+use vigil_core::{Clock, SystemClock};
+
+pub use audit::{AuditEntry, AuditProblem, AuditVerification};
+pub use erasure::{ErasureReport, ErasureTarget};
+pub use error::{Result, StoreError};
+pub use posts::IngestReport;
+pub use time::format_time;
+
+/// File name of the database inside the data dir.
+pub const DB_FILE_NAME: &str = "vigil.db";
+
+/// Audit actor for entries the alert engine causes (incidents it opens, overdue marks).
+pub const ALERT_ENGINE_ACTOR: &str = "alert-engine";
+/// Audit actor for delivery attempts recorded by the outbox.
+pub const OUTBOX_ACTOR: &str = "outbox";
+
+/// The system of record. Cheap to share behind an `Arc`; calls are serialised on one
+/// connection, and other processes may open the same file concurrently.
+pub struct Store {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) `data_dir/vigil.db` and migrates its schema.
+    pub fn open(data_dir: &Path) -> Result<Store> {
+        Self::open_with_clock(data_dir, Arc::new(SystemClock))
+    }
+
+    /// Like [`Store::open`], with the clock that stamps audit entries and `stored_at`.
+    pub fn open_with_clock(data_dir: &Path, clock: Arc<dyn Clock>) -> Result<Store> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::CreateDir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let path = data_dir.join(DB_FILE_NAME);
+        let mut conn = Connection::open(&path).map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        schema::prepare(&mut conn, &path)?;
+        tracing::debug!(path = %path.display(), "store opened");
+        Ok(Store {
+            conn: Mutex::new(conn),
+            path,
+            clock,
+        })
+    }
+
+    /// Path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection. A panic while it was held cannot leave a transaction half
+    /// applied (an unfinished `Transaction` rolls back on drop), so poisoning is ignored.
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Store>();
+    }
+
+    #[test]
+    fn open_twice_and_reopen_keeps_schema_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Store::open(&dir.path().join("nested/data")).unwrap();
+        let second = Store::open(&dir.path().join("nested/data")).unwrap();
+        assert_eq!(first.path(), second.path());
+        assert!(first.path().ends_with("nested/data/vigil.db"));
+        let version: i64 = second
+            .conn()
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, schema::SCHEMA_VERSION);
+        let mode: String = second
+            .conn()
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::open(dir.path()).unwrap());
+        let raw = Connection::open(dir.path().join(DB_FILE_NAME)).unwrap();
+        raw.pragma_update(None, "user_version", 99).unwrap();
+        drop(raw);
+        let error = Store::open(dir.path()).unwrap_err();
+        assert!(
+            matches!(error, StoreError::SchemaTooNew { found: 99, .. }),
+            "{error}"
+        );
+    }
+}

@@ -1,0 +1,474 @@
+//! The alert engine: rules → incidents (`evaluate`) and the 24-hour response clock
+//! (`plan_notifications`), which writes every due notification to the outbox.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use vigil_config::{Config, RecipientConfig, RuleKind};
+use vigil_core::{
+    AlertStore, Incident, IncidentStatus, Label, NewIncident, NewNotification, NotificationKind,
+    Trigger,
+};
+
+use crate::error::{AlertsError, Result, store_error};
+use crate::render::{RenderRequest, RenderedMessage, Templates, Trend, message_id};
+use crate::rules::{Rule, WINDOW_POST_LIMIT};
+
+/// What one rule did in one evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleOutcome {
+    pub rule: String,
+    pub brand: String,
+    pub fired: bool,
+    /// The incident opened or updated; when the rule did not fire, the one still
+    /// unresolved for `(rule, brand)`, if any.
+    pub incident_id: Option<i64>,
+    /// True when this evaluation opened the incident.
+    pub opened: bool,
+    pub value: f64,
+    /// The explanation sentence, plus why the rule did not fire when that is not a
+    /// plain "below threshold".
+    pub detail: String,
+}
+
+/// Rules, recipients, the crisis clock and compiled templates, built once from the
+/// config. Holds no state of its own: incidents and notifications live in the store,
+/// so the engine can be rebuilt (config reload, restart) at any time.
+pub struct AlertEngine {
+    rules: Vec<Rule>,
+    recipients: Vec<RecipientConfig>,
+    response_window: TimeDelta,
+    remind_every: TimeDelta,
+    escalate_after: TimeDelta,
+    dashboard_url: Option<String>,
+    templates: Templates,
+}
+
+fn delta(what: &str, duration: std::time::Duration) -> Result<TimeDelta> {
+    TimeDelta::from_std(duration)
+        .map_err(|_| AlertsError::Config(format!("{what} {duration:?} is too long")))
+}
+
+impl AlertEngine {
+    /// Compiles every script's subject and body templates up front; template errors
+    /// name the script. Rules naming unknown recipients or scripts, and keyword rules
+    /// without a query, are rejected too.
+    pub fn new(config: &Config) -> Result<AlertEngine> {
+        let alerts = &config.alerts;
+        let templates = Templates::new(&config.scripts)?;
+        let mut rules = Vec::with_capacity(alerts.rules.len());
+        for rule in &alerts.rules {
+            for recipient in &rule.notify {
+                if config.recipient(recipient).is_none() {
+                    return Err(AlertsError::Config(format!(
+                        "rule {:?} notifies unknown recipient {recipient:?}",
+                        rule.name
+                    )));
+                }
+            }
+            if let Some(script) = &rule.script
+                && !templates.has_script(script)
+            {
+                return Err(AlertsError::Config(format!(
+                    "rule {:?} uses unknown script {script:?}",
+                    rule.name
+                )));
+            }
+            if rule.kind == RuleKind::Keyword && rule.query.is_none() {
+                return Err(AlertsError::Config(format!(
+                    "keyword rule {:?} has no query",
+                    rule.name
+                )));
+            }
+            if rule.window.is_zero() {
+                return Err(AlertsError::Config(format!(
+                    "rule {:?} has a zero window",
+                    rule.name
+                )));
+            }
+            rules.push(Rule {
+                config: rule.clone(),
+                window: delta("window", rule.window)?,
+                baseline: delta("baseline", rule.baseline)?,
+            });
+        }
+        Ok(AlertEngine {
+            rules,
+            recipients: alerts.recipients.clone(),
+            response_window: delta("response_window", alerts.crisis.response_window)?,
+            remind_every: delta("remind_every", alerts.crisis.remind_every)?,
+            escalate_after: delta("escalate_after", alerts.crisis.escalate_after)?,
+            dashboard_url: alerts.dashboard_url.clone(),
+            templates,
+        })
+    }
+
+    fn rule(&self, name: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.name() == name)
+    }
+
+    /// Evaluates every rule at `now`; opens incidents for new firings
+    /// (`create_incident`) or updates the open one (`update_incident_firing`: peak,
+    /// trigger, evidence). Returns what happened.
+    pub fn evaluate<S: AlertStore>(
+        &self,
+        store: &S,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<RuleOutcome>> {
+        let mut outcomes = Vec::with_capacity(self.rules.len());
+        for rule in &self.rules {
+            let measurement = rule.measure(store, now)?;
+            let open = store
+                .unresolved_incident(rule.name(), rule.brand())
+                .map_err(store_error("unresolved_incident"))?;
+            let mut detail = measurement.explanation.clone();
+            if let Some(reason) = &measurement.not_fired_reason {
+                detail.push_str(&format!(" Not fired: {reason}."));
+            }
+            let mut outcome = RuleOutcome {
+                rule: rule.name().to_string(),
+                brand: rule.brand().to_string(),
+                fired: measurement.fired,
+                incident_id: open.as_ref().map(|i| i.id),
+                opened: false,
+                value: measurement.value,
+                detail,
+            };
+            if !measurement.fired {
+                tracing::debug!(
+                    rule = rule.name(),
+                    brand = rule.brand(),
+                    value = measurement.value,
+                    "rule quiet"
+                );
+                outcomes.push(outcome);
+                continue;
+            }
+            let config = &rule.config;
+            let trigger = Trigger {
+                metric: config.kind.as_str().to_string(),
+                value: measurement.value,
+                threshold: measurement.threshold,
+                baseline: measurement.baseline,
+                window_secs: config.window.as_secs(),
+                baseline_secs: matches!(
+                    config.kind,
+                    RuleKind::VolumeSpike | RuleKind::SentimentDrop
+                )
+                .then(|| config.baseline.as_secs()),
+                mentions: measurement.mentions,
+                explanation: measurement.explanation.clone(),
+            };
+            match open {
+                Some(incident) => {
+                    // sentiment_drop gets worse as it falls: its peak is the lowest mean.
+                    let peak = if config.kind == RuleKind::SentimentDrop {
+                        incident.peak_value.min(measurement.value)
+                    } else {
+                        incident.peak_value.max(measurement.value)
+                    };
+                    store
+                        .update_incident_firing(
+                            incident.id,
+                            &trigger,
+                            peak,
+                            &measurement.evidence,
+                            now,
+                        )
+                        .map_err(store_error("update_incident_firing"))?;
+                    tracing::debug!(
+                        incident = incident.id,
+                        rule = rule.name(),
+                        value = measurement.value,
+                        peak,
+                        "incident still firing"
+                    );
+                }
+                None => {
+                    let incident = store
+                        .create_incident(NewIncident {
+                            rule: config.name.clone(),
+                            brand: config.brand.clone(),
+                            severity: config.severity,
+                            opened_at: now,
+                            response_deadline: now + self.response_window,
+                            trigger,
+                            evidence: measurement.evidence.clone(),
+                        })
+                        .map_err(store_error("create_incident"))?;
+                    tracing::info!(incident = incident.id, rule = rule.name(), brand = rule.brand(), severity = %config.severity, value = measurement.value, "incident opened");
+                    outcome.incident_id = Some(incident.id);
+                    outcome.opened = true;
+                }
+            }
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
+    }
+
+    /// The 24-hour response clock. For every unresolved incident, enqueues whatever is
+    /// due at `now`, idempotently by `(incident, kind, seq)`:
+    /// - `First` (seq 0) at once;
+    /// - while the incident is `Open` (not acknowledged), `Reminder` seq
+    ///   `k = ⌊(now − opened_at) / remind_every⌋` for k ≥ 1 — only the latest, so a
+    ///   daemon that was down does not send the reminders it missed. A reminder falling
+    ///   at the very instant of the escalation or the deadline is left out: that message
+    ///   says the same. Reminders continue past the deadline until acknowledged, and
+    ///   include the escalation addresses once escalation time has passed;
+    /// - `Escalation` (seq 0) once `escalate_after` has passed and it is still `Open`,
+    ///   to the rule's recipients plus their escalation addresses;
+    /// - `Summary` (seq 0) at the response deadline (to the escalation addresses too if
+    ///   it was escalated), and the incident is marked overdue.
+    ///
+    /// Returns how many notifications were newly enqueued.
+    pub fn plan_notifications<S: AlertStore>(
+        &self,
+        store: &S,
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
+        let incidents = store.incidents(None).map_err(store_error("incidents"))?;
+        let mut enqueued = 0;
+        for incident in incidents
+            .iter()
+            .filter(|i| i.status != IncidentStatus::Resolved)
+        {
+            enqueued += self.plan_incident(store, incident, now)?;
+        }
+        Ok(enqueued)
+    }
+
+    fn plan_incident<S: AlertStore>(
+        &self,
+        store: &S,
+        incident: &Incident,
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
+        let existing = store
+            .notifications_for_incident(incident.id)
+            .map_err(store_error("notifications_for_incident"))?;
+        let have: HashSet<(NotificationKind, u32)> =
+            existing.iter().map(|n| (n.kind, n.seq)).collect();
+        let mut first_subject = existing
+            .iter()
+            .find(|n| n.kind == NotificationKind::First)
+            .map(|n| n.subject.clone());
+        let mut escalated = have.contains(&(NotificationKind::Escalation, 0));
+
+        let due = self.due(incident, now);
+        let mut enqueued = 0;
+        for (kind, seq) in due {
+            if kind == NotificationKind::Escalation {
+                escalated = true;
+            }
+            if have.contains(&(kind, seq)) {
+                continue;
+            }
+            let Some(rule) = self.rule(&incident.rule) else {
+                tracing::warn!(incident = incident.id, rule = %incident.rule, "incident's rule is no longer configured; no recipients to notify");
+                break;
+            };
+            let with_escalation = match kind {
+                NotificationKind::First => false,
+                NotificationKind::Reminder => {
+                    self.reminder_offset(seq) >= Some(self.escalate_after)
+                }
+                NotificationKind::Escalation => true,
+                NotificationKind::Summary => escalated,
+            };
+            let recipients = self.recipients_of(&rule.config.notify, with_escalation);
+            if recipients.is_empty() {
+                tracing::warn!(incident = incident.id, rule = %incident.rule, kind = kind.as_str(), "rule has no recipient addresses; notification not queued");
+                continue;
+            }
+            let trend = match kind {
+                NotificationKind::Summary => Some(self.trend(store, incident, now)?),
+                _ => None,
+            };
+            let message = self.templates.render(RenderRequest {
+                incident,
+                kind,
+                seq,
+                now,
+                script: rule.config.script.as_deref(),
+                first_subject: first_subject.as_deref(),
+                trend,
+                dashboard_url: self.dashboard_url.as_deref(),
+                remind_every: self.remind_every,
+                escalate_after: self.escalate_after,
+                response_window: self.response_window,
+                recipients,
+            })?;
+            if kind == NotificationKind::First {
+                first_subject = Some(message.subject.clone());
+            }
+            let notification = NewNotification {
+                incident_id: incident.id,
+                kind,
+                seq,
+                message_id: message_id(incident.id, incident.opened_at, kind, seq),
+                in_reply_to: (kind != NotificationKind::First).then(|| {
+                    message_id(incident.id, incident.opened_at, NotificationKind::First, 0)
+                }),
+                recipients: message.recipients,
+                subject: message.subject,
+                body_text: message.text,
+                body_html: message.html,
+                created_at: now,
+            };
+            let new = store
+                .enqueue_notification(notification)
+                .map_err(store_error("enqueue_notification"))?;
+            if new {
+                enqueued += 1;
+                tracing::info!(
+                    incident = incident.id,
+                    kind = kind.as_str(),
+                    seq,
+                    "notification queued"
+                );
+            }
+        }
+        if now >= incident.response_deadline && !incident.overdue {
+            store
+                .mark_incident_overdue(incident.id, now)
+                .map_err(store_error("mark_incident_overdue"))?;
+            tracing::warn!(incident = incident.id, rule = %incident.rule, status = %incident.status, "response window ended unresolved; incident overdue");
+        }
+        Ok(enqueued)
+    }
+
+    /// How long after opening reminder `seq` falls due.
+    fn reminder_offset(&self, seq: u32) -> Option<TimeDelta> {
+        self.remind_every.checked_mul(i32::try_from(seq).ok()?)
+    }
+
+    /// The notification keys due for `incident` at `now`, in sending order.
+    fn due(&self, incident: &Incident, now: DateTime<Utc>) -> Vec<(NotificationKind, u32)> {
+        let mut due = vec![(NotificationKind::First, 0)];
+        let elapsed = now - incident.opened_at;
+        let open = incident.status == IncidentStatus::Open;
+        if open && self.remind_every > TimeDelta::zero() && elapsed >= self.remind_every {
+            let k = elapsed.num_milliseconds() / self.remind_every.num_milliseconds();
+            if let Ok(seq) = u32::try_from(k)
+                && let Some(scheduled) = self.reminder_offset(seq)
+            {
+                let coincides = scheduled == self.escalate_after
+                    || incident.opened_at + scheduled == incident.response_deadline;
+                if !coincides {
+                    due.push((NotificationKind::Reminder, seq));
+                }
+            }
+        }
+        if open && elapsed >= self.escalate_after {
+            due.push((NotificationKind::Escalation, 0));
+        }
+        if now >= incident.response_deadline {
+            due.push((NotificationKind::Summary, 0));
+        }
+        due
+    }
+
+    /// Union of the named recipients' addresses (and escalation addresses), in config
+    /// order, without repeats.
+    fn recipients_of(&self, names: &[String], with_escalation: bool) -> Vec<String> {
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for recipient in self.recipients.iter().filter(|r| names.contains(&r.name)) {
+            let escalation = if with_escalation {
+                recipient.escalation.as_slice()
+            } else {
+                &[]
+            };
+            for address in recipient.emails.iter().chain(escalation) {
+                if seen.insert(address.to_ascii_lowercase()) {
+                    out.push(address.clone());
+                }
+            }
+        }
+        out
+    }
+
+    fn trend<S: AlertStore>(
+        &self,
+        store: &S,
+        incident: &Incident,
+        now: DateTime<Utc>,
+    ) -> Result<Trend> {
+        let rule = self.rule(&incident.rule);
+        let mut posts = store
+            .window_posts(&incident.brand, incident.opened_at, now, WINDOW_POST_LIMIT)
+            .map_err(store_error("window_posts"))?;
+        if let Some(query) = rule.and_then(|r| r.config.query.as_ref()) {
+            posts.retain(|p| query.matches(&p.text));
+        }
+        let (value_at_opening, value_now) = match rule {
+            Some(rule) => (
+                Some(rule.measure(store, incident.opened_at)?.value),
+                Some(rule.measure(store, now)?.value),
+            ),
+            None => (None, None),
+        };
+        Ok(Trend {
+            posts_since_opening: posts.len() as u64,
+            negative_since_opening: posts
+                .iter()
+                .filter(|p| p.label == Some(Label::Negative))
+                .count() as u64,
+            value_at_opening,
+            value_now,
+        })
+    }
+
+    /// Renders one notification of `incident` as the planner would (without the
+    /// summary's trend, which needs the store). Exposed for the daemon's demo and tests.
+    pub fn render(
+        &self,
+        incident: &Incident,
+        kind: NotificationKind,
+        seq: u32,
+        now: DateTime<Utc>,
+    ) -> Result<RenderedMessage> {
+        let rule = self.rule(&incident.rule);
+        let escalation_at = incident.opened_at + self.escalate_after;
+        let with_escalation = match kind {
+            NotificationKind::First => false,
+            NotificationKind::Reminder => self.reminder_offset(seq) >= Some(self.escalate_after),
+            NotificationKind::Escalation => true,
+            NotificationKind::Summary => {
+                now >= escalation_at
+                    && incident
+                        .acknowledged_at
+                        .is_none_or(|at| at >= escalation_at)
+            }
+        };
+        let recipients = rule
+            .map(|r| self.recipients_of(&r.config.notify, with_escalation))
+            .unwrap_or_default();
+        self.templates.render(RenderRequest {
+            incident,
+            kind,
+            seq,
+            now,
+            script: rule.and_then(|r| r.config.script.as_deref()),
+            first_subject: None,
+            trend: None,
+            dashboard_url: self.dashboard_url.as_deref(),
+            remind_every: self.remind_every,
+            escalate_after: self.escalate_after,
+            response_window: self.response_window,
+            recipients,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn engine_is_send_and_sync() {
+        assert_send_sync::<AlertEngine>();
+    }
+}

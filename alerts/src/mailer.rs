@@ -1,0 +1,235 @@
+//! Delivery: the durable outbox drained to SMTP with lettre, retried with capped
+//! exponential backoff while the mail server is unreachable.
+
+use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use rand::Rng;
+use vigil_config::{OutboxConfig, SmtpConfig, SmtpTls};
+use vigil_core::{AlertStore, Notification};
+
+use crate::error::{AlertsError, DeliveryError, Result, store_error};
+
+/// Notifications taken from the outbox per [`deliver_due`] call.
+const DELIVERY_BATCH: usize = 100;
+
+/// An SMTP client for the outbox. Opens one connection per message: alerts are rare,
+/// and a fresh connection never fails on a connection the server dropped overnight.
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl Mailer {
+    /// `tls = none` talks plain SMTP (local relays, tests); `starttls` upgrades on the
+    /// submission port; `tls` is implicit TLS. The password is read from the
+    /// environment variable `password_env` names, now, so a missing secret stops
+    /// start-up rather than the first crisis mail.
+    pub fn new(smtp: &SmtpConfig) -> Result<Mailer> {
+        let setup_error = |reason: String| AlertsError::Smtp {
+            host: smtp.host.clone(),
+            reason,
+        };
+        let from: Mailbox = smtp
+            .from
+            .parse()
+            .map_err(|e| setup_error(format!("invalid from address {:?}: {e}", smtp.from)))?;
+        let builder = match smtp.tls {
+            SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host),
+            SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)
+                .map_err(|e| setup_error(e.to_string()))?,
+            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&smtp.host)
+                .map_err(|e| setup_error(e.to_string()))?,
+        };
+        let mut builder = builder.port(smtp.port).timeout(Some(smtp.timeout));
+        match (&smtp.username, &smtp.password_env) {
+            (Some(username), Some(variable)) => {
+                let password =
+                    vigil_config::secret_from_env(variable).map_err(AlertsError::MissingSecret)?;
+                builder = builder.credentials(Credentials::new(username.clone(), password));
+            }
+            (None, None) => {}
+            (Some(_), None) => {
+                return Err(setup_error(
+                    "username is set but password_env is not".to_string(),
+                ));
+            }
+            (None, Some(variable)) => {
+                return Err(setup_error(format!(
+                    "password_env = {variable:?} is set but username is not"
+                )));
+            }
+        }
+        Ok(Mailer {
+            transport: builder.build(),
+            from,
+        })
+    }
+
+    /// Sends one notification; `Ok(reply)` (e.g. `"250 OK queued"`) once the server
+    /// accepted it.
+    pub async fn send(&self, notification: &Notification) -> Result<String, DeliveryError> {
+        let message = self.message(notification)?;
+        match self.transport.send(message).await {
+            Ok(response) => Ok(format!(
+                "{} {}",
+                response.code(),
+                response.message().collect::<Vec<_>>().join(" ")
+            )
+            .trim_end()
+            .to_string()),
+            Err(error) if error.is_transient() || error.is_permanent() => {
+                Err(DeliveryError::Rejected {
+                    notification_id: notification.id,
+                    permanent: error.is_permanent(),
+                    reply: error.to_string(),
+                })
+            }
+            Err(error) => Err(DeliveryError::Connection {
+                notification_id: notification.id,
+                reason: error_chain(&error),
+            }),
+        }
+    }
+
+    fn message(&self, notification: &Notification) -> Result<Message, DeliveryError> {
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .subject(notification.subject.clone())
+            .message_id(Some(notification.message_id.clone()))
+            .date(SystemTime::now());
+        for address in &notification.recipients {
+            let mailbox: Mailbox = address.parse().map_err(|e| DeliveryError::Address {
+                notification_id: notification.id,
+                address: address.clone(),
+                reason: format!("{e}"),
+            })?;
+            builder = builder.to(mailbox);
+        }
+        if let Some(first) = &notification.in_reply_to {
+            // Both headers: some clients thread on In-Reply-To, others on References.
+            builder = builder.in_reply_to(first.clone()).references(first.clone());
+        }
+        builder
+            .multipart(MultiPart::alternative_plain_html(
+                notification.body_text.clone(),
+                notification.body_html.clone(),
+            ))
+            .map_err(|e| DeliveryError::Message {
+                notification_id: notification.id,
+                reason: e.to_string(),
+            })
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// What one [`deliver_due`] call did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub sent: usize,
+    pub failed: usize,
+}
+
+/// The delay before the next attempt after `attempts` failed ones, without jitter:
+/// `retry_initial · 2^attempts`, at most `retry_max`.
+pub fn retry_delay(outbox: &OutboxConfig, attempts: u32) -> Duration {
+    let factor = 2u32.saturating_pow(attempts.min(31));
+    outbox
+        .retry_initial
+        .saturating_mul(factor)
+        .min(outbox.retry_max)
+}
+
+/// Sends every due notification once. A success is recorded with the server's reply;
+/// a failure schedules the next attempt after [`retry_delay`] plus up to 10% jitter
+/// (so a backlog does not hit a recovering server all at once). When the server
+/// cannot be reached at all the round stops: the rest stay due and are tried on the
+/// next call, instead of each waiting out the connect timeout now.
+pub async fn deliver_due<S: AlertStore>(
+    store: &S,
+    mailer: &Mailer,
+    outbox: &OutboxConfig,
+    now: DateTime<Utc>,
+) -> Result<DeliveryReport> {
+    let due = store
+        .due_notifications(now, DELIVERY_BATCH)
+        .map_err(store_error("due_notifications"))?;
+    let mut report = DeliveryReport::default();
+    for notification in &due {
+        match mailer.send(notification).await {
+            Ok(reply) => {
+                store
+                    .mark_notification_sent(notification.id, &reply, now)
+                    .map_err(store_error("mark_notification_sent"))?;
+                report.sent += 1;
+                tracing::info!(notification = notification.id, incident = notification.incident_id, kind = notification.kind.as_str(), seq = notification.seq, %reply, "notification sent");
+            }
+            Err(error) => {
+                let base = retry_delay(outbox, notification.attempts);
+                let jitter_ms = rand::rng().random_range(0..=base.as_millis() as u64 / 10);
+                let delay = TimeDelta::from_std(base + Duration::from_millis(jitter_ms))
+                    .unwrap_or(TimeDelta::MAX);
+                let next_attempt_at = now.checked_add_signed(delay).unwrap_or(now);
+                store
+                    .mark_notification_failed(notification.id, &error.to_string(), next_attempt_at)
+                    .map_err(store_error("mark_notification_failed"))?;
+                report.failed += 1;
+                tracing::warn!(notification = notification.id, incident = notification.incident_id, attempts = notification.attempts + 1, %error, next_attempt_at = %next_attempt_at, "notification delivery failed; will retry");
+                if error.is_connection() {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let outbox = OutboxConfig {
+            retry_initial: Duration::from_secs(30),
+            retry_max: Duration::from_secs(3600),
+        };
+        let delays: Vec<u64> = (0..10).map(|a| retry_delay(&outbox, a).as_secs()).collect();
+        assert_eq!(
+            delays,
+            vec![30, 60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]
+        );
+        assert_eq!(retry_delay(&outbox, u32::MAX), Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn missing_password_env_is_named() {
+        let smtp = SmtpConfig {
+            host: "127.0.0.1".into(),
+            port: 2525,
+            tls: SmtpTls::None,
+            username: Some("alerts".into()),
+            password_env: Some("VIGIL_TEST_SURELY_UNSET_PASSWORD".into()),
+            from: "Vigil <alerts@example.com>".into(),
+            timeout: Duration::from_secs(5),
+        };
+        let message = Mailer::new(&smtp).err().expect("missing env").to_string();
+        assert!(
+            message.contains("VIGIL_TEST_SURELY_UNSET_PASSWORD"),
+            "{message}"
+        );
+    }
+}

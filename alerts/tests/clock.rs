@@ -1,0 +1,258 @@
+//! The 24-hour response clock, simulated by moving `now` in steps (no sleeping).
+
+mod support;
+
+use chrono::{DateTime, Utc};
+use support::*;
+use vigil_alerts::{AlertEngine, message_id};
+use vigil_config::RuleKind;
+use vigil_core::{Notification, NotificationKind};
+
+const PR: [&str; 2] = ["pr@example.com", "press@example.com"];
+const WITH_ESCALATION: [&str; 3] = [
+    "pr@example.com",
+    "press@example.com",
+    "head-of-comms@example.com",
+];
+
+/// A keyword incident opened at t0.
+fn opened() -> (AlertEngine, MemStore, i64) {
+    let engine = AlertEngine::new(&config(vec![with_query(
+        rule("recall", RuleKind::Keyword),
+        "recall",
+    )]))
+    .unwrap();
+    let store = MemStore::new();
+    store.add(
+        "Acme",
+        post(
+            "r1",
+            t0() - minutes(2),
+            "Acme announces kettle recall",
+            None,
+            Some(-0.4),
+        ),
+    );
+    let outcome = engine.evaluate(&store, t0()).unwrap().remove(0);
+    assert!(outcome.opened);
+    (engine, store, outcome.incident_id.unwrap())
+}
+
+/// Plans every `step_minutes` from `from` to `to` inclusive.
+fn run_clock(
+    engine: &AlertEngine,
+    store: &MemStore,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    step_minutes: i64,
+) {
+    let mut now = from;
+    while now <= to {
+        engine.plan_notifications(store, now).unwrap();
+        now += minutes(step_minutes);
+    }
+}
+
+fn keys(notifications: &[Notification]) -> Vec<(NotificationKind, u32, i64)> {
+    notifications
+        .iter()
+        .map(|n| (n.kind, n.seq, (n.created_at - t0()).num_minutes()))
+        .collect()
+}
+
+#[test]
+fn a_day_unacknowledged() {
+    let (engine, store, id) = opened();
+    run_clock(&engine, &store, t0(), t0() + hours(26), 10);
+    let notifications = store.all_notifications();
+
+    use NotificationKind::*;
+    let mut expected = vec![(First, 0, 0), (Reminder, 1, 120), (Escalation, 0, 240)];
+    // Reminder 2 falls at the escalation and reminder 12 at the deadline: those
+    // messages stand in for them.
+    for k in 3..=11u32 {
+        expected.push((Reminder, k, k as i64 * 120));
+    }
+    expected.push((Summary, 0, 24 * 60));
+    expected.push((Reminder, 13, 26 * 60));
+    let mut got = keys(&notifications);
+    got.sort_by_key(|(_, _, at)| *at);
+    assert_eq!(got, expected);
+
+    let first = &notifications[0];
+    assert_eq!(first.kind, First);
+    assert_eq!(first.recipients, PR);
+    assert_eq!(first.in_reply_to, None);
+    assert_eq!(first.message_id, message_id(id, t0(), First, 0));
+    assert_eq!(first.subject, "[CRISIS] Acme: recall (incident 1)");
+    for n in &notifications[1..] {
+        assert_eq!(n.in_reply_to.as_deref(), Some(first.message_id.as_str()));
+        assert_eq!(n.subject, format!("Re: {}", first.subject));
+        assert_eq!(n.message_id, message_id(id, t0(), n.kind, n.seq));
+        let expected: &[&str] = if n.kind == Reminder && n.seq < 2 {
+            &PR
+        } else {
+            &WITH_ESCALATION
+        };
+        assert_eq!(n.recipients, expected, "{:?} {}", n.kind, n.seq);
+    }
+    let escalation = notifications.iter().find(|n| n.kind == Escalation).unwrap();
+    assert!(escalation.body_text.contains("escalation contact"));
+
+    let summary = notifications.iter().find(|n| n.kind == Summary).unwrap();
+    assert!(
+        summary.body_text.contains("TREND SINCE OPENING"),
+        "{}",
+        summary.body_text
+    );
+    assert!(
+        summary
+            .body_text
+            .contains("Status: open (not acknowledged)")
+    );
+    assert!(summary.body_text.contains("marked overdue"));
+    let incident = store.incident(id);
+    assert!(incident.overdue);
+}
+
+#[test]
+fn replanning_is_idempotent() {
+    let (engine, store, _) = opened();
+    assert_eq!(engine.plan_notifications(&store, t0()).unwrap(), 1);
+    assert_eq!(engine.plan_notifications(&store, t0()).unwrap(), 0);
+    assert_eq!(
+        engine
+            .plan_notifications(&store, t0() + minutes(30))
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        engine.plan_notifications(&store, t0() + hours(2)).unwrap(),
+        1
+    );
+    assert_eq!(
+        engine.plan_notifications(&store, t0() + hours(2)).unwrap(),
+        0
+    );
+    assert_eq!(
+        engine.plan_notifications(&store, t0() + hours(3)).unwrap(),
+        0
+    );
+    assert_eq!(store.all_notifications().len(), 2);
+}
+
+#[test]
+fn acknowledgement_stops_reminders_and_escalation() {
+    let (engine, store, id) = opened();
+    run_clock(&engine, &store, t0(), t0() + hours(3), 15);
+    store.acknowledge(id, "dana", t0() + hours(3));
+    run_clock(&engine, &store, t0() + hours(3), t0() + hours(25), 15);
+
+    use NotificationKind::*;
+    let notifications = store.all_notifications();
+    assert_eq!(
+        keys(&notifications),
+        vec![(First, 0, 0), (Reminder, 1, 120), (Summary, 0, 24 * 60)]
+    );
+    let summary = &notifications[2];
+    assert_eq!(summary.recipients, PR, "never escalated");
+    assert!(
+        summary.body_text.contains("Acknowledged by dana"),
+        "{}",
+        summary.body_text
+    );
+    assert!(
+        store.incident(id).overdue,
+        "acknowledged but unresolved at the deadline"
+    );
+}
+
+#[test]
+fn resolved_incident_gets_nothing_more() {
+    let (engine, store, id) = opened();
+    engine.plan_notifications(&store, t0()).unwrap();
+    store.resolve(id, "dana", t0() + hours(1));
+    run_clock(&engine, &store, t0() + hours(1), t0() + hours(30), 30);
+    assert_eq!(store.all_notifications().len(), 1);
+    assert!(!store.incident(id).overdue);
+}
+
+#[test]
+fn only_the_latest_reminder_after_a_long_gap() {
+    let (engine, store, _) = opened();
+    engine.plan_notifications(&store, t0()).unwrap();
+    // The daemon was down from just after opening until 9h later.
+    assert_eq!(
+        engine.plan_notifications(&store, t0() + hours(9)).unwrap(),
+        2
+    );
+    use NotificationKind::*;
+    assert_eq!(
+        keys(&store.all_notifications()),
+        vec![(First, 0, 0), (Reminder, 4, 540), (Escalation, 0, 540)]
+    );
+}
+
+#[test]
+fn down_for_the_whole_window_sends_first_escalation_and_summary() {
+    let (engine, store, id) = opened();
+    // Nothing planned until 25h: first, escalation, summary, in order (the latest
+    // reminder, 12, fell at the deadline, so the summary stands in for it).
+    assert_eq!(
+        engine.plan_notifications(&store, t0() + hours(25)).unwrap(),
+        3
+    );
+    use NotificationKind::*;
+    let kinds: Vec<_> = store
+        .all_notifications()
+        .iter()
+        .map(|n| (n.kind, n.seq))
+        .collect();
+    assert_eq!(kinds, vec![(First, 0), (Escalation, 0), (Summary, 0)]);
+    // At 27h reminder 13 is due: reminders go on until someone acknowledges.
+    assert_eq!(
+        engine.plan_notifications(&store, t0() + hours(27)).unwrap(),
+        1
+    );
+    assert!(store.incident(id).overdue);
+}
+
+#[test]
+fn summary_reports_trend_since_opening() {
+    let (engine, store, id) = opened();
+    for i in 0..4 {
+        store.add(
+            "Acme",
+            post(
+                &format!("later{i}"),
+                t0() + hours(3 + i),
+                "Acme recall update",
+                Some(vigil_core::Label::Negative),
+                Some(-0.6),
+            ),
+        );
+    }
+    store.add("Acme", positive("unrelated", t0() + hours(5)));
+    engine.plan_notifications(&store, t0() + hours(24)).unwrap();
+    let summary = store
+        .all_notifications()
+        .into_iter()
+        .find(|n| n.kind == NotificationKind::Summary)
+        .unwrap();
+    // The keyword query filters the trend too: 4 recall posts, not the unrelated one.
+    assert!(
+        summary
+            .body_text
+            .contains("4 Acme mentions since opening, 4 of them negative."),
+        "{}",
+        summary.body_text
+    );
+    assert!(
+        summary
+            .body_text
+            .contains("keyword is 0 now, down from 1 at opening."),
+        "{}",
+        summary.body_text
+    );
+    assert_eq!(store.incident(id).status, vigil_core::IncidentStatus::Open);
+}

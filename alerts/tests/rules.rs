@@ -1,0 +1,442 @@
+//! Each rule kind firing and staying quiet on constructed windows, and the incident
+//! lifecycle around firings.
+
+mod support;
+
+use support::*;
+use vigil_alerts::AlertEngine;
+use vigil_config::RuleKind;
+use vigil_core::{AlertStore, IncidentStatus, Label, NotificationKind};
+
+fn engine(rule: vigil_config::RuleConfig) -> AlertEngine {
+    AlertEngine::new(&config(vec![rule])).unwrap()
+}
+
+/// `n_neg` negative and `n_pos` positive posts spread over the 50 minutes before `now`.
+fn mixed(store: &MemStore, now: chrono::DateTime<chrono::Utc>, n_neg: usize, n_pos: usize) {
+    for i in 0..n_neg {
+        store.add(
+            "Acme",
+            negative(&format!("n{i}"), now - minutes(1 + i as i64)),
+        );
+    }
+    for i in 0..n_pos {
+        store.add(
+            "Acme",
+            positive(&format!("p{i}"), now - minutes(2 + i as i64)),
+        );
+    }
+}
+
+#[test]
+fn negative_share_fires_at_threshold_and_explains() {
+    let store = MemStore::new();
+    mixed(&store, t0(), 4, 6);
+    // Outside the window, other brands and unclassified posts do not count.
+    store.add("Acme", positive("old", t0() - minutes(61)));
+    store.add("Other", negative("other", t0() - minutes(5)));
+    store.add(
+        "Acme",
+        post("unscored", t0() - minutes(3), "Acme?", None, None),
+    );
+
+    let outcomes = engine(rule("neg", RuleKind::NegativeShare))
+        .evaluate(&store, t0())
+        .unwrap();
+    assert_eq!(outcomes.len(), 1);
+    let outcome = &outcomes[0];
+    assert!(outcome.fired && outcome.opened, "{outcome:?}");
+    assert!((outcome.value - 0.4).abs() < 1e-9);
+    let incident = store.incident(outcome.incident_id.unwrap());
+    assert_eq!(incident.status, IncidentStatus::Open);
+    assert_eq!(incident.trigger.metric, "negative_share");
+    assert_eq!(incident.trigger.mentions, 11);
+    assert_eq!(
+        incident.trigger.explanation,
+        "40% of 10 Acme mentions in the last 1h were negative (threshold 40%)."
+    );
+    assert_eq!(incident.response_deadline, t0() + hours(24));
+    // Most negative first, at most 10, and only in-window posts of the brand.
+    assert_eq!(incident.evidence.len(), 10);
+    assert_eq!(incident.evidence[0].label, Some(Label::Negative));
+    assert!(
+        incident
+            .evidence
+            .iter()
+            .all(|p| p.id != "old" && p.id != "other")
+    );
+}
+
+#[test]
+fn negative_share_below_threshold_does_not_fire() {
+    let store = MemStore::new();
+    mixed(&store, t0(), 3, 7);
+    let outcome = &engine(rule("neg", RuleKind::NegativeShare))
+        .evaluate(&store, t0())
+        .unwrap()[0];
+    assert!(!outcome.fired);
+    assert!(store.all_incidents().is_empty());
+}
+
+#[test]
+fn negative_share_respects_min_mentions_floor() {
+    let store = MemStore::new();
+    mixed(&store, t0(), 4, 0); // 100% negative, but only 4 < min_mentions 5
+    let outcome = &engine(rule("neg", RuleKind::NegativeShare))
+        .evaluate(&store, t0())
+        .unwrap()[0];
+    assert!(!outcome.fired);
+    assert!(
+        outcome.detail.contains("below the floor of 5"),
+        "{}",
+        outcome.detail
+    );
+    store.add("Acme", negative("fifth", t0() - minutes(30)));
+    assert!(
+        engine(rule("neg", RuleKind::NegativeShare))
+            .evaluate(&store, t0())
+            .unwrap()[0]
+            .fired
+    );
+}
+
+#[test]
+fn rule_query_filters_posts_for_non_keyword_kinds() {
+    let store = MemStore::new();
+    for i in 0..5 {
+        store.add(
+            "Acme",
+            post(
+                &format!("t{i}"),
+                t0() - minutes(5 + i),
+                "Acme toaster is awful",
+                Some(Label::Negative),
+                Some(-0.8),
+            ),
+        );
+    }
+    mixed(&store, t0(), 0, 10); // positive kettle posts
+    let unfiltered = engine(rule("neg", RuleKind::NegativeShare));
+    assert!(
+        !unfiltered.evaluate(&store, t0()).unwrap()[0].fired,
+        "5/15 = 33% < 40%"
+    );
+    let filtered = engine(with_query(
+        rule("toaster-neg", RuleKind::NegativeShare),
+        "toaster",
+    ));
+    let outcome = &filtered.evaluate(&store, t0()).unwrap()[0];
+    assert!(outcome.fired, "{outcome:?}");
+    assert_eq!(outcome.value, 1.0);
+}
+
+/// Baseline buckets (1h each, 4h before the window): 2, 4, 4, 6 → mean 4,
+/// population std √2; threshold with sigma 2 = 4 + 2√2 ≈ 6.83.
+fn spike_store(window_count: usize) -> MemStore {
+    let store = MemStore::new();
+    let window_start = t0() - hours(1);
+    for (bucket, count) in [2usize, 4, 4, 6].iter().enumerate() {
+        let bucket_start = window_start - hours(4 - bucket as i64);
+        for i in 0..*count {
+            store.add(
+                "Acme",
+                positive(
+                    &format!("b{bucket}-{i}"),
+                    bucket_start + minutes(5 * i as i64 + 1),
+                ),
+            );
+        }
+    }
+    // Older than the baseline: ignored.
+    for i in 0..50 {
+        store.add(
+            "Acme",
+            positive(&format!("ancient{i}"), window_start - hours(6)),
+        );
+    }
+    for i in 0..window_count {
+        store.add(
+            "Acme",
+            negative(&format!("w{i}"), t0() - minutes(1 + i as i64)),
+        );
+    }
+    store
+}
+
+#[test]
+fn volume_spike_maths() {
+    let expected_threshold = 4.0 + 2.0 * 2f64.sqrt();
+    let store = spike_store(7);
+    let mut spike = rule("spike", RuleKind::VolumeSpike);
+    spike.min_mentions = 5;
+    let outcome = &engine(spike.clone()).evaluate(&store, t0()).unwrap()[0];
+    assert!(outcome.fired, "{outcome:?}");
+    assert_eq!(outcome.value, 7.0);
+    let incident = store.incident(outcome.incident_id.unwrap());
+    assert!((incident.trigger.threshold - expected_threshold).abs() < 1e-9);
+    assert_eq!(incident.trigger.baseline, Some(4.0));
+    assert_eq!(incident.trigger.baseline_secs, Some(4 * 3600));
+    assert!(
+        incident
+            .trigger
+            .explanation
+            .contains("baseline of 4.0 ± 1.4"),
+        "{}",
+        incident.trigger.explanation
+    );
+
+    // 6 is not above 6.83.
+    let quiet = spike_store(6);
+    assert!(!engine(spike.clone()).evaluate(&quiet, t0()).unwrap()[0].fired);
+
+    // 7 is above the threshold but under a min_mentions floor of 8.
+    spike.min_mentions = 8;
+    let floored = spike_store(7);
+    let outcome = &engine(spike).evaluate(&floored, t0()).unwrap()[0];
+    assert!(!outcome.fired);
+    assert!(outcome.detail.contains("floor of 8"), "{}", outcome.detail);
+}
+
+#[test]
+fn volume_spike_with_query_counts_the_same_posts_in_baseline() {
+    // Baseline: 10 unrelated posts per hour, no "recall" posts; window: 3 recall posts.
+    let store = MemStore::new();
+    for hour in 1..=4 {
+        for i in 0..10 {
+            store.add(
+                "Acme",
+                positive(&format!("h{hour}-{i}"), t0() - hours(1 + hour) + minutes(i)),
+            );
+        }
+    }
+    for i in 0..3 {
+        store.add(
+            "Acme",
+            post(
+                &format!("r{i}"),
+                t0() - minutes(10 + i),
+                "Acme recall announced",
+                Some(Label::Negative),
+                Some(-0.5),
+            ),
+        );
+    }
+    let mut spike = with_query(rule("recall-spike", RuleKind::VolumeSpike), "recall");
+    spike.min_mentions = 3;
+    let outcome = &engine(spike).evaluate(&store, t0()).unwrap()[0];
+    assert!(
+        outcome.fired,
+        "baseline of filtered posts is 0: {outcome:?}"
+    );
+    assert_eq!(outcome.value, 3.0);
+}
+
+#[test]
+fn keyword_fires_on_first_match_regardless_of_min_mentions() {
+    let store = MemStore::new();
+    mixed(&store, t0(), 0, 3);
+    let mut keyword = with_query(rule("recall", RuleKind::Keyword), "recall OR 召回");
+    keyword.min_mentions = 100;
+    assert!(!engine(keyword.clone()).evaluate(&store, t0()).unwrap()[0].fired);
+
+    store.add(
+        "Acme",
+        post("zh", t0() - minutes(4), "艾克米水壶召回", None, None),
+    );
+    let outcome = &engine(keyword).evaluate(&store, t0()).unwrap()[0];
+    assert!(outcome.fired && outcome.opened);
+    assert_eq!(outcome.value, 1.0);
+    let incident = store.incident(outcome.incident_id.unwrap());
+    assert_eq!(incident.evidence.len(), 1);
+    assert_eq!(incident.evidence[0].id, "zh");
+    assert!(
+        incident
+            .trigger
+            .explanation
+            .contains("matched the keyword query \"recall OR 召回\"")
+    );
+}
+
+#[test]
+fn keyword_rule_without_query_is_rejected() {
+    let err = AlertEngine::new(&config(vec![rule("kw", RuleKind::Keyword)]))
+        .err()
+        .expect("no query");
+    assert!(
+        err.to_string().contains("keyword rule \"kw\" has no query"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_recipient_or_script_is_rejected() {
+    let mut bad = rule("neg", RuleKind::NegativeShare);
+    bad.notify = vec!["nobody".into()];
+    assert!(AlertEngine::new(&config(vec![bad])).is_err());
+    let mut bad = rule("neg", RuleKind::NegativeShare);
+    bad.script = Some("missing".into());
+    assert!(AlertEngine::new(&config(vec![bad])).is_err());
+}
+
+/// Baseline per-hour mean scores 0.2, 0.4, 0.2, 0.4 → mean 0.3, std 0.1; sigma 2 →
+/// fires below 0.1.
+fn drop_store(window_score: f32) -> MemStore {
+    let store = MemStore::new();
+    let window_start = t0() - hours(1);
+    for (bucket, score) in [0.2f32, 0.4, 0.2, 0.4].iter().enumerate() {
+        let bucket_start = window_start - hours(4 - bucket as i64);
+        for i in 0..3 {
+            store.add(
+                "Acme",
+                post(
+                    &format!("b{bucket}-{i}"),
+                    bucket_start + minutes(10 * i),
+                    "Acme",
+                    Some(Label::Neutral),
+                    Some(*score),
+                ),
+            );
+        }
+    }
+    for i in 0..6 {
+        store.add(
+            "Acme",
+            post(
+                &format!("w{i}"),
+                t0() - minutes(1 + i),
+                "Acme meh",
+                Some(Label::Negative),
+                Some(window_score),
+            ),
+        );
+    }
+    store
+}
+
+#[test]
+fn sentiment_drop_fires_below_baseline_band() {
+    let drop = rule("drop", RuleKind::SentimentDrop);
+    let outcome = &engine(drop.clone())
+        .evaluate(&drop_store(0.05), t0())
+        .unwrap()[0];
+    assert!(outcome.fired, "{outcome:?}");
+    let store = drop_store(-0.5);
+    let outcome = &engine(drop.clone()).evaluate(&store, t0()).unwrap()[0];
+    let incident = store.incident(outcome.incident_id.unwrap());
+    assert!(
+        (incident.trigger.threshold - 0.1).abs() < 1e-6,
+        "{:?}",
+        incident.trigger
+    );
+    assert!((incident.trigger.baseline.unwrap() - 0.3).abs() < 1e-6);
+    assert!(
+        !engine(drop.clone())
+            .evaluate(&drop_store(0.15), t0())
+            .unwrap()[0]
+            .fired
+    );
+
+    let mut floored = drop;
+    floored.min_mentions = 7;
+    assert!(!engine(floored).evaluate(&drop_store(-0.5), t0()).unwrap()[0].fired);
+}
+
+#[test]
+fn incident_opened_once_then_updated_without_second_first_notification() {
+    let store = MemStore::new();
+    let engine = engine(rule("neg", RuleKind::NegativeShare));
+    mixed(&store, t0(), 5, 5);
+    let first = engine.evaluate(&store, t0()).unwrap().remove(0);
+    assert!(first.opened);
+    assert_eq!(engine.plan_notifications(&store, t0()).unwrap(), 1);
+
+    // Ten minutes later it is worse: same incident, higher peak, fresh evidence.
+    let later = t0() + minutes(10);
+    for i in 0..10 {
+        store.add(
+            "Acme",
+            post(
+                &format!("worse{i}"),
+                later - minutes(1),
+                "Acme kettle fire",
+                Some(Label::Negative),
+                Some(-0.95),
+            ),
+        );
+    }
+    let second = engine.evaluate(&store, later).unwrap().remove(0);
+    assert!(second.fired && !second.opened);
+    assert_eq!(second.incident_id, first.incident_id);
+    let incident = store.incident(first.incident_id.unwrap());
+    assert!(incident.peak_value > 0.7, "{}", incident.peak_value);
+    assert_eq!(incident.trigger.value, incident.peak_value);
+    assert!(incident.evidence[0].id.starts_with("worse"));
+    assert_eq!(incident.updated_at, later);
+    assert_eq!(store.all_incidents().len(), 1);
+
+    // Calmer again: the peak stays.
+    let calmer = later + minutes(5);
+    for i in 0..40 {
+        store.add("Acme", positive(&format!("calm{i}"), calmer - minutes(1)));
+    }
+    let third = engine.evaluate(&store, calmer).unwrap().remove(0);
+    assert!(!third.fired);
+    assert_eq!(
+        third.incident_id, first.incident_id,
+        "the open incident is reported"
+    );
+    assert_eq!(
+        store.incident(first.incident_id.unwrap()).peak_value,
+        incident.peak_value
+    );
+
+    engine.plan_notifications(&store, calmer).unwrap();
+    let firsts = store
+        .all_notifications()
+        .into_iter()
+        .filter(|n| n.kind == NotificationKind::First)
+        .count();
+    assert_eq!(firsts, 1);
+}
+
+#[test]
+fn resolved_incident_is_not_reopened_by_its_own_posts() {
+    let store = MemStore::new();
+    let engine = engine(rule("neg", RuleKind::NegativeShare));
+    mixed(&store, t0(), 6, 2);
+    let id = engine.evaluate(&store, t0()).unwrap()[0]
+        .incident_id
+        .unwrap();
+    store.resolve(id, "dana", t0() + minutes(5));
+    assert_eq!(
+        store.last_resolved_at("neg", "Acme").unwrap(),
+        Some(t0() + minutes(5))
+    );
+
+    let outcome = engine
+        .evaluate(&store, t0() + minutes(6))
+        .unwrap()
+        .remove(0);
+    assert!(
+        !outcome.fired,
+        "window starts at the resolution: {outcome:?}"
+    );
+    assert!(
+        outcome
+            .detail
+            .contains("since the previous incident was resolved"),
+        "{}",
+        outcome.detail
+    );
+
+    // New negative posts after the resolution open a new incident.
+    for i in 0..5 {
+        store.add("Acme", negative(&format!("new{i}"), t0() + minutes(7 + i)));
+    }
+    let outcome = engine
+        .evaluate(&store, t0() + minutes(20))
+        .unwrap()
+        .remove(0);
+    assert!(outcome.opened);
+    assert_ne!(outcome.incident_id, Some(id));
+}

@@ -1,0 +1,387 @@
+//! The built-in `lexicon` backend: VADER for English, a bundled lexicon for Chinese,
+//! both offline and without model files.
+
+mod chinese;
+mod english;
+
+use vigil_core::text::{detect_lang, is_cjk};
+use vigil_core::{Classifier, Label, Sentiment};
+
+use chinese::ChineseLexicon;
+
+/// VADER's normalisation constant: a summed valence of ±15 maps to about ±0.97.
+const NORMALIZATION_ALPHA: f64 = 15.0;
+/// VADER's punctuation emphasis: each "!" (up to four) adds 0.292 to the magnitude,
+/// "?" adds 0.18 each, 0.96 in all beyond three.
+const EXCLAMATION_INCREMENT: f64 = 0.292;
+const MAX_EXCLAMATIONS: usize = 4;
+const QUESTION_INCREMENT: f64 = 0.18;
+const MAX_QUESTIONS: usize = 3;
+const MANY_QUESTIONS_INCREMENT: f64 = 0.96;
+
+/// Scores at or beyond ±this are polar; inside the band, neutral (VADER's convention).
+const POLARITY_THRESHOLD: f32 = 0.05;
+/// Longer texts are scored on their first this many bytes: sentiment of a long
+/// article is decided by its opening, and the cost of one call stays bounded.
+const MAX_TEXT_BYTES: usize = 64 * 1024;
+/// In mixed-script text one Han character carries about as much as this many Latin
+/// letters (a two-character Chinese word against a five-letter English one).
+const LATIN_LETTERS_PER_HAN: f64 = 2.5;
+
+/// The built-in backend. Construction is cheap after the first one in a process (the
+/// English lexicon is shared); classifying needs no I/O and never panics.
+#[derive(Debug)]
+pub struct LexiconClassifier {
+    chinese: ChineseLexicon,
+}
+
+impl LexiconClassifier {
+    /// Backend name, as in the config's `classifier.backend`.
+    pub const BACKEND: &'static str = "lexicon";
+    /// Recorded with every score; bump when the lexicons or the rules change.
+    pub const VERSION: &'static str = "lexicon-1";
+
+    pub fn new() -> Self {
+        english::warm_up();
+        LexiconClassifier {
+            chinese: ChineseLexicon::builtin(),
+        }
+    }
+
+    /// The score in -1..=1 before labelling.
+    fn score(&self, text: &str) -> f64 {
+        let mut han = 0usize;
+        let mut latin = 0usize;
+        for c in text.chars() {
+            if is_cjk(c) {
+                han += 1;
+            } else if c.is_alphabetic() {
+                latin += 1;
+            }
+        }
+        let emoji = |c| self.chinese.emoji_valence(c);
+        if han == 0 {
+            return english::score(text, emoji);
+        }
+        let chinese = self.chinese.score(text);
+        if latin == 0 {
+            return chinese.score;
+        }
+        // Mixed scripts: score each part and weigh by length. A part with nothing
+        // sentiment-bearing (typically a Latin brand name in a Chinese post) is left
+        // out instead of pulling the other part towards neutral.
+        let latin_part: String = text
+            .chars()
+            .map(|c| if is_cjk(c) { ' ' } else { c })
+            .collect();
+        let english = english::score(&latin_part, emoji);
+        let chinese_weight = if chinese.hits > 0 { han as f64 } else { 0.0 };
+        let english_weight = if english != 0.0 {
+            latin as f64 / LATIN_LETTERS_PER_HAN
+        } else {
+            0.0
+        };
+        let total_weight = chinese_weight + english_weight;
+        if total_weight == 0.0 {
+            return 0.0;
+        }
+        (chinese.score * chinese_weight + english * english_weight) / total_weight
+    }
+}
+
+impl Default for LexiconClassifier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Classifier for LexiconClassifier {
+    fn backend(&self) -> &str {
+        Self::BACKEND
+    }
+
+    fn version(&self) -> &str {
+        Self::VERSION
+    }
+
+    fn classify(&self, text: &str, lang: Option<&str>) -> Sentiment {
+        let text = truncate_to_bytes(text, MAX_TEXT_BYTES);
+        let score = self.score(text) as f32;
+        let score = if score.is_finite() {
+            score.clamp(-1.0, 1.0)
+        } else {
+            0.0
+        };
+        let (label, confidence) = verdict(score);
+        Sentiment {
+            label,
+            score,
+            confidence,
+            lang: resolve_lang(text, lang).to_owned(),
+            backend: Self::BACKEND.to_owned(),
+            version: Self::VERSION.to_owned(),
+        }
+    }
+}
+
+/// Label and confidence for a score. Polar labels: 0.5 at the threshold rising
+/// linearly to 1.0 at ±1 (`0.5 + |score| / 2`). Neutral: 1.0 at exactly 0 falling to
+/// 0.5 at the threshold (`1 - |score| * 10`), so confidence is continuous-ish across
+/// the boundary and lowest where the label is least certain.
+pub(crate) fn verdict(score: f32) -> (Label, f32) {
+    let magnitude = score.abs();
+    if score >= POLARITY_THRESHOLD {
+        (Label::Positive, (0.5 + magnitude / 2.0).min(1.0))
+    } else if score <= -POLARITY_THRESHOLD {
+        (Label::Negative, (0.5 + magnitude / 2.0).min(1.0))
+    } else {
+        (Label::Neutral, (1.0 - magnitude * 10.0).clamp(0.0, 1.0))
+    }
+}
+
+/// The hint's primary subtag when it is one the lexicon knows (`zh-CN` → `zh`), `und`
+/// for other languages, detection when there is no hint.
+fn resolve_lang(text: &str, hint: Option<&str>) -> &'static str {
+    let Some(hint) = hint.map(str::trim).filter(|h| !h.is_empty()) else {
+        return detect_lang(text);
+    };
+    let primary = hint.split(['-', '_']).next().unwrap_or(hint);
+    if primary.eq_ignore_ascii_case("en") {
+        "en"
+    } else if primary.eq_ignore_ascii_case("zh") {
+        "zh"
+    } else {
+        "und"
+    }
+}
+
+fn truncate_to_bytes(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// VADER's normalisation of a summed valence into -1..1.
+fn normalize(total: f64) -> f64 {
+    if !total.is_finite() {
+        return 0.0;
+    }
+    (total / (total * total + NORMALIZATION_ALPHA).sqrt()).clamp(-1.0, 1.0)
+}
+
+/// Inverse of [`normalize`], to add valences to a score VADER already normalised.
+fn denormalize(score: f64) -> f64 {
+    let score = score.clamp(-0.9999, 0.9999);
+    score * (NORMALIZATION_ALPHA / (1.0 - score * score)).sqrt()
+}
+
+/// How much "!" and "?" add to the magnitude of a non-zero sum (VADER's rule, counting
+/// full-width marks too).
+fn punctuation_emphasis(text: &str) -> f64 {
+    let exclamations = text.chars().filter(|c| matches!(c, '!' | '！')).count();
+    let questions = text.chars().filter(|c| matches!(c, '?' | '？')).count();
+    let exclamation_emphasis = exclamations.min(MAX_EXCLAMATIONS) as f64 * EXCLAMATION_INCREMENT;
+    let question_emphasis = if questions > MAX_QUESTIONS {
+        MANY_QUESTIONS_INCREMENT
+    } else {
+        questions as f64 * QUESTION_INCREMENT
+    };
+    exclamation_emphasis + question_emphasis
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn classify(text: &str) -> Sentiment {
+        LexiconClassifier::new().classify(text, None)
+    }
+
+    fn label(text: &str) -> Label {
+        classify(text).label
+    }
+
+    #[test]
+    fn negation_in_both_languages() {
+        assert_eq!(label("good"), Label::Positive);
+        assert_eq!(label("not good"), Label::Negative);
+        assert_eq!(label("好"), Label::Positive);
+        assert_eq!(label("不好"), Label::Negative);
+        let not_very_good = classify("不是很好");
+        assert!(not_very_good.score < 0.05, "{not_very_good:?}");
+        assert!(not_very_good.score > classify("不好").score);
+    }
+
+    #[test]
+    fn intensifiers_in_both_languages() {
+        assert!(classify("非常满意").score > classify("满意").score);
+        assert!(classify("太差了").score < classify("差").score);
+        assert!(classify("extremely good").score > classify("good").score);
+        assert!(
+            classify("The service was slow").score > classify("The service was SO slow!!").score
+        );
+    }
+
+    #[test]
+    fn adversatives_shift_weight_to_the_second_clause() {
+        assert_eq!(label("好吃但是太贵了，以后不会再来了"), Label::Negative);
+        assert_eq!(
+            label("The pizza was good but the staff were rude and slow"),
+            Label::Negative
+        );
+        assert_eq!(label("价格有点贵，不过味道真的很好"), Label::Positive);
+    }
+
+    #[test]
+    fn emoji_and_emoticon_codes() {
+        assert_eq!(label("😡😡"), Label::Negative);
+        assert_eq!(label("👍"), Label::Positive);
+        assert_eq!(label("Acme 👍❤️"), Label::Positive);
+        assert_eq!(label("外卖到了[怒][怒]"), Label::Negative);
+        assert_eq!(label("收到啦[哈哈][赞]"), Label::Positive);
+        assert_eq!(label(":("), Label::Negative);
+    }
+
+    #[test]
+    fn crisis_and_praise_sentences() {
+        assert_eq!(
+            label("Acme kettle exploded and burned my hand, avoid!"),
+            Label::Negative
+        );
+        assert_eq!(label("艾克米水壶爆炸了，太危险了"), Label::Negative);
+        assert_eq!(
+            label("Love my new Acme kettle, works great"),
+            Label::Positive
+        );
+        assert_eq!(label("这个水壶很好用，推荐"), Label::Positive);
+        assert_eq!(
+            label("Acme recalled 20,000 kettles after reports of fires"),
+            Label::Negative
+        );
+        assert_eq!(label("艾克米召回两万台水壶"), Label::Negative);
+    }
+
+    #[test]
+    fn factual_sentences_are_neutral() {
+        for text in [
+            "Acme will release its new kettle on Monday.",
+            "The store opens at 9am on weekdays.",
+            "艾克米周一发布新款水壶",
+            "快递今天下午送到公司",
+            "1234 56",
+            "",
+        ] {
+            let sentiment = classify(text);
+            assert_eq!(sentiment.label, Label::Neutral, "{text}: {sentiment:?}");
+            assert_eq!(sentiment.confidence, 1.0, "{text}");
+        }
+    }
+
+    #[test]
+    fn mixed_script_posts_combine_both_parts() {
+        // A Latin brand name does not dilute a Chinese verdict.
+        let brand_only = classify("我的Acme水壶爆炸了");
+        assert_eq!(brand_only.label, Label::Negative);
+        assert_eq!(brand_only.score, classify("我的水壶爆炸了").score);
+        // Both parts polar: the result lies between them.
+        let zh = classify("水壶很好用").score;
+        let en = classify("terrible").score;
+        let mixed = classify("水壶很好用 terrible").score;
+        assert!(mixed < zh && mixed > en, "{en} < {mixed} < {zh}");
+        assert_eq!(label("Acme水壶 is awful, 太危险了"), Label::Negative);
+    }
+
+    #[test]
+    fn sentiment_carries_lang_backend_and_version() {
+        let classifier = LexiconClassifier::new();
+        let zh = classifier.classify("这个水壶很好用", None);
+        assert_eq!(zh.lang, "zh");
+        assert_eq!(zh.backend, "lexicon");
+        assert_eq!(zh.version, LexiconClassifier::VERSION);
+        assert_eq!(classifier.classify("works great", None).lang, "en");
+        assert_eq!(classifier.classify("👍", None).lang, "und");
+        assert_eq!(classifier.classify("works great", Some("zh-CN")).lang, "zh");
+        assert_eq!(classifier.classify("works great", Some(" EN ")).lang, "en");
+        assert_eq!(
+            classifier.classify("fonctionne bien", Some("fr")).lang,
+            "und"
+        );
+        assert_eq!(classifier.classify("works great", Some("")).lang, "en");
+        assert_eq!(classifier.backend(), "lexicon");
+        assert_eq!(classifier.version(), "lexicon-1");
+    }
+
+    #[test]
+    fn verdict_mapping() {
+        assert_eq!(verdict(0.0), (Label::Neutral, 1.0));
+        assert_eq!(verdict(0.05).0, Label::Positive);
+        assert_eq!(verdict(-0.05).0, Label::Negative);
+        assert_eq!(verdict(1.0), (Label::Positive, 1.0));
+        assert_eq!(verdict(-1.0), (Label::Negative, 1.0));
+        let (label, confidence) = verdict(0.04);
+        assert_eq!(label, Label::Neutral);
+        assert!((confidence - 0.6).abs() < 1e-6);
+        let (_, confidence) = verdict(-0.5);
+        assert!((confidence - 0.75).abs() < 1e-6);
+    }
+
+    #[test]
+    fn never_panics_and_stays_in_range() {
+        let classifier = LexiconClassifier::new();
+        let huge = "great terrible 好 差 😡 ".repeat(20_000);
+        let inputs = [
+            String::new(),
+            " ".to_owned(),
+            "\0\u{1}\u{7f}\u{85}\u{200b}\u{feff}".to_owned(),
+            "!!!!!!!!????????".to_owned(),
+            "'''\"\"\" -- :) :( ;-) <3".to_owned(),
+            "a".to_owned(),
+            "x y z but but but not not not".to_owned(),
+            "\u{fe0f}\u{200d}\u{fe0f}".to_owned(),
+            "[[[[怒]]]][".to_owned(),
+            "不".repeat(1000),
+            "好".repeat(1000),
+            "NOT GOOD AT ALL!!! very very very very very bad".to_owned(),
+            "𠀀𠀁 \u{10ffff} \u{e000}".to_owned(),
+            huge,
+        ];
+        for text in &inputs {
+            for lang in [None, Some("en"), Some("zh"), Some("xx")] {
+                let sentiment = classifier.classify(text, lang);
+                assert!((-1.0..=1.0).contains(&sentiment.score), "{sentiment:?}");
+                assert!((0.0..=1.0).contains(&sentiment.confidence), "{sentiment:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn truncation_respects_char_boundaries() {
+        assert_eq!(truncate_to_bytes("水壶", 4), "水");
+        assert_eq!(truncate_to_bytes("abc", 10), "abc");
+        assert_eq!(truncate_to_bytes("水", 0), "");
+    }
+
+    #[test]
+    fn normalisation_round_trips() {
+        for total in [-8.0, -1.5, 0.0, 0.3, 4.0] {
+            assert!(
+                (denormalize(normalize(total)) - total).abs() < 1e-6,
+                "{total}"
+            );
+        }
+        assert_eq!(normalize(f64::NAN), 0.0);
+    }
+
+    #[test]
+    fn classify_batch_keeps_order() {
+        let classifier = LexiconClassifier::new();
+        let out = classifier.classify_batch(&[("great", None), ("差", Some("zh")), ("", None)]);
+        let labels: Vec<Label> = out.iter().map(|s| s.label).collect();
+        assert_eq!(labels, [Label::Positive, Label::Negative, Label::Neutral]);
+    }
+}

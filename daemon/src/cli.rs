@@ -1,0 +1,195 @@
+//! Command-line interface: every command of SPEC.md plus a few operational extras.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vigil",
+    version,
+    about = "Self-hosted brand sentiment monitoring: crawl, store, classify, search, alert.",
+    long_about = "Vigil watches public sources for mentions of your brands, keeps every record with its \
+provenance, scores sentiment in English and Chinese, makes everything searchable, and emails \
+the PR team with evidence and a prepared response script when a crisis starts.\n\n\
+Start with `vigil demo` (no network, no setup). Exit codes: 0 ok, 1 runtime failure, 2 bad usage or bad config."
+)]
+pub struct Cli {
+    /// Configuration file. When the default `vigil.toml` does not exist, commands that need
+    /// no sources run on built-in defaults.
+    #[arg(long, global = true, default_value = "vigil.toml", env = "VIGIL_CONFIG")]
+    pub config: PathBuf,
+
+    /// Log filter for the daemon's structured logs (e.g. `info`, `vigil=debug`).
+    #[arg(long, global = true, default_value = "info", env = "VIGIL_LOG")]
+    pub log: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: crawl every source on its interval, store, classify, index, alert, serve the API.
+    Run,
+    /// Run the whole product offline on a bundled crisis scenario, with mail captured to a folder.
+    Demo(DemoArgs),
+    /// Validate the configuration; every problem is reported with file:line:column.
+    CheckConfig,
+    /// One pass over the sources, then exit.
+    Crawl(CrawlArgs),
+    /// Search captured mentions with the boolean query language (`*` matches everything).
+    Search(SearchArgs),
+    /// Bulk-load posts from JSON Lines through the pipeline (match, store, classify, index).
+    Import(ImportArgs),
+    /// Score JSON Lines from stdin: {"id", "text", "lang"?} → {"id","label","score","confidence","lang"}.
+    Classify(ClassifyArgs),
+    /// List, acknowledge and resolve incidents.
+    #[command(subcommand)]
+    Incidents(IncidentsCommand),
+    /// Verify and export the hash-chained audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Rebuild the search index from the store.
+    Reindex,
+    /// A local SMTP server that writes every message it receives to a folder as .eml
+    /// (what the demo uses; handy for trying alert rules without a real mail server).
+    Mailcatcher(MailcatcherArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Folder for the demo's config, data and captured mail (wiped at start).
+    #[arg(long, default_value = "demo-data")]
+    pub dir: PathBuf,
+    /// Address of the demo's HTTP API.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Exit once the crisis alert has been delivered, instead of running until Ctrl-C.
+    #[arg(long)]
+    pub exit_when_done: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CrawlArgs {
+    /// Required: one pass over the sources, then exit (the daemon is `vigil run`).
+    #[arg(long, required = true)]
+    pub once: bool,
+    /// Only this source.
+    #[arg(long)]
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum SearchFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SearchArgs {
+    /// Query, e.g. '"acme kettle" OR 艾克米 NOT recall'; `*` matches everything.
+    pub query: String,
+    #[arg(long)]
+    pub brand: Option<String>,
+    #[arg(long)]
+    pub source: Option<String>,
+    #[arg(long, value_parser = ["negative", "neutral", "positive"])]
+    pub sentiment: Option<String>,
+    /// RFC 3339 time, a date, or a relative time like `24h` / `7d` (that long ago).
+    #[arg(long)]
+    pub from: Option<String>,
+    #[arg(long)]
+    pub to: Option<String>,
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    #[arg(long, default_value_t = 0)]
+    pub offset: usize,
+    #[arg(long, value_enum, default_value_t = SearchFormat::Table)]
+    pub format: SearchFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// Source name the posts are recorded under (need not be configured; if it is, its `brands` list applies).
+    #[arg(long)]
+    pub source: String,
+    /// JSON Lines file, or `-` for stdin.
+    #[arg(default_value = "-")]
+    pub file: String,
+    /// Also evaluate alert rules after the import (history does not alert by default).
+    #[arg(long)]
+    pub alerts: bool,
+    /// Posts per transaction.
+    #[arg(long, default_value_t = 5000)]
+    pub batch: usize,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ClassifyArgs {
+    #[arg(long, value_parser = ["lexicon", "learned", "transformer"])]
+    pub backend: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentsCommand {
+    /// List incidents, newest first.
+    List {
+        #[arg(long, value_parser = ["open", "acknowledged", "resolved"])]
+        status: Option<String>,
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+    /// Acknowledge: stops reminders and escalation.
+    Ack {
+        id: i64,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Resolve: closes the incident; a new firing opens a new incident.
+    Resolve {
+        id: i64,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    Jsonl,
+    Csv,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recompute the hash chain; exit 0 if intact, 1 naming the first bad entry.
+    Verify,
+    /// Stream audit entries with their hashes.
+    Export {
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MailcatcherArgs {
+    #[arg(long, default_value = "127.0.0.1:2525")]
+    pub listen: String,
+    /// Folder the .eml files are written to.
+    #[arg(long, default_value = "mail")]
+    pub dir: PathBuf,
+}

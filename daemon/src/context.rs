@@ -1,0 +1,64 @@
+//! Opening what commands need: the config (or built-in defaults), the store, the index,
+//! the classifier, the alert engine.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use vigil_config::Config;
+use vigil_core::text::is_cjk;
+
+use crate::UsageError;
+
+/// Loads the config file. When it is the default path and does not exist, commands that
+/// need no sources (`allow_default`) run on built-in defaults; others are told to create one.
+pub fn load_config(path: &Path, allow_default: bool) -> anyhow::Result<Config> {
+    if !path.exists() {
+        if allow_default && path == Path::new("vigil.toml") {
+            return Ok(Config::builtin_default());
+        }
+        return Err(UsageError(format!(
+            "config file {} not found (copy vigil.example.toml to start, or pass --config FILE)",
+            path.display()
+        ))
+        .into());
+    }
+    Ok(vigil_config::load(path)?)
+}
+
+pub fn open_store(config: &Config) -> anyhow::Result<Arc<vigil_store::Store>> {
+    let store = vigil_store::Store::open(&config.storage.data_dir)
+        .with_context(|| format!("opening the store in {}", config.storage.data_dir.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// Words the Chinese segmenter must keep whole: brand names and the CJK terms of brand
+/// queries and rule queries.
+pub fn dictionary_words(config: &Config) -> Vec<String> {
+    let mut words: Vec<String> = Vec::new();
+    let queries = config
+        .brands
+        .iter()
+        .map(|b| &b.query)
+        .chain(config.alerts.rules.iter().filter_map(|r| r.query.as_ref()));
+    for query in queries {
+        words.extend(query.positive_terms().into_iter().filter(|t| t.chars().any(is_cjk)));
+    }
+    words.extend(config.brands.iter().map(|b| b.name.to_lowercase()));
+    words.sort();
+    words.dedup();
+    words
+}
+
+pub fn open_index(config: &Config) -> anyhow::Result<Arc<vigil_index::SearchIndex>> {
+    let dir = config.storage.data_dir.join("index");
+    let index = vigil_index::SearchIndex::open(&dir, &dictionary_words(config))
+        .with_context(|| format!("opening the search index in {}", dir.display()))?;
+    Ok(Arc::new(index))
+}
+
+pub fn parse_time(arg: &Option<String>, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    arg.as_deref()
+        .map(|text| vigil_core::time::parse_time_arg(text, now).map_err(|e| UsageError(e.to_string()).into()))
+        .transpose()
+}

@@ -1,0 +1,285 @@
+//! HTTP API (axum): `/healthz`, `/metrics`, `/api/search`, `/api/incidents`,
+//! `/api/incidents/{id}/ack|resolve`, `/api/sources`, and a small index page at `/`.
+//!
+//! When `[[server.tokens]]` are configured every route except `/healthz` needs
+//! `Authorization: Bearer TOKEN`; acknowledging and resolving need the responder or admin
+//! role. Without tokens the API is open, which is why it binds loopback by default.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query as QueryParams, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::Deserialize;
+use tracing::error;
+
+use vigil_config::Role;
+use vigil_core::{AlertStore as _, IncidentStatus, Label, Query};
+
+use crate::pipeline::Services;
+
+pub fn router(services: Arc<Services>) -> Router {
+    Router::new()
+        .route("/", get(index_page))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/api/search", get(search))
+        .route("/api/incidents", get(list_incidents))
+        .route("/api/incidents/{id}/ack", post(ack_incident))
+        .route("/api/incidents/{id}/resolve", post(resolve_incident))
+        .route("/api/sources", get(sources))
+        .with_state(services)
+}
+
+/// An API error: the status and a message for the caller; details go to the log.
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self { status, message: message.into() }
+    }
+
+    fn internal(error: impl std::fmt::Display) -> Self {
+        error!(%error, "API request failed");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error (see the daemon's log)")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(serde_json::json!({ "error": self.message }))).into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Constant-time comparison, so response timing does not reveal a token's prefix.
+fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut difference = a.len() ^ b.len();
+    for i in 0..a.len().max(b.len()) {
+        difference |= usize::from(a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0));
+    }
+    difference == 0
+}
+
+/// Who is calling: `(token name, role)`; `("anonymous", Admin)` when no tokens are configured.
+fn authorize(services: &Services, headers: &HeaderMap, needed: Role) -> ApiResult<(String, Role)> {
+    let tokens = &services.config.server.tokens;
+    if tokens.is_empty() {
+        return Ok(("anonymous".into(), Role::Admin));
+    }
+    let presented = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "missing bearer token (Authorization: Bearer TOKEN)"))?;
+    let mut matched = None;
+    for token in tokens {
+        if let Ok(secret) = vigil_config::secret_from_env(&token.token_env)
+            && same_secret(&secret, presented)
+        {
+            matched = Some((token.name.clone(), token.role));
+        }
+    }
+    let (name, role) = matched.ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unknown token"))?;
+    if role < needed {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, format!("token {name:?} may not do this (needs the {needed:?} role)")));
+    }
+    Ok((name, role))
+}
+
+async fn index_page() -> Html<&'static str> {
+    Html(
+        "<!doctype html><meta charset=utf-8><title>Vigil</title>\
+         <h1>Vigil</h1><ul>\
+         <li><a href=\"/api/search?q=*\">/api/search?q=*</a> — search captured mentions</li>\
+         <li><a href=\"/api/incidents\">/api/incidents</a> — incidents and their response deadlines</li>\
+         <li><a href=\"/api/sources\">/api/sources</a> — source health</li>\
+         <li><a href=\"/metrics\">/metrics</a> — Prometheus metrics</li></ul>",
+    )
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SearchParams {
+    q: Option<String>,
+    brand: Option<String>,
+    source: Option<String>,
+    sentiment: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<usize>,
+    offset: Option<usize>,
+}
+
+async fn search(
+    State(services): State<Arc<Services>>,
+    headers: HeaderMap,
+    QueryParams(params): QueryParams<SearchParams>,
+) -> ApiResult<Json<vigil_index::SearchResults>> {
+    authorize(&services, &headers, Role::Viewer)?;
+    let bad = |message: String| ApiError::new(StatusCode::BAD_REQUEST, message);
+    let query = Query::parse(params.q.as_deref().unwrap_or("*")).map_err(|e| bad(format!("q: {e}")))?;
+    let now = Utc::now();
+    let time = |value: &Option<String>, name: &str| {
+        value
+            .as_deref()
+            .map(|t| vigil_core::time::parse_time_arg(t, now).map_err(|e| bad(format!("{name}: {e}"))))
+            .transpose()
+    };
+    let request = vigil_index::SearchRequest {
+        query,
+        brand: params.brand,
+        source: params.source,
+        sentiment: params.sentiment.as_deref().map(|s| s.parse::<Label>().map_err(|e| bad(format!("sentiment: {e}")))).transpose()?,
+        from: time(&params.from, "from")?,
+        to: time(&params.to, "to")?,
+        limit: params.limit.unwrap_or(20).min(1000),
+        offset: params.offset.unwrap_or(0),
+    };
+    let index = services.index.clone();
+    let results = tokio::task::spawn_blocking(move || index.search(&request))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    Ok(Json(results))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct IncidentParams {
+    status: Option<String>,
+}
+
+async fn list_incidents(
+    State(services): State<Arc<Services>>,
+    headers: HeaderMap,
+    QueryParams(params): QueryParams<IncidentParams>,
+) -> ApiResult<Json<Vec<vigil_core::Incident>>> {
+    authorize(&services, &headers, Role::Viewer)?;
+    let status = params
+        .status
+        .as_deref()
+        .map(|s| s.parse::<IncidentStatus>().map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e)))
+        .transpose()?;
+    let mut incidents = services.store.incidents(status).map_err(ApiError::internal)?;
+    incidents.sort_by(|a, b| b.opened_at.cmp(&a.opened_at));
+    Ok(Json(incidents))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ActionBody {
+    by: Option<String>,
+    note: Option<String>,
+}
+
+async fn incident_action(
+    services: Arc<Services>,
+    headers: HeaderMap,
+    id: i64,
+    body: Option<Json<ActionBody>>,
+    resolve: bool,
+) -> ApiResult<Json<vigil_core::Incident>> {
+    let (token_name, _) = authorize(&services, &headers, Role::Responder)?;
+    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let by = body.by.unwrap_or(token_name);
+    let now = Utc::now();
+    let result = if resolve {
+        services.store.resolve_incident(id, &by, body.note.as_deref(), now)
+    } else {
+        services.store.acknowledge_incident(id, &by, body.note.as_deref(), now)
+    };
+    result.map(Json).map_err(|error| match error {
+        vigil_store::StoreError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, format!("no incident #{id}")),
+        vigil_store::StoreError::Conflict(message) => ApiError::new(StatusCode::CONFLICT, message),
+        other => ApiError::internal(other),
+    })
+}
+
+async fn ack_incident(
+    State(services): State<Arc<Services>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: Option<Json<ActionBody>>,
+) -> ApiResult<Json<vigil_core::Incident>> {
+    incident_action(services, headers, id, body, false).await
+}
+
+async fn resolve_incident(
+    State(services): State<Arc<Services>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: Option<Json<ActionBody>>,
+) -> ApiResult<Json<vigil_core::Incident>> {
+    incident_action(services, headers, id, body, true).await
+}
+
+async fn sources(State(services): State<Arc<Services>>, headers: HeaderMap) -> ApiResult<Json<serde_json::Value>> {
+    authorize(&services, &headers, Role::Viewer)?;
+    let checkpoints = services.store.checkpoints().map_err(ApiError::internal)?;
+    let rows: Vec<serde_json::Value> = services
+        .config
+        .sources
+        .iter()
+        .map(|source| {
+            let checkpoint = checkpoints.iter().find(|c| c.source == source.name);
+            serde_json::json!({
+                "name": source.name,
+                "kind": source.kind.as_str(),
+                "url": source.url,
+                "interval_secs": source.interval.as_secs(),
+                "last_attempt_at": checkpoint.and_then(|c| c.last_attempt_at),
+                "last_success_at": checkpoint.and_then(|c| c.last_success_at),
+                "last_error_at": checkpoint.and_then(|c| c.last_error_at),
+                "last_error": checkpoint.and_then(|c| c.last_error.clone()),
+                "consecutive_failures": checkpoint.map_or(0, |c| c.consecutive_failures),
+                "items_last_run": checkpoint.map_or(0, |c| c.items_last_run),
+                "posts_stored": checkpoint.map_or(0, |c| c.posts_stored),
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "sources": rows })))
+}
+
+async fn metrics(State(services): State<Arc<Services>>, headers: HeaderMap) -> ApiResult<Response> {
+    authorize(&services, &headers, Role::Viewer)?;
+    let posts = services.store.post_count().map_err(ApiError::internal)?;
+    let indexed = services.index.doc_count().map_err(ApiError::internal)?;
+    let incidents = services.store.incidents(None).map_err(ApiError::internal)?;
+    let count = |status: IncidentStatus| incidents.iter().filter(|i| i.status == status).count();
+    let pending = services.store.due_notifications(Utc::now() + chrono::Duration::days(3650), 100_000).map_err(ApiError::internal)?.len();
+    let mut body = String::new();
+    body.push_str("# HELP vigil_posts_stored Posts in the store.\n# TYPE vigil_posts_stored gauge\n");
+    body.push_str(&format!("vigil_posts_stored {posts}\n"));
+    body.push_str("# HELP vigil_posts_indexed Documents in the search index.\n# TYPE vigil_posts_indexed gauge\n");
+    body.push_str(&format!("vigil_posts_indexed {indexed}\n"));
+    body.push_str("# HELP vigil_incidents Incidents by status.\n# TYPE vigil_incidents gauge\n");
+    for status in [IncidentStatus::Open, IncidentStatus::Acknowledged, IncidentStatus::Resolved] {
+        body.push_str(&format!("vigil_incidents{{status=\"{status}\"}} {}\n", count(status)));
+    }
+    body.push_str("# HELP vigil_outbox_pending Notifications not yet delivered.\n# TYPE vigil_outbox_pending gauge\n");
+    body.push_str(&format!("vigil_outbox_pending {pending}\n"));
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_comparison() {
+        assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abd"));
+        assert!(!same_secret("abc", "abcd"));
+        assert!(!same_secret("", "a"));
+    }
+}

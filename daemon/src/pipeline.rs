@@ -1,0 +1,581 @@
+//! The whole data flow in one place.
+//!
+//! ```text
+//! scheduler ──CrawlBatch──▶ store stage ──Vec<StoredPost>──▶ classify stage ──Vec<StoredPost>──▶ index stage
+//!  (one loop per source)     (dedup, provenance,             (sentiment, written                (tantivy, commit
+//!                             audit, checkpoint)              back to the store)                 payload = store seq)
+//!                                                                                                       │ notify
+//!                               outbox stage ◀──notify── alert stage ◀──────────────────────────────────┘
+//!                               (SMTP, retries)          (rules → incidents → 24 h clock → outbox rows)
+//! ```
+//! Stages are tokio tasks joined by bounded channels, so a slow stage pushes back on
+//! the crawler. The store is the log: every derived step can be redone from it, which is
+//! how start-up repairs a crash (unclassified posts are classified, the index catches up
+//! from its committed watermark). Blocking work (SQLite, classification, tantivy) runs
+//! in `block_in_place`, never directly on the async workers.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::sync::{mpsc, Notify};
+use tokio::task::{block_in_place, JoinSet};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, error, info, warn};
+
+use vigil_alerts::{AlertEngine, Mailer};
+use vigil_config::{Config, SourceConfig};
+use vigil_core::{Classifier, Clock, Post, SourceCheckpoint, StoredPost, SystemClock};
+use vigil_crawler::{CrawlError, CrawlOutcome, Crawler};
+use vigil_index::{IndexWriter, SearchIndex};
+use vigil_store::Store;
+
+use crate::context;
+
+/// Everything the stages share, opened once.
+pub struct Services {
+    pub config: Arc<Config>,
+    pub store: Arc<Store>,
+    pub index: Arc<SearchIndex>,
+    pub classifier: Arc<dyn Classifier>,
+    pub crawler: Arc<Crawler>,
+    pub engine: Arc<AlertEngine>,
+    pub mailer: Option<Arc<Mailer>>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Services {
+    pub fn open(config: Config) -> anyhow::Result<Arc<Services>> {
+        let store = context::open_store(&config)?;
+        let index = context::open_index(&config)?;
+        let classifier: Arc<dyn Classifier> = Arc::from(
+            vigil_classifier::build(&config.classifier).context("building the classifier")?,
+        );
+        let crawler = Arc::new(Crawler::new(&config.crawler, &config.brands).context("building the crawler")?);
+        let engine = Arc::new(AlertEngine::new(&config).context("compiling alert scripts")?);
+        let mailer = match &config.alerts.smtp {
+            Some(smtp) => Some(Arc::new(Mailer::new(smtp).context("configuring SMTP")?)),
+            None => None,
+        };
+        Ok(Arc::new(Services {
+            config: Arc::new(config),
+            store,
+            index,
+            classifier,
+            crawler,
+            engine,
+            mailer,
+            clock: Arc::new(SystemClock),
+        }))
+    }
+}
+
+/// One fetch result on its way to the store.
+pub struct CrawlBatch {
+    pub source: String,
+    pub previous: Option<SourceCheckpoint>,
+    pub result: Result<CrawlOutcome, CrawlError>,
+}
+
+/// `vigil run`.
+pub async fn run_daemon(config_path: &Path) -> anyhow::Result<ExitCode> {
+    let config = context::load_config(config_path, false)?;
+    let listen = config.server.listen;
+    let services = Services::open(config)?;
+    services.store.append_audit(
+        "config_loaded",
+        "daemon",
+        &serde_json::json!({ "path": config_path.display().to_string(), "sha256": services.config.content_hash }),
+    )?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding the HTTP API to {listen}"))?;
+    info!(%listen, sources = services.config.sources.len(), brands = services.config.brands.len(), "vigil started");
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    run_pipeline(services, shutdown, Some(listener)).await?;
+    info!("vigil stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(error) => {
+                warn!(%error, "cannot listen for SIGTERM");
+                let _ = ctrl_c.await;
+                shutdown.cancel();
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    info!("shutdown requested: finishing in-flight batches");
+    shutdown.cancel();
+}
+
+/// Runs every stage until `shutdown` is cancelled, then drains them in order.
+pub async fn run_pipeline(
+    services: Arc<Services>,
+    shutdown: CancellationToken,
+    listener: Option<tokio::net::TcpListener>,
+) -> anyhow::Result<()> {
+    let mut index_stage = block_in_place(|| IndexStage::open(&services.index))?;
+    block_in_place(|| recover(&services, &mut index_stage))?;
+
+    let (crawl_tx, crawl_rx) = mpsc::channel::<CrawlBatch>(16);
+    let (stored_tx, stored_rx) = mpsc::channel::<Vec<StoredPost>>(16);
+    let (classified_tx, classified_rx) = mpsc::channel::<Vec<StoredPost>>(16);
+    let alerts_wakeup = Arc::new(Notify::new());
+    let outbox_wakeup = Arc::new(Notify::new());
+
+    let mut stages = JoinSet::new();
+    stages.spawn(scheduler(services.clone(), crawl_tx, shutdown.clone()));
+    stages.spawn(store_stage(services.clone(), crawl_rx, stored_tx));
+    stages.spawn(classify_stage(services.clone(), stored_rx, classified_tx));
+    stages.spawn(index_stage_task(services.clone(), index_stage, classified_rx, alerts_wakeup.clone()));
+    stages.spawn(alert_stage(services.clone(), alerts_wakeup, outbox_wakeup.clone(), shutdown.clone()));
+    stages.spawn(outbox_stage(services.clone(), outbox_wakeup, shutdown.clone()));
+    if let Some(listener) = listener {
+        let router = crate::http::router(services.clone());
+        let stop = shutdown.clone();
+        stages.spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await
+                .context("HTTP server")
+        });
+    }
+
+    let mut first_error = None;
+    while let Some(joined) = stages.join_next().await {
+        let outcome = joined.map_err(anyhow::Error::from).and_then(|r| r);
+        if let Err(error) = outcome {
+            error!(error = format!("{error:#}"), "stage failed; shutting down");
+            shutdown.cancel();
+            first_error.get_or_insert(error);
+        }
+    }
+    match first_error {
+        Some(error) => Err(error),
+        None => Ok(()),
+    }
+}
+
+/// Start-up repair after a crash: classify what was stored but not classified, then bring
+/// the index up to the store.
+pub fn recover(services: &Services, index_stage: &mut IndexStage) -> anyhow::Result<()> {
+    let classified = classify_backlog(services)?;
+    let indexed = index_stage.catch_up(&services.store)?;
+    if classified + indexed > 0 {
+        info!(classified, indexed, "caught up with the store");
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- scheduler
+
+async fn scheduler(
+    services: Arc<Services>,
+    tx: mpsc::Sender<CrawlBatch>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut loops = JoinSet::new();
+    for source in services.config.sources.clone() {
+        loops.spawn(source_loop(services.clone(), source, tx.clone(), shutdown.clone()));
+    }
+    drop(tx);
+    while let Some(joined) = loops.join_next().await {
+        joined?;
+    }
+    Ok(())
+}
+
+/// Delay before the next attempt: the source's interval, doubled per consecutive failure
+/// up to eight times the interval or one hour, whichever is longer.
+pub fn next_delay(interval: Duration, consecutive_failures: u32) -> Duration {
+    if consecutive_failures == 0 {
+        return interval;
+    }
+    let factor = 1u32 << consecutive_failures.min(3);
+    (interval * factor).min(interval.max(Duration::from_secs(3600)))
+}
+
+async fn source_loop(
+    services: Arc<Services>,
+    source: SourceConfig,
+    tx: mpsc::Sender<CrawlBatch>,
+    shutdown: CancellationToken,
+) {
+    let previous = block_in_place(|| services.store.checkpoint(&source.name)).unwrap_or_default();
+    // Resume the schedule across restarts instead of hammering every source at start.
+    let mut delay = previous
+        .as_ref()
+        .and_then(|c| c.last_attempt_at)
+        .map(|last| {
+            let due = last + chrono::Duration::from_std(next_delay(source.interval, previous.as_ref().map_or(0, |c| c.consecutive_failures))).unwrap_or_default();
+            (due - services.clock.now()).to_std().unwrap_or(Duration::ZERO)
+        })
+        .unwrap_or(Duration::ZERO);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(delay) => {}
+        }
+        let previous = match block_in_place(|| services.store.checkpoint(&source.name)) {
+            Ok(previous) => previous,
+            Err(error) => {
+                warn!(%error, source = %source.name, "cannot read checkpoint");
+                None
+            }
+        };
+        let result = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            result = services.crawler.crawl(&source, previous.as_ref()) => result,
+        };
+        let failures = match &result {
+            Ok(_) => 0,
+            Err(_) => previous.as_ref().map_or(0, |c| c.consecutive_failures) + 1,
+        };
+        delay = next_delay(source.interval, failures);
+        let batch = CrawlBatch { source: source.name.clone(), previous, result };
+        if tx.send(batch).await.is_err() {
+            return;
+        }
+    }
+}
+
+// ---------------------------------------------------------------- store
+
+/// What the store stage records for a failed fetch: the error, on the source's checkpoint.
+pub fn failed_checkpoint(services: &Services, batch: &CrawlBatch, error: &CrawlError) -> SourceCheckpoint {
+    vigil_crawler::failed_checkpoint(&batch.source, batch.previous.as_ref(), error, services.clock.now())
+}
+
+/// Stores one crawl result; returns the newly stored posts.
+pub fn store_batch(services: &Services, batch: &CrawlBatch) -> anyhow::Result<Vec<StoredPost>> {
+    match &batch.result {
+        Ok(outcome) => {
+            let report = services.store.ingest(&outcome.posts, Some(&outcome.checkpoint), "crawler")?;
+            info!(
+                source = %batch.source,
+                status = outcome.http_status,
+                not_modified = outcome.not_modified,
+                items = outcome.items_seen,
+                unmatched = outcome.unmatched,
+                stored = report.stored.len(),
+                duplicates = report.duplicates,
+                "crawled"
+            );
+            for warning in &outcome.warnings {
+                warn!(source = %batch.source, warning = %warning, "recoverable problem in source");
+            }
+            Ok(report.stored)
+        }
+        Err(error) => {
+            let checkpoint = failed_checkpoint(services, batch, error);
+            warn!(source = %batch.source, %error, failures = checkpoint.consecutive_failures, transient = error.is_transient(), "fetch failed");
+            services.store.save_checkpoint(&checkpoint)?;
+            Ok(Vec::new())
+        }
+    }
+}
+
+async fn store_stage(
+    services: Arc<Services>,
+    mut rx: mpsc::Receiver<CrawlBatch>,
+    tx: mpsc::Sender<Vec<StoredPost>>,
+) -> anyhow::Result<()> {
+    while let Some(batch) = rx.recv().await {
+        let stored = block_in_place(|| store_batch(&services, &batch))?;
+        if !stored.is_empty() && tx.send(stored).await.is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- classify
+
+/// Scores posts and writes the sentiment back to the store.
+pub fn classify_posts(services: &Services, mut posts: Vec<StoredPost>) -> anyhow::Result<Vec<StoredPost>> {
+    let inputs: Vec<(&str, Option<&str>)> = posts
+        .iter()
+        .map(|p| (p.post.text.as_str(), p.post.lang.as_deref()))
+        .collect();
+    let sentiments = services.classifier.classify_batch(&inputs);
+    let updates: Vec<(i64, vigil_core::Sentiment)> = posts
+        .iter()
+        .zip(&sentiments)
+        .map(|(p, s)| (p.seq, s.clone()))
+        .collect();
+    services.store.set_sentiments(&updates)?;
+    for (post, sentiment) in posts.iter_mut().zip(sentiments) {
+        if post.post.lang.is_none() {
+            post.post.lang = Some(sentiment.lang.clone());
+        }
+        post.post.sentiment = Some(sentiment);
+    }
+    Ok(posts)
+}
+
+/// Classifies everything the store holds without a sentiment (crash leftovers, posts
+/// stored by another process).
+pub fn classify_backlog(services: &Services) -> anyhow::Result<usize> {
+    let mut total = 0;
+    loop {
+        let backlog = services.store.unclassified(2000)?;
+        if backlog.is_empty() {
+            return Ok(total);
+        }
+        total += backlog.len();
+        classify_posts(services, backlog)?;
+    }
+}
+
+async fn classify_stage(
+    services: Arc<Services>,
+    mut rx: mpsc::Receiver<Vec<StoredPost>>,
+    tx: mpsc::Sender<Vec<StoredPost>>,
+) -> anyhow::Result<()> {
+    while let Some(posts) = rx.recv().await {
+        let classified = block_in_place(|| classify_posts(&services, posts))?;
+        if tx.send(classified).await.is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- index
+
+/// The single index writer and the store sequence number it has committed up to.
+pub struct IndexStage {
+    writer: IndexWriter,
+    watermark: i64,
+}
+
+impl IndexStage {
+    pub fn open(index: &SearchIndex) -> anyhow::Result<IndexStage> {
+        let writer = index.writer(64 * 1024 * 1024)?;
+        let watermark = index.watermark()?;
+        Ok(IndexStage { writer, watermark })
+    }
+
+    pub fn watermark(&self) -> i64 {
+        self.watermark
+    }
+
+    /// Indexes classified posts arriving in store order. A batch that does not start
+    /// right after the watermark (posts stored by another process, or deleted) first
+    /// catches up from the store, so the committed watermark never skips a post.
+    pub fn apply(&mut self, store: &Store, posts: &[StoredPost]) -> anyhow::Result<usize> {
+        let Some(first) = posts.first() else { return Ok(0) };
+        let mut added = 0;
+        if first.seq != self.watermark + 1 {
+            added += self.catch_up(store)?;
+        }
+        let mut changed = false;
+        for post in posts {
+            if post.seq <= self.watermark {
+                continue;
+            }
+            if post.post.sentiment.is_none() {
+                break;
+            }
+            self.writer.add(post)?;
+            self.watermark = post.seq;
+            added += 1;
+            changed = true;
+        }
+        if changed {
+            self.writer.commit(self.watermark)?;
+        }
+        Ok(added)
+    }
+
+    /// Indexes every classified post after the watermark, stopping at the first one the
+    /// classifier has not reached yet.
+    pub fn catch_up(&mut self, store: &Store) -> anyhow::Result<usize> {
+        let mut added = 0;
+        'pages: loop {
+            let page = store.posts_after(self.watermark, 5000)?;
+            if page.is_empty() {
+                break;
+            }
+            for post in &page {
+                if post.post.sentiment.is_none() {
+                    break 'pages;
+                }
+                self.writer.add(post)?;
+                self.watermark = post.seq;
+                added += 1;
+            }
+            self.writer.commit(self.watermark)?;
+        }
+        if added > 0 {
+            self.writer.commit(self.watermark)?;
+        }
+        Ok(added)
+    }
+
+    pub fn rebuild(&mut self, store: &Store, mut progress: impl FnMut(i64, i64)) -> anyhow::Result<usize> {
+        self.writer.delete_all()?;
+        self.watermark = 0;
+        self.writer.commit(0)?;
+        let total = store.max_seq()?;
+        let mut added = 0;
+        loop {
+            let page = store.posts_after(self.watermark, 5000)?;
+            if page.is_empty() {
+                break;
+            }
+            for post in &page {
+                self.writer.add(post)?;
+                self.watermark = post.seq;
+                added += 1;
+            }
+            self.writer.commit(self.watermark)?;
+            progress(self.watermark, total);
+        }
+        Ok(added)
+    }
+}
+
+async fn index_stage_task(
+    services: Arc<Services>,
+    mut stage: IndexStage,
+    mut rx: mpsc::Receiver<Vec<StoredPost>>,
+    alerts_wakeup: Arc<Notify>,
+) -> anyhow::Result<()> {
+    // Also poll the store: `vigil import` may store posts while the daemon runs.
+    let mut poll = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        let added = tokio::select! {
+            batch = rx.recv() => match batch {
+                Some(posts) => block_in_place(|| stage.apply(&services.store, &posts))?,
+                None => break,
+            },
+            _ = poll.tick() => block_in_place(|| -> anyhow::Result<usize> {
+                if services.store.max_seq()? > stage.watermark() {
+                    classify_backlog(&services)?;
+                    stage.catch_up(&services.store)
+                } else {
+                    Ok(0)
+                }
+            })?,
+        };
+        if added > 0 {
+            services.index.reload()?;
+            debug!(added, watermark = stage.watermark(), "indexed");
+            alerts_wakeup.notify_one();
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- alerts and outbox
+
+/// Evaluates every rule and plans due notifications; returns how many were enqueued.
+pub fn evaluate_alerts(services: &Services) -> anyhow::Result<usize> {
+    let now = services.clock.now();
+    let outcomes = services.engine.evaluate(&*services.store, now)?;
+    for outcome in outcomes.iter().filter(|o| o.fired) {
+        info!(rule = %outcome.rule, brand = %outcome.brand, value = outcome.value, opened = outcome.opened, incident = ?outcome.incident_id, "rule fired");
+    }
+    Ok(services.engine.plan_notifications(&*services.store, now)?)
+}
+
+async fn alert_stage(
+    services: Arc<Services>,
+    wakeup: Arc<Notify>,
+    outbox_wakeup: Arc<Notify>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(services.config.alerts.evaluate_every);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = wakeup.notified() => {}
+            _ = tick.tick() => {}
+        }
+        match block_in_place(|| evaluate_alerts(&services)) {
+            Ok(enqueued) => {
+                if enqueued > 0 {
+                    info!(enqueued, "notifications written to the outbox");
+                    outbox_wakeup.notify_one();
+                }
+            }
+            Err(error) => error!(error = format!("{error:#}"), "alert evaluation failed"),
+        }
+    }
+}
+
+/// One delivery pass over the outbox.
+pub async fn deliver_outbox(services: &Services) -> anyhow::Result<()> {
+    let Some(mailer) = &services.mailer else { return Ok(()) };
+    let report = vigil_alerts::deliver_due(&*services.store, mailer, &services.config.alerts.outbox, services.clock.now()).await?;
+    if report.sent + report.failed > 0 {
+        info!(sent = report.sent, failed = report.failed, "outbox delivery");
+    }
+    Ok(())
+}
+
+async fn outbox_stage(services: Arc<Services>, wakeup: Arc<Notify>, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            _ = wakeup.notified() => {}
+            _ = tick.tick() => {}
+        }
+        if let Err(error) = deliver_outbox(&services).await {
+            error!(error = format!("{error:#}"), "outbox delivery failed");
+        }
+    }
+}
+
+// ---------------------------------------------------------------- one-shot use
+
+/// The same stages, run in sequence on one batch: `vigil crawl --once` and `vigil import`.
+pub fn process_posts(
+    services: &Services,
+    index_stage: Option<&mut IndexStage>,
+    posts: &[Post],
+    checkpoint: Option<&SourceCheckpoint>,
+    actor: &str,
+) -> anyhow::Result<(usize, usize)> {
+    let report = services.store.ingest(posts, checkpoint, actor)?;
+    let stored = report.stored.len();
+    let classified = classify_posts(services, report.stored)?;
+    if let Some(stage) = index_stage {
+        stage.apply(&services.store, &classified)?;
+    }
+    Ok((stored, report.duplicates))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_then_caps() {
+        let minute = Duration::from_secs(60);
+        assert_eq!(next_delay(minute, 0), minute);
+        assert_eq!(next_delay(minute, 1), minute * 2);
+        assert_eq!(next_delay(minute, 3), minute * 8);
+        assert_eq!(next_delay(minute, 30), minute * 8);
+        let day = Duration::from_secs(86_400);
+        assert_eq!(next_delay(day, 2), day, "long intervals are not stretched further");
+    }
+}

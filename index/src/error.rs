@@ -1,0 +1,49 @@
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// Everything that can go wrong opening, writing or searching the index.
+#[derive(Debug, Error)]
+pub enum IndexError {
+    /// Another `IndexWriter` (almost always the daemon) holds the tantivy lock file.
+    #[error("the index is in use by another vigil process (is the daemon running?)")]
+    Locked,
+    /// The on-disk index was built by a version of vigil with a different schema.
+    #[error(
+        "the index at {path} was built with a different schema; delete that directory and run `vigil reindex` to rebuild it from the store"
+    )]
+    SchemaMismatch { path: PathBuf },
+    #[error("cannot create the index directory {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot open the index directory {path}: {source}")]
+    OpenDir {
+        path: PathBuf,
+        #[source]
+        source: tantivy::directory::error::OpenDirectoryError,
+    },
+    /// The commit payload is not the store sequence number we write there.
+    #[error(
+        "the index commit payload {payload:?} is not a store sequence number; run `vigil reindex`"
+    )]
+    BadWatermark { payload: String },
+    #[error("the query is nested more than {max} levels deep")]
+    QueryTooDeep { max: usize },
+    #[error("cannot search for wildcard term {term:?}: {reason}")]
+    Wildcard { term: String, reason: String },
+    #[error("index error: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+}
+
+impl IndexError {
+    /// True when retrying later may succeed (the lock is released when the other
+    /// process exits); everything else needs a different input or a rebuild.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, IndexError::Locked)
+    }
+}
+
+pub type Result<T, E = IndexError> = std::result::Result<T, E>;

@@ -1,0 +1,643 @@
+//! Search behaviour on a real tantivy index in a temp dir.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use tempfile::TempDir;
+use vigil_core::{Label, Post, Provenance, Query, Sentiment, StoredPost};
+use vigil_index::{IndexError, SearchIndex, SearchRequest, SearchResults};
+
+const HEAP: usize = 20_000_000;
+
+fn base_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 5, 1, 12, 0, 0).unwrap()
+}
+
+struct PostSpec<'a> {
+    seq: i64,
+    id: &'a str,
+    text: &'a str,
+    source: &'a str,
+    brands: &'a [&'a str],
+    sentiment: Option<Label>,
+    hours_after_base: i64,
+}
+
+impl Default for PostSpec<'_> {
+    fn default() -> Self {
+        Self {
+            seq: 1,
+            id: "p",
+            text: "",
+            source: "news",
+            brands: &["acme"],
+            sentiment: None,
+            hours_after_base: 0,
+        }
+    }
+}
+
+fn post(spec: PostSpec<'_>) -> StoredPost {
+    let published_at = base_time() + Duration::hours(spec.hours_after_base);
+    StoredPost {
+        seq: spec.seq,
+        post: Post {
+            id: spec.id.to_string(),
+            source: spec.source.to_string(),
+            external_id: spec.id.to_string(),
+            url: Some(format!("https://example.com/{}", spec.id)),
+            canonical_url: None,
+            author: Some("alice".to_string()),
+            title: None,
+            text: spec.text.to_string(),
+            lang: Some("en".to_string()),
+            published_at,
+            brands: spec.brands.iter().map(|b| b.to_string()).collect(),
+            provenance: Provenance {
+                fetched_at: published_at,
+                fetch_url: "https://example.com/feed".to_string(),
+                http_status: Some(200),
+                content_hash: "00".to_string(),
+                extraction: "rss:item".to_string(),
+            },
+            sentiment: spec.sentiment.map(|label| Sentiment {
+                label,
+                score: match label {
+                    Label::Negative => -0.75,
+                    Label::Neutral => 0.0,
+                    Label::Positive => 0.5,
+                },
+                confidence: 0.9,
+                lang: "en".to_string(),
+                backend: "lexicon".to_string(),
+                version: "1".to_string(),
+            }),
+        },
+    }
+}
+
+fn simple(seq: i64, id: &str, text: &str) -> StoredPost {
+    post(PostSpec {
+        seq,
+        id,
+        text,
+        hours_after_base: seq,
+        ..PostSpec::default()
+    })
+}
+
+/// An index in a temp dir holding `posts`, committed.
+fn index_with(posts: &[StoredPost], words: &[&str]) -> (TempDir, SearchIndex) {
+    let dir = tempfile::tempdir().unwrap();
+    let words: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+    let index = SearchIndex::open(&dir.path().join("index"), &words).unwrap();
+    let mut writer = index.writer(HEAP).unwrap();
+    for p in posts {
+        writer.add(p).unwrap();
+    }
+    writer
+        .commit(posts.iter().map(|p| p.seq).max().unwrap_or(0))
+        .unwrap();
+    (dir, index)
+}
+
+fn search(index: &SearchIndex, query: &str) -> SearchResults {
+    let query = Query::parse(query).unwrap_or_else(|e| panic!("{query}: {e}"));
+    index.search(&SearchRequest::new(query, 100)).unwrap()
+}
+
+/// Ids of the hits, sorted, for order-independent comparison.
+fn ids(index: &SearchIndex, query: &str) -> Vec<String> {
+    let mut ids: Vec<String> = search(index, query)
+        .hits
+        .into_iter()
+        .map(|h| h.id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn english_corpus() -> Vec<StoredPost> {
+    vec![
+        simple(1, "a", "My Acme kettle explodes when boiling water"),
+        simple(2, "b", "The toaster is exploding again, terrible"),
+        simple(3, "c", "Acme announced a recall of the kettle line"),
+        simple(4, "d", "Kettle acme, wrong order of words"),
+        simple(5, "e", "Acmeville is a lovely town; send me an e-mail"),
+    ]
+}
+
+#[test]
+fn english_stemming_matches_inflections() {
+    let (_dir, index) = index_with(&english_corpus(), &[]);
+    assert_eq!(ids(&index, "exploded"), ["a", "b"]);
+    assert_eq!(ids(&index, "EXPLODING"), ["a", "b"]);
+    assert_eq!(ids(&index, "kettles"), ["a", "c", "d"]);
+    assert!(ids(&index, "nonexistentword").is_empty());
+}
+
+#[test]
+fn phrases_need_adjacent_words_in_order() {
+    let (_dir, index) = index_with(&english_corpus(), &[]);
+    assert_eq!(ids(&index, "\"acme kettle\""), ["a"]);
+    assert_eq!(ids(&index, "\"kettle acme\""), ["d"]);
+    // A term with a separator is a phrase of its parts.
+    assert_eq!(ids(&index, "e-mail"), ["e"]);
+    assert!(ids(&index, "\"acme recall\"").is_empty());
+}
+
+#[test]
+fn boolean_and_or_not() {
+    let (_dir, index) = index_with(&english_corpus(), &[]);
+    assert_eq!(ids(&index, "acme AND kettle"), ["a", "c", "d"]);
+    assert_eq!(ids(&index, "acme kettle recall"), ["c"]);
+    assert_eq!(ids(&index, "toaster OR recall"), ["b", "c"]);
+    assert_eq!(ids(&index, "kettle NOT recall"), ["a", "d"]);
+    assert_eq!(ids(&index, "NOT kettle"), ["b", "e"]);
+    // Regression, tantivy#2811: a phrase under NOT tripped a debug assertion in
+    // PhraseScorer (panic in debug builds).
+    assert_eq!(ids(&index, "(toaster OR town) AND NOT e-mail"), ["b"]);
+    assert_eq!(ids(&index, "acme NOT \"acme kettle\""), ["c", "d"]);
+    assert_eq!(ids(&index, "NOT NOT toaster"), ["b"]);
+}
+
+#[test]
+fn wildcard_prefix_and_infix() {
+    let (_dir, index) = index_with(&english_corpus(), &[]);
+    assert_eq!(ids(&index, "acm*"), ["a", "c", "d", "e"]);
+    assert_eq!(ids(&index, "*ville"), ["e"]);
+    // The stem of the prefix is accepted too: "explode" is indexed as "explod".
+    assert_eq!(ids(&index, "explode*"), ["a", "b"]);
+    assert!(ids(&index, "zz*").is_empty());
+}
+
+#[test]
+fn all_query_is_newest_first_with_total() {
+    let (_dir, index) = index_with(&english_corpus(), &[]);
+    let results = search(&index, "*");
+    assert_eq!(results.total, 5);
+    let order: Vec<&str> = results.hits.iter().map(|h| h.id.as_str()).collect();
+    assert_eq!(order, ["e", "d", "c", "b", "a"]);
+}
+
+#[test]
+fn relevance_orders_non_all_queries() {
+    let posts = vec![
+        simple(
+            1,
+            "weak",
+            "kettle mentioned once in a long post about many other kitchen things",
+        ),
+        simple(2, "strong", "kettle kettle kettle"),
+    ];
+    let (_dir, index) = index_with(&posts, &[]);
+    let results = search(&index, "kettle");
+    assert_eq!(results.hits[0].id, "strong");
+    assert!(results.hits[0].relevance > results.hits[1].relevance);
+}
+
+#[test]
+fn chinese_brand_in_dictionary_and_common_words() {
+    let posts = vec![
+        simple(1, "zh1", "我买的艾克米水壶爆炸了"),
+        simple(2, "zh2", "公司宣布召回这批产品"),
+        simple(3, "zh3", "今天天气很好"),
+        simple(4, "zh4", "安心宝的客服很差"),
+    ];
+    let (_dir, index) = index_with(&posts, &["艾克米", "安心宝"]);
+    assert_eq!(ids(&index, "安心宝"), ["zh4"]);
+    assert_eq!(ids(&index, "艾克米"), ["zh1"]);
+    assert_eq!(ids(&index, "水壶"), ["zh1"]);
+    assert_eq!(ids(&index, "爆炸"), ["zh1"]);
+    assert_eq!(ids(&index, "召回"), ["zh2"]);
+    assert_eq!(ids(&index, "艾克米 AND 爆炸"), ["zh1"]);
+    assert_eq!(ids(&index, "艾克米 OR 召回"), ["zh1", "zh2"]);
+    assert!(ids(&index, "手机").is_empty());
+    assert_eq!(ids(&index, "艾克*"), ["zh1"]);
+}
+
+#[test]
+fn chinese_brand_missing_from_dictionary_is_still_found() {
+    // Indexed without the brand in the dictionary (e.g. added to config later).
+    let posts = vec![
+        simple(1, "zh1", "我买的艾克米水壶爆炸了"),
+        simple(2, "zh2", "克米是另一个词"),
+    ];
+    let (_dir, index) = index_with(&posts, &[]);
+    assert_eq!(ids(&index, "艾克米"), ["zh1"]);
+    assert_eq!(ids(&index, "\"米水\""), ["zh1"]);
+    // Only the dictionary a reopened index is given changes, not the documents.
+    drop(index);
+}
+
+#[test]
+fn mixed_chinese_and_english_post() {
+    let posts = vec![
+        simple(1, "mix", "我的Acme水壶 exploded 了!"),
+        simple(2, "en", "acme kettles are fine"),
+    ];
+    let (_dir, index) = index_with(&posts, &["艾克米"]);
+    assert_eq!(ids(&index, "acme"), ["en", "mix"]);
+    assert_eq!(ids(&index, "acme 水壶"), ["mix"]);
+    assert_eq!(ids(&index, "acme水壶"), ["mix"]);
+    assert_eq!(ids(&index, "explodes"), ["mix"]);
+    assert_eq!(ids(&index, "水壶 OR kettle"), ["en", "mix"]);
+}
+
+#[test]
+fn title_is_searchable() {
+    let mut with_title = simple(1, "t", "body without the word");
+    with_title.post.title = Some("Acme Recall Announced".to_string());
+    let (_dir, index) = index_with(&[with_title, simple(2, "u", "nothing")], &[]);
+    assert_eq!(ids(&index, "recall"), ["t"]);
+    assert_eq!(ids(&index, "\"recall announced\""), ["t"]);
+    let hit = &search(&index, "recall").hits[0];
+    assert_eq!(hit.title.as_deref(), Some("Acme Recall Announced"));
+}
+
+fn filter_corpus() -> Vec<StoredPost> {
+    vec![
+        post(PostSpec {
+            seq: 1,
+            id: "n1",
+            text: "kettle news",
+            source: "news",
+            brands: &["acme"],
+            sentiment: Some(Label::Negative),
+            hours_after_base: 0,
+        }),
+        post(PostSpec {
+            seq: 2,
+            id: "n2",
+            text: "kettle review",
+            source: "forum",
+            brands: &["acme", "globex"],
+            sentiment: Some(Label::Positive),
+            hours_after_base: 24,
+        }),
+        post(PostSpec {
+            seq: 3,
+            id: "n3",
+            text: "kettle thoughts",
+            source: "forum",
+            brands: &["globex"],
+            sentiment: None,
+            hours_after_base: 48,
+        }),
+    ]
+}
+
+fn filtered(index: &SearchIndex, edit: impl FnOnce(&mut SearchRequest)) -> Vec<String> {
+    let mut request = SearchRequest::new(Query::parse("kettle").unwrap(), 100);
+    edit(&mut request);
+    let results = index.search(&request).unwrap();
+    assert_eq!(results.total as usize, results.hits.len());
+    let mut ids: Vec<String> = results.hits.into_iter().map(|h| h.id).collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn filters_by_brand_source_sentiment_and_time() {
+    let (_dir, index) = index_with(&filter_corpus(), &[]);
+    assert_eq!(filtered(&index, |_| {}), ["n1", "n2", "n3"]);
+    assert_eq!(
+        filtered(&index, |r| r.brand = Some("acme".into())),
+        ["n1", "n2"]
+    );
+    assert_eq!(
+        filtered(&index, |r| r.brand = Some("globex".into())),
+        ["n2", "n3"]
+    );
+    assert!(filtered(&index, |r| r.brand = Some("initech".into())).is_empty());
+    assert_eq!(
+        filtered(&index, |r| r.source = Some("forum".into())),
+        ["n2", "n3"]
+    );
+    assert_eq!(
+        filtered(&index, |r| r.sentiment = Some(Label::Negative)),
+        ["n1"]
+    );
+    assert_eq!(
+        filtered(&index, |r| r.sentiment = Some(Label::Positive)),
+        ["n2"]
+    );
+    assert!(filtered(&index, |r| r.sentiment = Some(Label::Neutral)).is_empty());
+    assert_eq!(
+        filtered(&index, |r| r.from = Some(base_time() + Duration::hours(1))),
+        ["n2", "n3"]
+    );
+    assert_eq!(
+        filtered(&index, |r| r.to = Some(base_time() + Duration::hours(24))),
+        ["n1", "n2"]
+    );
+    assert_eq!(
+        filtered(&index, |r| {
+            r.from = Some(base_time() + Duration::hours(24));
+            r.to = Some(base_time() + Duration::hours(24));
+        }),
+        ["n2"]
+    );
+    assert_eq!(
+        filtered(&index, |r| {
+            r.source = Some("forum".into());
+            r.brand = Some("acme".into());
+        }),
+        ["n2"]
+    );
+    // Filters also apply to `*` and to NOT-only queries.
+    assert_eq!(
+        filtered(&index, |r| {
+            r.query = Query::All;
+            r.brand = Some("globex".into());
+        }),
+        ["n2", "n3"]
+    );
+    assert_eq!(
+        filtered(&index, |r| {
+            r.query = Query::parse("NOT review").unwrap();
+            r.source = Some("forum".into());
+        }),
+        ["n3"]
+    );
+}
+
+#[test]
+fn filters_do_not_change_relevance() {
+    let (_dir, index) = index_with(&filter_corpus(), &[]);
+    let mut request = SearchRequest::new(Query::parse("kettle").unwrap(), 10);
+    let unfiltered = index.search(&request).unwrap();
+    request.source = Some("news".into());
+    let filtered = index.search(&request).unwrap();
+    let n1 = |results: &SearchResults| {
+        results
+            .hits
+            .iter()
+            .find(|h| h.id == "n1")
+            .map(|h| h.relevance)
+    };
+    assert_eq!(n1(&unfiltered), n1(&filtered));
+}
+
+#[test]
+fn hit_fields_round_trip() {
+    let mut stored = filter_corpus().remove(1);
+    stored.post.published_at =
+        Utc.with_ymd_and_hms(2024, 5, 2, 12, 0, 0).unwrap() + Duration::milliseconds(123);
+    let (_dir, index) = index_with(std::slice::from_ref(&stored), &[]);
+    let results = search(&index, "review");
+    let hit = &results.hits[0];
+    assert_eq!(hit.id, "n2");
+    assert_eq!(hit.url.as_deref(), Some("https://example.com/n2"));
+    assert_eq!(hit.source, "forum");
+    assert_eq!(hit.author.as_deref(), Some("alice"));
+    assert_eq!(hit.published_at, stored.post.published_at);
+    assert_eq!(hit.text, "kettle review");
+    assert_eq!(hit.brands, ["acme", "globex"]);
+    assert_eq!(hit.lang.as_deref(), Some("en"));
+    let sentiment = hit.sentiment.as_ref().unwrap();
+    assert_eq!(sentiment.label, Label::Positive);
+    assert_eq!(sentiment.score, 0.5);
+
+    let json: serde_json::Value = serde_json::to_value(&results).unwrap();
+    assert_eq!(json["total"], 1);
+    assert_eq!(json["hits"][0]["published_at"], "2024-05-02T12:00:00.123Z");
+    assert_eq!(json["hits"][0]["sentiment"]["label"], "positive");
+    let back: SearchResults = serde_json::from_value(json).unwrap();
+    assert_eq!(back, results);
+}
+
+#[test]
+fn pagination_keeps_total() {
+    let posts: Vec<StoredPost> = (1..=25)
+        .map(|i| simple(i, &format!("p{i:02}"), "kettle"))
+        .collect();
+    let (_dir, index) = index_with(&posts, &[]);
+    let page = |query: &str, offset, limit| {
+        let mut request = SearchRequest::new(Query::parse(query).unwrap(), limit);
+        request.offset = offset;
+        index.search(&request).unwrap()
+    };
+    let mut seen = Vec::new();
+    for offset in [0, 10, 20] {
+        let results = page("*", offset, 10);
+        assert_eq!(results.total, 25);
+        seen.extend(results.hits.into_iter().map(|h| h.id));
+    }
+    assert_eq!(seen.len(), 25);
+    let expected: Vec<String> = (1..=25).rev().map(|i| format!("p{i:02}")).collect();
+    assert_eq!(seen, expected);
+
+    let mut by_relevance: Vec<String> = Vec::new();
+    for offset in [0, 7, 14, 21] {
+        let results = page("kettle", offset, 7);
+        assert_eq!(results.total, 25);
+        by_relevance.extend(results.hits.into_iter().map(|h| h.id));
+    }
+    by_relevance.sort();
+    by_relevance.dedup();
+    assert_eq!(by_relevance.len(), 25);
+
+    let beyond = page("kettle", 100, 10);
+    assert_eq!((beyond.total, beyond.hits.len()), (25, 0));
+    let zero = page("kettle", 0, 0);
+    assert_eq!((zero.total, zero.hits.len()), (25, 0));
+    let huge = page("kettle", usize::MAX, usize::MAX);
+    assert_eq!((huge.total, huge.hits.len()), (25, 0));
+    let huge_limit = page("kettle", 20, usize::MAX);
+    assert_eq!((huge_limit.total, huge_limit.hits.len()), (25, 5));
+}
+
+#[test]
+fn adding_the_same_post_twice_keeps_one_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(dir.path(), &[]).unwrap();
+    let mut writer = index.writer(HEAP).unwrap();
+    let original = simple(1, "same", "old kettle text");
+    writer.add(&original).unwrap();
+    writer.add(&original).unwrap();
+    writer.commit(1).unwrap();
+    assert_eq!(index.doc_count().unwrap(), 1);
+
+    // Replaying after a crash, with an updated version (e.g. now classified).
+    let mut updated = original.clone();
+    updated.post.text = "new toaster text".to_string();
+    writer.add(&updated).unwrap();
+    writer.commit(1).unwrap();
+    assert_eq!(index.doc_count().unwrap(), 1);
+    assert!(ids(&index, "kettle").is_empty());
+    assert_eq!(ids(&index, "toaster"), ["same"]);
+}
+
+#[test]
+fn delete_removes_a_post() {
+    let (_dir, index) = index_with(&english_corpus(), &[]);
+    let mut writer = index.writer(HEAP).unwrap();
+    writer.delete("a").unwrap();
+    writer.delete("no-such-id").unwrap();
+    // Not visible before the commit.
+    assert_eq!(index.doc_count().unwrap(), 5);
+    writer.commit(5).unwrap();
+    assert_eq!(index.doc_count().unwrap(), 4);
+    assert_eq!(ids(&index, "exploded"), ["b"]);
+}
+
+#[test]
+fn delete_all_then_re_add() {
+    let (_dir, index) = index_with(&english_corpus(), &[]);
+    let mut writer = index.writer(HEAP).unwrap();
+    writer.delete_all().unwrap();
+    writer.commit(0).unwrap();
+    assert_eq!(index.doc_count().unwrap(), 0);
+    assert_eq!(index.watermark().unwrap(), 0);
+    assert_eq!(search(&index, "*").total, 0);
+
+    for p in english_corpus().iter().take(2) {
+        writer.add(p).unwrap();
+    }
+    writer.commit(2).unwrap();
+    assert_eq!(index.doc_count().unwrap(), 2);
+    assert_eq!(ids(&index, "exploded"), ["a", "b"]);
+    assert_eq!(index.watermark().unwrap(), 2);
+}
+
+#[test]
+fn watermark_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index");
+    {
+        let index = SearchIndex::open(&path, &[]).unwrap();
+        assert_eq!(index.watermark().unwrap(), 0);
+        let mut writer = index.writer(HEAP).unwrap();
+        writer.add(&simple(41, "x", "kettle")).unwrap();
+        writer.commit(42).unwrap();
+        assert_eq!(index.watermark().unwrap(), 42);
+        // Uncommitted work is lost, and the watermark stays at the last commit.
+        writer.add(&simple(43, "y", "kettle")).unwrap();
+    }
+    let reopened = SearchIndex::open(&path, &[]).unwrap();
+    assert_eq!(reopened.watermark().unwrap(), 42);
+    assert_eq!(reopened.doc_count().unwrap(), 1);
+    assert_eq!(ids(&reopened, "kettle"), ["x"]);
+}
+
+#[test]
+fn second_writer_is_refused_as_locked() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = SearchIndex::open(dir.path(), &[]).unwrap();
+    let second = SearchIndex::open(dir.path(), &[]).unwrap();
+    let writer = first.writer(HEAP).unwrap();
+    let error = second.writer(HEAP).unwrap_err();
+    assert!(matches!(error, IndexError::Locked), "{error:?}");
+    assert!(error.is_transient());
+    assert_eq!(
+        error.to_string(),
+        "the index is in use by another vigil process (is the daemon running?)"
+    );
+    drop(writer);
+    assert!(second.writer(HEAP).is_ok());
+}
+
+#[test]
+fn commits_from_another_handle_become_visible_on_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer_side = SearchIndex::open(dir.path(), &[]).unwrap();
+    let reader_side = SearchIndex::open(dir.path(), &[]).unwrap();
+    let mut writer = writer_side.writer(HEAP).unwrap();
+    writer.add(&simple(1, "x", "kettle")).unwrap();
+    writer.commit(1).unwrap();
+    reader_side.reload().unwrap();
+    assert_eq!(reader_side.doc_count().unwrap(), 1);
+    assert_eq!(reader_side.watermark().unwrap(), 1);
+}
+
+#[test]
+fn tiny_heap_is_raised_to_the_minimum() {
+    let dir = tempfile::tempdir().unwrap();
+    let index = SearchIndex::open(dir.path(), &[]).unwrap();
+    let mut writer = index.writer(1).unwrap();
+    writer.add(&simple(1, "x", "kettle")).unwrap();
+    writer.commit(1).unwrap();
+    assert_eq!(index.doc_count().unwrap(), 1);
+}
+
+#[test]
+fn odd_queries_and_texts_do_not_panic() {
+    let long_latin = "x".repeat(70_000);
+    let long_han = "水".repeat(10_000);
+    let texts = [
+        "",
+        "!!! ??? ...",
+        "🙂🙂🙂",
+        "ｱｲｳｴｵ カタカナ",
+        "한국어 텍스트",
+        "Ünïcödé café naïve",
+        "\u{0}\u{1}\u{7f}",
+        &long_latin,
+        &long_han,
+    ];
+    let posts: Vec<StoredPost> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| simple(i as i64 + 1, &format!("o{i}"), text))
+        .collect();
+    let (_dir, index) = index_with(&posts, &["艾克米", "", " ", "acme kettle"]);
+    let hand_built = [
+        Query::Term(String::new()),
+        Query::Term("*".into()),
+        Query::Term("**".into()),
+        Query::Term("a*b*".into()),
+        Query::Term("(.*)[".into()),
+        Query::Term("水*壶*".into()),
+        Query::Phrase("   ".into()),
+        Query::Phrase("!!".into()),
+        Query::And(vec![]),
+        Query::Or(vec![]),
+        Query::Not(Box::new(Query::All)),
+        Query::Term("x".repeat(500)),
+    ];
+    for query in hand_built {
+        let result = index.search(&SearchRequest::new(query.clone(), 10));
+        assert!(result.is_ok(), "{query:?}: {result:?}");
+    }
+    for text in [
+        "café",
+        "naïve",
+        "カタカナ",
+        "한국어",
+        "🙂",
+        "水水水",
+        "*ville*",
+        "ｱ*",
+    ] {
+        // Some of these are not valid queries (no letters); those must not panic either.
+        if let Ok(query) = Query::parse(text) {
+            index.search(&SearchRequest::new(query, 10)).unwrap();
+        }
+    }
+    assert_eq!(ids(&index, "café"), ["o5"]);
+    assert_eq!(ids(&index, "水水水"), ["o8"]);
+    assert_eq!(search(&index, "NOT *").total, 0);
+
+    let mut deep = Query::Term("x".into());
+    for _ in 0..200 {
+        deep = Query::Not(Box::new(deep));
+    }
+    let error = index.search(&SearchRequest::new(deep, 10)).unwrap_err();
+    assert!(
+        matches!(error, IndexError::QueryTooDeep { .. }),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn index_built_with_another_schema_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut builder = tantivy::schema::Schema::builder();
+    builder.add_text_field("other", tantivy::schema::TEXT);
+    tantivy::Index::create_in_dir(dir.path(), builder.build()).unwrap();
+    let error = SearchIndex::open(dir.path(), &[]).unwrap_err();
+    assert!(
+        matches!(error, IndexError::SchemaMismatch { .. }),
+        "{error:?}"
+    );
+    assert!(error.to_string().contains("vigil reindex"), "{error}");
+}

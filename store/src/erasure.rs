@@ -1,0 +1,199 @@
+//! Erasure requests (GDPR, PIPL) and retention purges: the post's content goes, a
+//! tombstone stays (id, source, content hash, when, why), and the tombstone keeps the
+//! crawler from capturing the same item again.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, Transaction, TransactionBehavior, params};
+use sha2::{Digest, Sha256};
+use vigil_core::EvidencePost;
+
+use crate::time::format_time;
+use crate::{Result, Store, audit};
+
+/// Which posts an erasure request covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErasureTarget {
+    /// Posts whose author is exactly this handle.
+    Author(String),
+    /// Posts at this URL (compared as given and in canonical form).
+    Url(String),
+}
+
+/// The posts removed, so the caller can remove them from the index too.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ErasureReport {
+    pub seqs: Vec<i64>,
+    pub ids: Vec<String>,
+    /// Seq of the audit entry recording the erasure (`None` when nothing matched).
+    pub audit_seq: Option<i64>,
+}
+
+/// Tombstones and deletes the posts matching `condition`, and scrubs them from
+/// incident evidence. Returns (seqs, ids).
+fn erase_matching(
+    tx: &Transaction<'_>,
+    condition: &str,
+    bind: &[&dyn rusqlite::ToSql],
+    reason: &str,
+    erased_at: &str,
+) -> Result<(Vec<i64>, Vec<String>)> {
+    let mut seqs = Vec::new();
+    let mut ids = Vec::new();
+    {
+        let mut select = tx.prepare(&format!("SELECT seq, id FROM posts WHERE {condition}"))?;
+        let mut rows = select.query(bind)?;
+        while let Some(row) = rows.next()? {
+            seqs.push(row.get::<_, i64>(0)?);
+            ids.push(row.get::<_, String>(1)?);
+        }
+    }
+    if seqs.is_empty() {
+        return Ok((seqs, ids));
+    }
+    let erased_at_index = bind.len() + 1;
+    let reason_index = bind.len() + 2;
+    let mut tombstone_bind: Vec<&dyn rusqlite::ToSql> = bind.to_vec();
+    tombstone_bind.push(&erased_at);
+    tombstone_bind.push(&reason);
+    tx.execute(
+        &format!(
+            "INSERT OR REPLACE INTO tombstones (seq, id, source, content_hash, erased_at, reason)
+             SELECT seq, id, source, content_hash, ?{erased_at_index}, ?{reason_index}
+             FROM posts WHERE {condition}"
+        ),
+        tombstone_bind.as_slice(),
+    )?;
+    // post_brands rows go with them (ON DELETE CASCADE).
+    tx.execute(&format!("DELETE FROM posts WHERE {condition}"), bind)?;
+    scrub_evidence(tx, &ids)?;
+    Ok((seqs, ids))
+}
+
+/// Incident evidence quotes posts; an erased post's quote is replaced by a marker.
+fn scrub_evidence(conn: &Connection, ids: &[String]) -> Result<()> {
+    let erased: HashSet<&str> = ids.iter().map(String::as_str).collect();
+    let incidents: Vec<(i64, String)> = {
+        let mut statement = conn.prepare("SELECT id, evidence_json FROM incidents")?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for (incident_id, evidence_json) in incidents {
+        let mut evidence: Vec<EvidencePost> = serde_json::from_str(&evidence_json)?;
+        let mut changed = false;
+        for post in evidence.iter_mut().filter(|post| erased.contains(post.id.as_str())) {
+            post.text = "[erased]".to_string();
+            post.author = None;
+            post.url = None;
+            changed = true;
+        }
+        if changed {
+            conn.execute(
+                "UPDATE incidents SET evidence_json = ?2 WHERE id = ?1",
+                params![incident_id, serde_json::to_string(&evidence)?],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn ids_digest(ids: &[String]) -> String {
+    let mut hasher = Sha256::new();
+    for id in ids {
+        hasher.update(id.as_bytes());
+        hasher.update(b"\n");
+    }
+    hex::encode(hasher.finalize())
+}
+
+impl Store {
+    /// Removes every post matching `target` and records the erasure (kind `erasure`,
+    /// with the erased ids and the reason) in the audit log, in one transaction. The
+    /// target itself is not written to the audit log: it is the personal data erased.
+    pub fn erase_posts(
+        &self,
+        target: &ErasureTarget,
+        reason: &str,
+        actor: &str,
+    ) -> Result<ErasureReport> {
+        let now = self.now();
+        let erased_at = format_time(now);
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (target_kind, (seqs, ids)) = match target {
+            ErasureTarget::Author(author) => (
+                "author",
+                erase_matching(&tx, "author = ?1", &[author], reason, &erased_at)?,
+            ),
+            ErasureTarget::Url(url) => {
+                let canonical = vigil_core::canonical_url(url).unwrap_or_else(|| url.clone());
+                (
+                    "url",
+                    erase_matching(
+                        &tx,
+                        "(url = ?1 OR canonical_url = ?2 OR url = ?2)",
+                        &[url, &canonical],
+                        reason,
+                        &erased_at,
+                    )?,
+                )
+            }
+        };
+        let mut report = ErasureReport {
+            seqs,
+            ids,
+            audit_seq: None,
+        };
+        if !report.ids.is_empty() {
+            let payload = serde_json::json!({
+                "target": target_kind,
+                "reason": reason,
+                "count": report.ids.len(),
+                "ids": report.ids,
+            });
+            report.audit_seq = Some(audit::append_in(&tx, now, "erasure", actor, &payload)?.seq);
+        }
+        tx.commit()?;
+        tracing::info!(count = report.ids.len(), target = target_kind, actor, "posts erased");
+        Ok(report)
+    }
+
+    /// Retention: removes posts published before `cutoff`, leaving tombstones, audited
+    /// as kind `retention_purge` with the count and a digest of the ids.
+    pub fn purge_published_before(
+        &self,
+        cutoff: DateTime<Utc>,
+        actor: &str,
+    ) -> Result<ErasureReport> {
+        let now = self.now();
+        let erased_at = format_time(now);
+        let cutoff_text = format_time(cutoff);
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let (seqs, ids) = erase_matching(
+            &tx,
+            "published_at < ?1",
+            &[&cutoff_text],
+            "retention",
+            &erased_at,
+        )?;
+        let mut report = ErasureReport {
+            seqs,
+            ids,
+            audit_seq: None,
+        };
+        if !report.ids.is_empty() {
+            let payload = serde_json::json!({
+                "published_before": cutoff_text,
+                "count": report.ids.len(),
+                "ids_sha256": ids_digest(&report.ids),
+            });
+            report.audit_seq =
+                Some(audit::append_in(&tx, now, "retention_purge", actor, &payload)?.seq);
+        }
+        tx.commit()?;
+        tracing::info!(count = report.ids.len(), cutoff = %cutoff_text, "retention purge");
+        Ok(report)
+    }
+}

@@ -1,0 +1,279 @@
+//! Posts: ingest with deduplication, sentiment updates, and the reads that let the
+//! classifier and the index catch up by `seq`.
+
+use std::collections::BTreeSet;
+
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use sha2::{Digest, Sha256};
+use vigil_core::{Post, Provenance, Sentiment, SourceCheckpoint, StoredPost};
+
+use crate::time::{format_time, json_col, parsed_col, time_col};
+use crate::{Result, Store, audit, checkpoints};
+
+/// What one [`Store::ingest`] call did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IngestReport {
+    /// Posts newly stored, in `seq` order.
+    pub stored: Vec<StoredPost>,
+    /// Posts skipped because the store already held them (same source and external id,
+    /// same canonical URL, or erased earlier), including repeats within the batch.
+    pub duplicates: usize,
+}
+
+pub(crate) const POST_COLUMNS: &str = "seq, id, source, external_id, url, canonical_url, author, \
+     title, text, lang, published_at, brands, fetched_at, fetch_url, http_status, content_hash, \
+     extraction, sentiment_label, sentiment_score, sentiment_confidence, sentiment_lang, \
+     sentiment_backend, sentiment_version";
+
+pub(crate) fn post_from_row(row: &Row<'_>) -> rusqlite::Result<StoredPost> {
+    let label: Option<String> = row.get(17)?;
+    let sentiment = match label {
+        None => None,
+        Some(_) => Some(Sentiment {
+            label: parsed_col(row, 17)?,
+            score: row.get(18)?,
+            confidence: row.get(19)?,
+            lang: row.get(20)?,
+            backend: row.get(21)?,
+            version: row.get(22)?,
+        }),
+    };
+    Ok(StoredPost {
+        seq: row.get(0)?,
+        post: Post {
+            id: row.get(1)?,
+            source: row.get(2)?,
+            external_id: row.get(3)?,
+            url: row.get(4)?,
+            canonical_url: row.get(5)?,
+            author: row.get(6)?,
+            title: row.get(7)?,
+            text: row.get(8)?,
+            lang: row.get(9)?,
+            published_at: time_col(row, 10)?,
+            brands: json_col(row, 11)?,
+            provenance: Provenance {
+                fetched_at: time_col(row, 12)?,
+                fetch_url: row.get(13)?,
+                http_status: row.get(14)?,
+                content_hash: row.get(15)?,
+                extraction: row.get(16)?,
+            },
+            sentiment,
+        },
+    })
+}
+
+/// The seq the next stored post gets: above every stored and every erased post, so a
+/// seq is never handed out twice. Only valid inside a write transaction.
+fn next_seq(conn: &Connection) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT max(
+                 coalesce((SELECT max(seq) FROM posts), 0),
+                 coalesce((SELECT max(seq) FROM tombstones), 0)) + 1",
+        )?
+        .query_row([], |row| row.get(0))?)
+}
+
+/// Inserts one post as `seq` unless a unique key (or a tombstone) says it is already
+/// known; returns whether it was stored.
+fn insert_post(conn: &Connection, seq: i64, post: &Post, stored_at: &str) -> Result<bool> {
+    let published_at = format_time(post.published_at);
+    let sentiment = post.sentiment.as_ref();
+    let inserted = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO posts (seq, id, source, external_id, url, canonical_url, author,
+                 title, text, lang, published_at, brands, fetched_at, fetch_url, http_status,
+                 content_hash, extraction, sentiment_label, sentiment_score,
+                 sentiment_confidence, sentiment_lang, sentiment_backend, sentiment_version,
+                 stored_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                 ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
+        )?
+        .execute(params![
+            seq,
+            post.id,
+            post.source,
+            post.external_id,
+            post.url,
+            post.canonical_url,
+            post.author,
+            post.title,
+            post.text,
+            post.lang,
+            published_at,
+            serde_json::to_string(&post.brands)?,
+            format_time(post.provenance.fetched_at),
+            post.provenance.fetch_url,
+            post.provenance.http_status,
+            post.provenance.content_hash,
+            post.provenance.extraction,
+            sentiment.map(|s| s.label.as_str()),
+            sentiment.map(|s| s.score),
+            sentiment.map(|s| s.confidence),
+            sentiment.map(|s| s.lang.as_str()),
+            sentiment.map(|s| s.backend.as_str()),
+            sentiment.map(|s| s.version.as_str()),
+            stored_at,
+        ])?;
+    if inserted == 0 {
+        return Ok(false);
+    }
+    let mut brand_insert = conn.prepare_cached(
+        "INSERT OR IGNORE INTO post_brands (seq, brand, published_at) VALUES (?1, ?2, ?3)",
+    )?;
+    for brand in &post.brands {
+        brand_insert.execute(params![seq, brand, published_at])?;
+    }
+    Ok(true)
+}
+
+impl Store {
+    /// Stores the posts not already held, saves `checkpoint` (adding the posts newly
+    /// stored from its source to `posts_stored`) and records one `ingest` audit entry,
+    /// all in one transaction. A batch in which nothing new was stored is not audited:
+    /// every `ingest` entry then covers exactly the seq range it names.
+    pub fn ingest(
+        &self,
+        posts: &[Post],
+        checkpoint: Option<&SourceCheckpoint>,
+        actor: &str,
+    ) -> Result<IngestReport> {
+        let now = self.now();
+        let stored_at = format_time(now);
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut report = IngestReport::default();
+        let mut seq = next_seq(&tx)?;
+        for post in posts {
+            if insert_post(&tx, seq, post, &stored_at)? {
+                report.stored.push(StoredPost {
+                    seq,
+                    post: post.clone(),
+                });
+                seq += 1;
+            } else {
+                report.duplicates += 1;
+            }
+        }
+        if let Some(checkpoint) = checkpoint {
+            let added = report
+                .stored
+                .iter()
+                .filter(|stored| stored.post.source == checkpoint.source)
+                .count() as u64;
+            checkpoints::save_in(&tx, checkpoint, Some(added))?;
+        }
+        if let (Some(first), Some(last)) = (report.stored.first(), report.stored.last()) {
+            let sources: BTreeSet<&str> = report
+                .stored
+                .iter()
+                .map(|stored| stored.post.source.as_str())
+                .collect();
+            let mut ids = Sha256::new();
+            for stored in &report.stored {
+                ids.update(stored.post.id.as_bytes());
+                ids.update(b"\n");
+            }
+            let payload = serde_json::json!({
+                "sources": sources,
+                "stored": report.stored.len(),
+                "duplicates": report.duplicates,
+                "first_seq": first.seq,
+                "last_seq": last.seq,
+                "ids_sha256": hex::encode(ids.finalize()),
+            });
+            audit::append_in(&tx, now, "ingest", actor, &payload)?;
+        }
+        tx.commit()?;
+        tracing::debug!(
+            stored = report.stored.len(),
+            duplicates = report.duplicates,
+            actor,
+            "ingest committed"
+        );
+        Ok(report)
+    }
+
+    /// Records classifier verdicts by seq. Seqs no longer present (erased meanwhile)
+    /// are skipped.
+    pub fn set_sentiments(&self, updates: &[(i64, Sentiment)]) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut missing = 0usize;
+        {
+            let mut update = tx.prepare_cached(
+                "UPDATE posts SET sentiment_label = ?2, sentiment_score = ?3,
+                     sentiment_confidence = ?4, sentiment_lang = ?5, sentiment_backend = ?6,
+                     sentiment_version = ?7
+                 WHERE seq = ?1",
+            )?;
+            for (seq, sentiment) in updates {
+                let changed = update.execute(params![
+                    seq,
+                    sentiment.label.as_str(),
+                    sentiment.score,
+                    sentiment.confidence,
+                    sentiment.lang,
+                    sentiment.backend,
+                    sentiment.version,
+                ])?;
+                if changed == 0 {
+                    missing += 1;
+                }
+            }
+        }
+        tx.commit()?;
+        if missing > 0 {
+            tracing::debug!(missing, "sentiments for posts no longer stored were skipped");
+        }
+        Ok(())
+    }
+
+    /// Posts without a sentiment, oldest seq first: the classifier's backlog.
+    pub fn unclassified(&self, limit: usize) -> Result<Vec<StoredPost>> {
+        let sql = format!(
+            "SELECT {POST_COLUMNS} FROM posts WHERE sentiment_label IS NULL ORDER BY seq LIMIT ?1"
+        );
+        let conn = self.conn();
+        let mut statement = conn.prepare_cached(&sql)?;
+        let rows = statement.query_map([clamp_limit(limit)], post_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Posts with `seq > after_seq`, ascending: index catch-up and reindex.
+    pub fn posts_after(&self, after_seq: i64, limit: usize) -> Result<Vec<StoredPost>> {
+        let sql = format!("SELECT {POST_COLUMNS} FROM posts WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+        let conn = self.conn();
+        let mut statement = conn.prepare_cached(&sql)?;
+        let rows = statement.query_map(params![after_seq, clamp_limit(limit)], post_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Highest seq of a stored post (0 when empty): what `posts_after` can reach. After
+    /// the newest posts are erased it is lower than seqs handed out before, never higher.
+    pub fn max_seq(&self) -> Result<i64> {
+        let conn = self.conn();
+        let max: Option<i64> = conn.query_row("SELECT max(seq) FROM posts", [], |row| row.get(0))?;
+        Ok(max.unwrap_or(0))
+    }
+
+    pub fn post_count(&self) -> Result<u64> {
+        let conn = self.conn();
+        let count: i64 = conn.query_row("SELECT count(*) FROM posts", [], |row| row.get(0))?;
+        Ok(count.max(0) as u64)
+    }
+
+    pub fn get_post(&self, id: &str) -> Result<Option<StoredPost>> {
+        let sql = format!("SELECT {POST_COLUMNS} FROM posts WHERE id = ?1");
+        let conn = self.conn();
+        let mut statement = conn.prepare_cached(&sql)?;
+        Ok(statement.query_row([id], post_from_row).optional()?)
+    }
+}
+
+/// SQLite's LIMIT takes an i64; `usize::MAX` means "all".
+pub(crate) fn clamp_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,257 @@
+mod common;
+
+use common::{at, post, sentiment};
+use vigil_core::{Label, SourceCheckpoint};
+use vigil_store::Store;
+
+#[test]
+fn ingest_round_trips_every_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut original = post("news", "a1", &["acme", "globex"], at(10, 0, 0));
+    original.lang = None;
+    original.provenance.http_status = None;
+    let mut classified = post("news", "a2", &[], at(10, 1, 0));
+    classified.url = None;
+    classified.canonical_url = None;
+    classified.author = None;
+    classified.title = None;
+    classified.text = "Ünïcödé 中文 🙂 text with\nnewline".into();
+    classified.sentiment = Some(sentiment(Label::Positive, 0.5));
+
+    let report = store
+        .ingest(&[original.clone(), classified.clone()], None, "crawler")
+        .unwrap();
+    assert_eq!(report.stored.len(), 2);
+    assert_eq!(report.duplicates, 0);
+
+    let back = store.get_post(&original.id).unwrap().unwrap();
+    assert_eq!(back.post, original);
+    assert_eq!(back.seq, report.stored[0].seq);
+    let back = store.get_post(&classified.id).unwrap().unwrap();
+    assert_eq!(back.post, classified);
+    assert_eq!(store.get_post("nope").unwrap(), None);
+
+    // Reopening reads the same.
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.get_post(&original.id).unwrap().unwrap().post, original);
+}
+
+#[test]
+fn dedups_by_source_id_and_canonical_url_across_sources() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let first = post("news", "1", &["acme"], at(10, 0, 0));
+    let report = store.ingest(&[first.clone()], None, "crawler").unwrap();
+    assert_eq!((report.stored.len(), report.duplicates), (1, 0));
+
+    // Same (source, external_id) again, with changed text: skipped.
+    let mut again = first.clone();
+    again.text = "edited".into();
+    // Another source carrying the same article (same canonical URL).
+    let mut syndicated = post("aggregator", "xyz", &["acme"], at(10, 5, 0));
+    syndicated.canonical_url = first.canonical_url.clone();
+    // Two posts without a canonical URL never collide on it.
+    let mut no_url_a = post("forum", "a", &["acme"], at(10, 6, 0));
+    no_url_a.canonical_url = None;
+    let mut no_url_b = post("forum", "b", &["acme"], at(10, 7, 0));
+    no_url_b.canonical_url = None;
+    // A repeat inside the batch itself.
+    let report = store
+        .ingest(
+            &[again, syndicated, no_url_a.clone(), no_url_b.clone(), no_url_b.clone()],
+            None,
+            "crawler",
+        )
+        .unwrap();
+    assert_eq!(report.duplicates, 3);
+    let ids: Vec<_> = report.stored.iter().map(|s| s.post.id.clone()).collect();
+    assert_eq!(ids, vec![no_url_a.id.clone(), no_url_b.id.clone()]);
+    assert_eq!(store.post_count().unwrap(), 3);
+    assert_eq!(store.get_post(&first.id).unwrap().unwrap().post.text, first.text);
+}
+
+#[test]
+fn seq_is_monotonic_and_feeds_catch_up_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.max_seq().unwrap(), 0);
+    assert_eq!(store.post_count().unwrap(), 0);
+
+    let mut all_seqs = Vec::new();
+    for batch in 0..3 {
+        let posts: Vec<_> = (0..4)
+            .map(|i| post("s", &format!("{batch}-{i}"), &["acme"], at(9, batch, i)))
+            .collect();
+        let report = store.ingest(&posts, None, "crawler").unwrap();
+        all_seqs.extend(report.stored.iter().map(|s| s.seq));
+    }
+    assert!(all_seqs.windows(2).all(|w| w[0] < w[1]), "{all_seqs:?}");
+    assert_eq!(store.max_seq().unwrap(), *all_seqs.last().unwrap());
+    assert_eq!(store.post_count().unwrap(), 12);
+
+    let after = store.posts_after(all_seqs[4], 3).unwrap();
+    let got: Vec<_> = after.iter().map(|s| s.seq).collect();
+    assert_eq!(got, all_seqs[5..8].to_vec());
+    assert!(store.posts_after(*all_seqs.last().unwrap(), 10).unwrap().is_empty());
+
+    // Classify a few; unclassified shrinks from the front in seq order.
+    let backlog = store.unclassified(5).unwrap();
+    assert_eq!(backlog.iter().map(|s| s.seq).collect::<Vec<_>>(), all_seqs[..5].to_vec());
+    let updates: Vec<_> = backlog
+        .iter()
+        .map(|s| (s.seq, sentiment(Label::Negative, -0.6)))
+        .collect();
+    store.set_sentiments(&updates).unwrap();
+    // Unknown seqs are skipped, not errors.
+    store.set_sentiments(&[(999_999, sentiment(Label::Neutral, 0.0))]).unwrap();
+    let backlog = store.unclassified(100).unwrap();
+    assert_eq!(backlog.len(), 7);
+    assert_eq!(backlog[0].seq, all_seqs[5]);
+    let classified = store.posts_after(0, 1).unwrap().remove(0);
+    assert_eq!(classified.post.sentiment, Some(sentiment(Label::Negative, -0.6)));
+}
+
+#[test]
+fn ingest_saves_checkpoint_and_counts_stored_posts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.checkpoint("news").unwrap(), None);
+    let checkpoint = SourceCheckpoint {
+        source: "news".into(),
+        etag: Some("\"abc\"".into()),
+        last_modified: Some("Wed, 01 May 2024 10:00:00 GMT".into()),
+        high_water: Some(at(10, 0, 0)),
+        last_attempt_at: Some(at(10, 0, 1)),
+        last_success_at: Some(at(10, 0, 2)),
+        last_error_at: None,
+        last_error: None,
+        consecutive_failures: 0,
+        items_last_run: 3,
+        posts_stored: 0,
+    };
+    let posts = vec![
+        post("news", "1", &["acme"], at(9, 0, 0)),
+        post("news", "2", &["acme"], at(9, 1, 0)),
+    ];
+    store.ingest(&posts, Some(&checkpoint), "crawler").unwrap();
+    let saved = store.checkpoint("news").unwrap().unwrap();
+    assert_eq!(saved.posts_stored, 2);
+    assert_eq!(saved, SourceCheckpoint { posts_stored: 2, ..checkpoint.clone() });
+
+    // A stale copy (posts_stored 0) passed again: the count grows by the new posts only.
+    let mut more = posts.clone();
+    more.push(post("news", "3", &["acme"], at(9, 2, 0)));
+    store.ingest(&more, Some(&checkpoint), "crawler").unwrap();
+    assert_eq!(store.checkpoint("news").unwrap().unwrap().posts_stored, 3);
+
+    // A failed run saved on its own cannot shrink the count.
+    let failed = SourceCheckpoint {
+        last_error: Some("HTTP 503".into()),
+        last_error_at: Some(at(11, 0, 0)),
+        consecutive_failures: 1,
+        posts_stored: 0,
+        ..checkpoint.clone()
+    };
+    store.save_checkpoint(&failed).unwrap();
+    let saved = store.checkpoint("news").unwrap().unwrap();
+    assert_eq!(saved.consecutive_failures, 1);
+    assert_eq!(saved.last_error.as_deref(), Some("HTTP 503"));
+    assert_eq!(saved.posts_stored, 3);
+
+    store
+        .save_checkpoint(&SourceCheckpoint { source: "blog".into(), ..Default::default() })
+        .unwrap();
+    let names: Vec<_> = store.checkpoints().unwrap().into_iter().map(|c| c.source).collect();
+    assert_eq!(names, vec!["blog", "news"]);
+}
+
+#[test]
+fn ingest_audits_one_entry_per_batch_that_stored_something() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let posts = vec![
+        post("news", "1", &["acme"], at(9, 0, 0)),
+        post("blog", "2", &["acme"], at(9, 1, 0)),
+    ];
+    let report = store.ingest(&posts, None, "import").unwrap();
+    store.ingest(&posts, None, "import").unwrap(); // all duplicates: no entry
+    let mut entries = Vec::new();
+    store
+        .audit_entries(None, None, |entry| {
+            entries.push(entry.clone());
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(entries.len(), 1);
+    let entry = &entries[0];
+    assert_eq!((entry.kind.as_str(), entry.actor.as_str()), ("ingest", "import"));
+    let payload: serde_json::Value = serde_json::from_str(&entry.payload).unwrap();
+    assert_eq!(payload["stored"], 2);
+    assert_eq!(payload["duplicates"], 0);
+    assert_eq!(payload["sources"], serde_json::json!(["blog", "news"]));
+    assert_eq!(payload["first_seq"], report.stored[0].seq);
+    assert_eq!(payload["last_seq"], report.stored[1].seq);
+    let expected = vigil_core::sha256_hex(format!("{}\n{}\n", posts[0].id, posts[1].id));
+    assert_eq!(payload["ids_sha256"], expected);
+}
+
+#[test]
+fn large_batches_store_everything_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let total = 20_000;
+    let posts: Vec<_> = (0..total)
+        .map(|i| post("bulk", &i.to_string(), &["acme"], at(0, 0, 0) + chrono::Duration::seconds(i)))
+        .collect();
+    let mut stored = 0;
+    for chunk in posts.chunks(5_000) {
+        stored += store.ingest(chunk, None, "import").unwrap().stored.len();
+    }
+    assert_eq!(stored, total as usize);
+    // Replaying the whole import stores nothing new.
+    let mut duplicates = 0;
+    for chunk in posts.chunks(5_000) {
+        let report = store.ingest(chunk, None, "import").unwrap();
+        assert!(report.stored.is_empty());
+        duplicates += report.duplicates;
+    }
+    assert_eq!(duplicates, total as usize);
+    assert_eq!(store.post_count().unwrap(), total as u64);
+    assert_eq!(store.max_seq().unwrap(), total);
+    assert!(store.verify_audit().unwrap().is_intact());
+}
+
+/// Throughput check for the 1M-post requirement; run by hand:
+/// `cargo test -p vigil-store --test posts -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn million_posts_throughput() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let batches: i64 = std::env::var("VIGIL_BENCH_BATCHES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let mut in_ingest = std::time::Duration::ZERO;
+    let started = std::time::Instant::now();
+    for batch in 0..batches {
+        let posts: Vec<_> = (0..5_000)
+            .map(|i| {
+                let n = batch * 5_000 + i;
+                post("bulk", &n.to_string(), &["acme"], at(0, 0, 0) + chrono::Duration::seconds(n))
+            })
+            .collect();
+        let ingest_started = std::time::Instant::now();
+        store.ingest(&posts, None, "import").unwrap();
+        in_ingest += ingest_started.elapsed();
+    }
+    assert_eq!(store.post_count().unwrap(), batches as u64 * 5_000);
+    println!(
+        "{} posts in {:?} ({:?} inside Store::ingest)",
+        batches * 5_000,
+        started.elapsed(),
+        in_ingest
+    );
+}

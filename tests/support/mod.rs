@@ -1,0 +1,303 @@
+//! Helpers for end-to-end tests of the `vigil` binary: a feed server on loopback, the
+//! binary's own mail catcher as a killable child process, bounded waits.
+
+#![allow(dead_code)]
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+
+pub fn vigil() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vigil"));
+    command.env("VIGIL_LOG", "info").env_remove("VIGIL_CONFIG");
+    command
+}
+
+pub fn run(args: &[&str]) -> Output {
+    vigil().args(args).output().expect("vigil runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Waits up to `limit` for `condition`, polling; panics with `what` if it never holds.
+pub fn wait_for(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if condition() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("timed out after {limit:?} waiting for {what}");
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A child process killed when dropped, so a failing test leaves nothing running.
+pub struct Guard(pub Child);
+
+impl Guard {
+    pub fn kill9(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.0.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "daemon did not stop within 30s of SIGTERM");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn spawn_daemon(config: &Path, log: &Path) -> Guard {
+    let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    let child = vigil()
+        .args(["run", "--config", config.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(log_file)
+        .spawn()
+        .expect("vigil run starts");
+    Guard(child)
+}
+
+pub fn spawn_mailcatcher(port: u16, dir: &Path) -> Guard {
+    let child = vigil()
+        .args(["mailcatcher", "--listen", &format!("127.0.0.1:{port}"), "--dir", dir.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mailcatcher starts");
+    wait_for("the mail catcher to listen", Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    Guard(child)
+}
+
+/// Messages captured by the mail catcher, in arrival order.
+pub fn mails(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect();
+    paths.sort();
+    paths.iter().map(|p| std::fs::read_to_string(p).unwrap()).collect()
+}
+
+/// The value of a header in a raw message (first occurrence, unfolded).
+pub fn header_value(mail: &str, name: &str) -> Option<String> {
+    let head = mail.split("\r\n\r\n").next()?;
+    let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+    unfolded.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.eq_ignore_ascii_case(name).then(|| value.trim().to_string())
+    })
+}
+
+/// Decodes quoted-printable and base64 bodies enough to search the text of a message.
+pub fn mail_text(mail: &str) -> String {
+    let mut out = String::new();
+    for part in mail.split("\r\n\r\n").skip(1) {
+        let compact: String = part.lines().take_while(|l| !l.starts_with("--")).collect::<Vec<_>>().join("");
+        if let Ok(bytes) = base64_decode(&compact) {
+            out.push_str(&String::from_utf8_lossy(&bytes));
+        }
+        out.push_str(&quoted_printable(part));
+        out.push('\n');
+    }
+    out
+}
+
+fn quoted_printable(text: &str) -> String {
+    let joined = text.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' && i + 2 < bytes.len() {
+            if let Ok(byte) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn base64_decode(text: &str) -> Result<Vec<u8>, ()> {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let clean: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
+    if clean.is_empty() || clean.len() % 4 != 0 {
+        return Err(());
+    }
+    let mut out = Vec::new();
+    for chunk in clean.chunks(4) {
+        let mut value = 0u32;
+        let mut padding = 0;
+        for &c in chunk {
+            value <<= 6;
+            if c == b'=' {
+                padding += 1;
+            } else {
+                value |= ALPHABET.iter().position(|&a| a == c).ok_or(())? as u32;
+            }
+        }
+        let bytes = value.to_be_bytes();
+        out.extend_from_slice(&bytes[1..4 - padding]);
+    }
+    Ok(out)
+}
+
+// ------------------------------------------------------------------ feed server
+
+#[derive(Clone)]
+pub struct FeedItem {
+    pub guid: String,
+    pub title: String,
+    pub text: String,
+    pub author: String,
+    pub published: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Default)]
+pub struct FeedState {
+    pub english: Vec<FeedItem>,
+    pub chinese_gbk: Vec<FeedItem>,
+    pub requests: usize,
+}
+
+pub type SharedFeeds = Arc<Mutex<FeedState>>;
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+pub fn rss_document(base: &str, items: &[FeedItem], encoding: &str) -> String {
+    let mut xml = format!("<?xml version=\"1.0\" encoding=\"{encoding}\"?>\n<rss version=\"2.0\"><channel><title>test</title><link>{base}</link><description>t</description>\n");
+    for item in items {
+        xml.push_str(&format!(
+            "<item><title>{}</title><link>{base}/p/{}?utm_source=rss</link><guid>{}</guid><author>{}</author><pubDate>{}</pubDate><description>{}</description></item>\n",
+            escape(&item.title),
+            item.guid,
+            item.guid,
+            escape(&item.author),
+            item.published.to_rfc2822(),
+            escape(&item.text)
+        ));
+    }
+    xml.push_str("</channel></rss>\n");
+    xml
+}
+
+async fn english(State((feeds, base)): State<(SharedFeeds, String)>) -> Response {
+    let items = {
+        let mut state = feeds.lock().unwrap();
+        state.requests += 1;
+        state.english.clone()
+    };
+    ([(header::CONTENT_TYPE, "application/rss+xml; charset=utf-8")], rss_document(&base, &items, "utf-8")).into_response()
+}
+
+async fn chinese(State((feeds, base)): State<(SharedFeeds, String)>) -> Response {
+    let items = feeds.lock().unwrap().chinese_gbk.clone();
+    let xml = rss_document(&base, &items, "gbk");
+    let (bytes, _, _) = encoding_rs::GBK.encode(&xml);
+    ([(header::CONTENT_TYPE, "text/xml")], bytes.into_owned()).into_response()
+}
+
+async fn broken(UrlPath(kind): UrlPath<String>) -> Response {
+    match kind.as_str() {
+        "500" => (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response(),
+        "malformed" => ([(header::CONTENT_TYPE, "application/rss+xml")], "<?xml version=\"1.0\"?><rss><channel><title>cut off<item><title>acme</ti").into_response(),
+        "slow" => {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            "too late".into_response()
+        }
+        "huge" => {
+            let mut body = String::from("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>big</title>");
+            while body.len() < 3_000_000 {
+                body.push_str("<item><title>acme acme acme</title><description>padding padding padding padding</description></item>");
+            }
+            body.push_str("</channel></rss>");
+            ([(header::CONTENT_TYPE, "application/rss+xml")], body).into_response()
+        }
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn robots() -> &'static str {
+    "User-agent: *\nDisallow: /private/\n"
+}
+
+/// Serves `/en.rss`, `/zh-gbk.rss`, `/broken/{500,malformed,slow,huge}` and robots.txt on
+/// a background runtime; returns the base URL.
+pub fn start_feed_server(feeds: SharedFeeds) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let address: SocketAddr = listener.local_addr().unwrap();
+    let base = format!("http://{address}");
+    let state = (feeds, base.clone());
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        runtime.block_on(async move {
+            let app = Router::new()
+                .route("/robots.txt", get(robots))
+                .route("/en.rss", get(english))
+                .route("/zh-gbk.rss", get(chinese))
+                .route("/broken/{kind}", get(broken))
+                .with_state(state);
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    base
+}
+
+pub fn item(guid: &str, text: &str, minutes_ago: i64) -> FeedItem {
+    FeedItem {
+        guid: guid.to_string(),
+        title: vigil_core::text::truncate_chars(text, 30),
+        text: text.to_string(),
+        author: format!("user-{guid}"),
+        published: chrono::Utc::now() - chrono::Duration::minutes(minutes_ago),
+    }
+}
+
+/// `vigil search QUERY --format json` → (total, ids).
+pub fn search_json(config: &Path, query: &str, extra: &[&str]) -> (u64, Vec<String>, serde_json::Value) {
+    let mut args = vec!["search", query, "--format", "json", "--limit", "1000", "--config", config.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let output = run(&args);
+    assert!(output.status.success(), "search failed: {}", stderr(&output));
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).expect("search prints JSON");
+    let ids = value["hits"].as_array().unwrap().iter().map(|h| h["id"].as_str().unwrap().to_string()).collect();
+    (value["total"].as_u64().unwrap(), ids, value)
+}
