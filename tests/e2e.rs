@@ -126,11 +126,23 @@ fn crisis_mail_survives_kill_9_and_mail_outage() {
     {
         let mut state = feeds.lock().unwrap();
         for i in 0..30 {
-            state.english.push(item(&format!("en-{i}"), &format!("Acme kettle number {i} works nicely, happy customer"), 600 + i));
+            state.english.push(item(
+                &format!("en-{i}"),
+                &format!("Acme kettle number {i} works nicely, happy customer"),
+                600 + i,
+            ));
         }
-        state.english.push(item("en-noise", "A post about the weather, no brand here", 5));
+        state.english.push(item(
+            "en-noise",
+            "A post about the weather, no brand here",
+            5,
+        ));
         for i in 0..10 {
-            state.chinese_gbk.push(item(&format!("zh-{i}"), &format!("艾克米水壶第{i}号很好用，推荐"), 300 + i));
+            state.chinese_gbk.push(item(
+                &format!("zh-{i}"),
+                &format!("艾克米水壶第{i}号很好用，推荐"),
+                300 + i,
+            ));
         }
     }
     let base = start_feed_server(feeds.clone());
@@ -143,39 +155,78 @@ fn crisis_mail_survives_kill_9_and_mail_outage() {
 
     // 1. Ordinary chatter is crawled, stored, classified and indexed; bad sources don't stop it.
     let mut daemon = spawn_daemon(&config, &log);
-    wait_for("40 brand posts indexed", Duration::from_secs(60), || post_ids_in_store(&config).len() == 40);
+    wait_for("40 brand posts indexed", Duration::from_secs(60), || {
+        post_ids_in_store(&config).len() == 40
+    });
     assert!(mails(&mail_dir).is_empty(), "no alert without a crisis");
 
     // 2. kill -9 while new posts arrive, then restart: nothing lost, nothing doubled.
     {
         let mut state = feeds.lock().unwrap();
         for i in 0..20 {
-            state.english.push(item(&format!("en-late-{i}"), &format!("Acme toaster review {i}: solid"), 10));
+            state.english.push(item(
+                &format!("en-late-{i}"),
+                &format!("Acme toaster review {i}: solid"),
+                10,
+            ));
         }
     }
     std::thread::sleep(Duration::from_millis(700));
     daemon.kill9();
     let mut daemon = spawn_daemon(&config, &log);
-    wait_for("60 posts after restart", Duration::from_secs(60), || post_ids_in_store(&config).len() == 60);
+    wait_for("60 posts after restart", Duration::from_secs(60), || {
+        post_ids_in_store(&config).len() == 60
+    });
 
     // 3. The crisis: a recall post in Chinese (GBK feed) fires the keyword rule.
-    feeds.lock().unwrap().chinese_gbk.push(item("zh-crisis", "艾克米水壶爆炸了，要求召回！太危险", 1));
-    wait_for("the crisis mail", Duration::from_secs(60), || !mails(&mail_dir).is_empty());
+    feeds.lock().unwrap().chinese_gbk.push(item(
+        "zh-crisis",
+        "艾克米水壶爆炸了，要求召回！太危险",
+        1,
+    ));
+    wait_for("the crisis mail", Duration::from_secs(60), || {
+        !mails(&mail_dir).is_empty()
+    });
     std::thread::sleep(Duration::from_secs(2));
     let first_mails = mails(&mail_dir);
     assert_eq!(first_mails.len(), 1, "exactly one first notification");
     let mail = &first_mails[0];
     let text = mail_text(mail);
     let subject = header_value(mail, "Subject").unwrap();
-    assert!(subject.contains("Acme") && subject.contains("recall-terms"), "subject: {subject}");
-    assert!(text.contains("SCRIPT-MARKER: apologise for Acme"), "script text in mail:\n{text}");
-    assert!(text.contains(&format!("{base}/p/zh-crisis")), "evidence link in mail:\n{text}");
-    assert!(text.contains("vigil incidents ack"), "how to acknowledge:\n{text}");
-    let incidents = run(&["incidents", "list", "--format", "json", "--config", config.to_str().unwrap()]);
+    assert!(
+        subject.contains("Acme") && subject.contains("recall-terms"),
+        "subject: {subject}"
+    );
+    assert!(
+        text.contains("SCRIPT-MARKER: apologise for Acme"),
+        "script text in mail:\n{text}"
+    );
+    assert!(
+        text.contains(&format!("{base}/p/zh-crisis")),
+        "evidence link in mail:\n{text}"
+    );
+    assert!(
+        text.contains("vigil incidents ack"),
+        "how to acknowledge:\n{text}"
+    );
+    let incidents = run(&[
+        "incidents",
+        "list",
+        "--format",
+        "json",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
     let incidents: serde_json::Value = serde_json::from_slice(&incidents.stdout).unwrap();
-    let deadline = incidents[0]["response_deadline"].as_str().unwrap().to_string();
+    let deadline = incidents[0]["response_deadline"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let deadline_day = &deadline[..10];
-    assert!(text.contains(deadline_day), "deadline {deadline} in mail:\n{text}");
+    assert!(
+        text.contains(deadline_day),
+        "deadline {deadline} in mail:\n{text}"
+    );
     let first_message_id = header_value(mail, "Message-ID").unwrap();
 
     // 4. kill -9 after delivery and restart: the mail is not repeated.
@@ -186,19 +237,41 @@ fn crisis_mail_survives_kill_9_and_mail_outage() {
 
     // 5. Mail server down while a second rule fires; it arrives once when the server is back.
     smtp.kill9();
-    feeds.lock().unwrap().english.push(item("en-lawsuit", "Acme faces a lawsuit over kettle burns", 1));
+    feeds.lock().unwrap().english.push(item(
+        "en-lawsuit",
+        "Acme faces a lawsuit over kettle burns",
+        1,
+    ));
     wait_for("the second incident", Duration::from_secs(60), || {
-        let out = run(&["incidents", "list", "--format", "json", "--config", config.to_str().unwrap()]);
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).map(|v| v.as_array().map_or(0, Vec::len) == 2).unwrap_or(false)
+        let out = run(&[
+            "incidents",
+            "list",
+            "--format",
+            "json",
+            "--config",
+            config.to_str().unwrap(),
+        ]);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .map(|v| v.as_array().map_or(0, Vec::len) == 2)
+            .unwrap_or(false)
     });
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(mails(&mail_dir).len(), 1, "nothing delivered while the server is down");
+    assert_eq!(
+        mails(&mail_dir).len(),
+        1,
+        "nothing delivered while the server is down"
+    );
     let _smtp = spawn_mailcatcher(smtp_port, &mail_dir);
-    wait_for("the delayed mail", Duration::from_secs(60), || mails(&mail_dir).len() >= 2);
+    wait_for("the delayed mail", Duration::from_secs(60), || {
+        mails(&mail_dir).len() >= 2
+    });
     std::thread::sleep(Duration::from_secs(4));
     let all = mails(&mail_dir);
     assert_eq!(all.len(), 2, "the delayed mail arrives exactly once");
-    let ids: HashSet<String> = all.iter().map(|m| header_value(m, "Message-ID").unwrap()).collect();
+    let ids: HashSet<String> = all
+        .iter()
+        .map(|m| header_value(m, "Message-ID").unwrap())
+        .collect();
     assert_eq!(ids.len(), 2);
     assert!(ids.contains(&first_message_id));
     assert!(mail_text(&all[1]).contains("lawsuit"));
@@ -206,21 +279,46 @@ fn crisis_mail_survives_kill_9_and_mail_outage() {
     // 6. Every post exactly once; bad sources recorded errors; the daemon is still serving.
     let ids = post_ids_in_store(&config);
     let unique: HashSet<&String> = ids.iter().collect();
-    assert_eq!(ids.len(), 62, "30 + 10 + 20 + 2 brand posts, the weather post unmatched");
+    assert_eq!(
+        ids.len(),
+        62,
+        "30 + 10 + 20 + 2 brand posts, the weather post unmatched"
+    );
     assert_eq!(unique.len(), ids.len(), "no duplicates");
-    let sources: serde_json::Value = reqwest::blocking_get(&format!("http://127.0.0.1:{api_port}/api/sources"));
+    let sources: serde_json::Value =
+        reqwest::blocking_get(&format!("http://127.0.0.1:{api_port}/api/sources"));
     for name in ["down", "malformed", "slow", "huge"] {
-        let source = sources["sources"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap();
-        assert!(source["last_error"].is_string(), "{name} records its error: {source}");
+        let source = sources["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap();
+        assert!(
+            source["last_error"].is_string(),
+            "{name} records its error: {source}"
+        );
     }
     for name in ["en", "zh-gbk"] {
-        let source = sources["sources"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap();
-        assert!(source["last_success_at"].is_string(), "{name} keeps working: {source}");
+        let source = sources["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap();
+        assert!(
+            source["last_success_at"].is_string(),
+            "{name} keeps working: {source}"
+        );
     }
 
     // 7. Graceful stop, and the audit chain is intact.
     let status = daemon.terminate();
-    assert!(status.success(), "SIGTERM exits cleanly: {status:?}\n{}", std::fs::read_to_string(&log).unwrap_or_default());
+    assert!(
+        status.success(),
+        "SIGTERM exits cleanly: {status:?}\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
     let verify = run(&["audit", "verify", "--config", config.to_str().unwrap()]);
     assert!(verify.status.success(), "{}", stdout(&verify));
 }
@@ -232,12 +330,23 @@ mod reqwest {
         let (host, path) = url.split_once('/').unwrap();
         let mut stream = std::net::TcpStream::connect(host).unwrap();
         use std::io::{Read, Write};
-        write!(stream, "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
+        write!(
+            stream,
+            "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
         let mut response = String::new();
         stream.read_to_string(&mut response).unwrap();
         let (head, body) = response.split_once("\r\n\r\n").unwrap();
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-        let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
+        let body = if head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked")
+        {
+            dechunk(body)
+        } else {
+            body.to_string()
+        };
         serde_json::from_str(&body).unwrap()
     }
 
@@ -262,9 +371,15 @@ fn gbk_and_utf8_feeds_are_both_searchable_in_chinese() {
     let feeds = SharedFeeds::default();
     {
         let mut state = feeds.lock().unwrap();
-        state.english.push(item("u1", "UTF-8 feed: 艾克米水壶召回通知", 30));
-        state.english.push(item("u2", "Acme kettle recall notice", 20));
-        state.chinese_gbk.push(item("g1", "GBK编码：艾克米水壶召回，请停止使用", 10));
+        state
+            .english
+            .push(item("u1", "UTF-8 feed: 艾克米水壶召回通知", 30));
+        state
+            .english
+            .push(item("u2", "Acme kettle recall notice", 20));
+        state
+            .chinese_gbk
+            .push(item("g1", "GBK编码：艾克米水壶召回，请停止使用", 10));
     }
     let base = start_feed_server(feeds);
     let config = dir.join("vigil.toml");
@@ -279,7 +394,12 @@ fn gbk_and_utf8_feeds_are_both_searchable_in_chinese() {
     )
     .unwrap();
     let crawl = run(&["crawl", "--once", "--config", config.to_str().unwrap()]);
-    assert!(crawl.status.success(), "{}\n{}", stdout(&crawl), stderr(&crawl));
+    assert!(
+        crawl.status.success(),
+        "{}\n{}",
+        stdout(&crawl),
+        stderr(&crawl)
+    );
     for source in ["utf8", "gbk"] {
         let (total, _, hits) = search_json(&config, "召回", &["--source", source]);
         assert_eq!(total, 1, "召回 in the {source} feed: {hits}");
@@ -300,32 +420,60 @@ fn audit_verify_names_the_altered_entry() {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path();
     let config = dir.join("vigil.toml");
-    std::fs::write(&config, "[storage]\ndata_dir = \"data\"\n[[brands]]\nname = \"Acme\"\nquery = 'acme'\n").unwrap();
+    std::fs::write(
+        &config,
+        "[storage]\ndata_dir = \"data\"\n[[brands]]\nname = \"Acme\"\nquery = 'acme'\n",
+    )
+    .unwrap();
     let jsonl: String = (0..30)
         .map(|i| format!("{{\"id\": \"{i}\", \"published_at\": \"2024-05-01T12:00:00Z\", \"text\": \"acme post {i}\"}}\n"))
         .collect();
     for chunk in jsonl.lines().collect::<Vec<_>>().chunks(10) {
         let file = dir.join("chunk.jsonl");
         std::fs::write(&file, chunk.join("\n")).unwrap();
-        let out = run(&["import", "--source", "imp", file.to_str().unwrap(), "--config", config.to_str().unwrap()]);
+        let out = run(&[
+            "import",
+            "--source",
+            "imp",
+            file.to_str().unwrap(),
+            "--config",
+            config.to_str().unwrap(),
+        ]);
         assert!(out.status.success(), "{}", stderr(&out));
     }
     let ok = run(&["audit", "verify", "--config", config.to_str().unwrap()]);
     assert!(ok.status.success(), "{}", stdout(&ok));
     let export = run(&["audit", "export", "--config", config.to_str().unwrap()]);
-    let entries: Vec<serde_json::Value> = stdout(&export).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    assert!(entries.len() >= 6, "ingest and import entries: {}", entries.len());
+    let entries: Vec<serde_json::Value> = stdout(&export)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        entries.len() >= 6,
+        "ingest and import entries: {}",
+        entries.len()
+    );
     let victim = entries[2]["seq"].as_i64().unwrap();
 
     let db = rusqlite::Connection::open(dir.join("data/vigil.db")).unwrap();
+    // Someone with file access can drop the append-only trigger; the hash chain still tells.
+    db.execute_batch("DROP TRIGGER audit_log_no_update")
+        .unwrap();
     let changed = db
-        .execute("UPDATE audit_log SET payload = replace(payload, '1', '2') WHERE seq = ?1", [victim])
+        .execute(
+            "UPDATE audit_log SET payload = replace(payload, '1', '2') WHERE seq = ?1",
+            [victim],
+        )
         .unwrap();
     assert_eq!(changed, 1);
     drop(db);
     let bad = run(&["audit", "verify", "--config", config.to_str().unwrap()]);
     assert_eq!(bad.status.code(), Some(1), "{}", stdout(&bad));
-    assert!(stdout(&bad).contains(&format!("first bad entry {victim}")), "{}", stdout(&bad));
+    assert!(
+        stdout(&bad).contains(&format!("first bad entry {victim}")),
+        "{}",
+        stdout(&bad)
+    );
 }
 
 #[test]
@@ -337,12 +485,32 @@ fn bad_config_exits_2_with_every_problem_located() {
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     let file = config.display().to_string();
-    assert!(err.contains(&format!("{file}:2:1: storage.data_dirr: unknown key (did you mean \"data_dir\"?)")), "{err}");
-    assert!(err.contains(&format!("{file}:5:9: alerts.rules[0].brand: unknown brand \"Nope\"")), "{err}");
-    assert!(err.contains(&format!("{file}:8:11: alerts.rules[0].notify: unknown recipient \"nobody\"")), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{file}:2:1: storage.data_dirr: unknown key (did you mean \"data_dir\"?)"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{file}:5:9: alerts.rules[0].brand: unknown brand \"Nope\""
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{file}:8:11: alerts.rules[0].notify: unknown recipient \"nobody\""
+        )),
+        "{err}"
+    );
     let good = run(&["check-config", "--config", "../vigil.example.toml"]);
     assert!(good.status.success(), "{}", stderr(&good));
-    let missing = run(&["search", "x", "--config", temp.path().join("nope.toml").to_str().unwrap()]);
+    let missing = run(&[
+        "search",
+        "x",
+        "--config",
+        temp.path().join("nope.toml").to_str().unwrap(),
+    ]);
     assert_eq!(missing.status.code(), Some(2));
 }
 
@@ -364,15 +532,31 @@ fn classify_reads_and_writes_json_lines_in_order() {
         .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
-    let lines: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 3);
-    assert_eq!((lines[0]["id"].clone(), lines[0]["label"].as_str()), (serde_json::json!(1), Some("positive")));
-    assert_eq!((lines[1]["id"].as_str(), lines[1]["label"].as_str(), lines[1]["lang"].as_str()), (Some("b"), Some("negative"), Some("zh")));
+    assert_eq!(
+        (lines[0]["id"].clone(), lines[0]["label"].as_str()),
+        (serde_json::json!(1), Some("positive"))
+    );
+    assert_eq!(
+        (
+            lines[1]["id"].as_str(),
+            lines[1]["label"].as_str(),
+            lines[1]["lang"].as_str()
+        ),
+        (Some("b"), Some("negative"), Some("zh"))
+    );
     assert_eq!(lines[2]["label"], "neutral");
     for line in &lines {
         let score = line["score"].as_f64().unwrap();
         let confidence = line["confidence"].as_f64().unwrap();
-        assert!((-1.0..=1.0).contains(&score) && (0.0..=1.0).contains(&confidence), "{line}");
+        assert!(
+            (-1.0..=1.0).contains(&score) && (0.0..=1.0).contains(&confidence),
+            "{line}"
+        );
     }
 }
 
@@ -381,10 +565,18 @@ fn import_reports_stored_duplicate_unmatched_rejected() {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path();
     let config = dir.join("vigil.toml");
-    std::fs::write(&config, "[storage]\ndata_dir = \"data\"\n[[brands]]\nname = \"Acme\"\nquery = 'acme OR 艾克米'\n").unwrap();
+    std::fs::write(
+        &config,
+        "[storage]\ndata_dir = \"data\"\n[[brands]]\nname = \"Acme\"\nquery = 'acme OR 艾克米'\n",
+    )
+    .unwrap();
     let mut lines = String::new();
     for i in 0..2000 {
-        let text = if i % 2 == 0 { format!("acme post {i}") } else { format!("艾克米 帖子 {i}") };
+        let text = if i % 2 == 0 {
+            format!("acme post {i}")
+        } else {
+            format!("艾克米 帖子 {i}")
+        };
         lines.push_str(&format!("{{\"id\": \"{i}\", \"url\": \"https://example.com/p/{i}?utm_source=x\", \"published_at\": \"2024-05-01T12:00:00Z\", \"text\": \"{text}\"}}\n"));
     }
     lines.push_str("{\"id\": \"x1\", \"published_at\": \"2024-05-01T12:00:00Z\", \"text\": \"nothing to see\"}\n");
@@ -392,17 +584,42 @@ fn import_reports_stored_duplicate_unmatched_rejected() {
     lines.push_str("this is not json\n");
     let file = dir.join("posts.jsonl");
     std::fs::write(&file, &lines).unwrap();
-    let first = run(&["import", "--source", "archive", file.to_str().unwrap(), "--config", config.to_str().unwrap()]);
+    let first = run(&[
+        "import",
+        "--source",
+        "archive",
+        file.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
     assert!(first.status.success(), "{}", stderr(&first));
     let summary = stdout(&first);
-    assert!(summary.contains("2000 stored, 0 duplicate, 1 unmatched, 2 rejected"), "{summary}");
+    assert!(
+        summary.contains("2000 stored, 0 duplicate, 1 unmatched, 2 rejected"),
+        "{summary}"
+    );
     assert!(summary.contains("line 2002: `published_at`"), "{summary}");
-    let second = run(&["import", "--source", "archive", file.to_str().unwrap(), "--config", config.to_str().unwrap()]);
-    assert!(stdout(&second).contains("0 stored, 2000 duplicate"), "{}", stdout(&second));
+    let second = run(&[
+        "import",
+        "--source",
+        "archive",
+        file.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(
+        stdout(&second).contains("0 stored, 2000 duplicate"),
+        "{}",
+        stdout(&second)
+    );
     let (total, _, _) = search_json(&config, "acme", &[]);
     assert_eq!(total, 1000);
     let reindex = run(&["reindex", "--config", config.to_str().unwrap()]);
-    assert!(stdout(&reindex).contains("reindexed 2000 posts"), "{}", stdout(&reindex));
+    assert!(
+        stdout(&reindex).contains("reindexed 2000 posts"),
+        "{}",
+        stdout(&reindex)
+    );
     let (total, _, _) = search_json(&config, "*", &[]);
     assert_eq!(total, 2000);
 }
@@ -412,7 +629,14 @@ fn demo_runs_offline_and_delivers_the_crisis_mail() {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path().join("demo");
     let out = vigil()
-        .args(["demo", "--exit-when-done", "--listen", "127.0.0.1:0", "--dir", dir.to_str().unwrap()])
+        .args([
+            "demo",
+            "--exit-when-done",
+            "--listen",
+            "127.0.0.1:0",
+            "--dir",
+            dir.to_str().unwrap(),
+        ])
         .current_dir(temp.path())
         .output()
         .unwrap();
@@ -422,6 +646,166 @@ fn demo_runs_offline_and_delivers_the_crisis_mail() {
     let mails = mails(&dir.join("mail"));
     assert!(!mails.is_empty());
     let all_text: String = mails.iter().map(|m| mail_text(m)).collect();
-    assert!(all_text.contains("PRODUCT SAFETY RESPONSE"), "the demo's script is in a mail");
-    assert!(all_text.contains("艾克米") || all_text.contains("exploded") || all_text.contains("EXPLODED"), "evidence in the mail");
+    assert!(
+        all_text.contains("PRODUCT SAFETY RESPONSE"),
+        "the demo's script is in a mail"
+    );
+    assert!(
+        all_text.contains("艾克米")
+            || all_text.contains("exploded")
+            || all_text.contains("EXPLODED"),
+        "evidence in the mail"
+    );
+}
+
+/// Sends one HTTP/1.1 request and returns (status, body).
+fn http(port: u16, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let body = if method == "POST" {
+        "{\"note\": \"on it\"}"
+    } else {
+        ""
+    };
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn api_enforces_tokens_and_roles() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    let api_port = free_port();
+    let dead_smtp = free_port();
+    let config = dir.join("vigil.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[storage]\ndata_dir = \"data\"\n[server]\nlisten = \"127.0.0.1:{api_port}\"\n\
+             [[server.tokens]]\nname = \"ana\"\nrole = \"viewer\"\ntoken_env = \"T_VIEW\"\n\
+             [[server.tokens]]\nname = \"pat\"\nrole = \"responder\"\ntoken_env = \"T_RESP\"\n\
+             [[brands]]\nname = \"Acme\"\nquery = 'acme'\n\
+             [alerts.smtp]\nhost = \"127.0.0.1\"\nport = {dead_smtp}\ntls = \"none\"\nfrom = \"v@x.invalid\"\n\
+             [[alerts.recipients]]\nname = \"pr\"\nemails = [\"pr@x.invalid\"]\n\
+             [[alerts.rules]]\nname = \"recall\"\nbrand = \"Acme\"\nkind = \"keyword\"\nwindow = \"7d\"\nquery = \"recall\"\nnotify = [\"pr\"]\n"
+        ),
+    )
+    .unwrap();
+    let now = chrono::Utc::now().to_rfc3339();
+    let file = dir.join("posts.jsonl");
+    std::fs::write(&file, format!("{{\"id\": \"1\", \"published_at\": \"{now}\", \"text\": \"acme kettle recall announced\"}}\n")).unwrap();
+    let import = run(&[
+        "import",
+        "--alerts",
+        "--source",
+        "s",
+        file.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(import.status.success(), "{}", stderr(&import));
+
+    let log = dir.join("daemon.log");
+    let log_file = std::fs::File::create(&log).unwrap();
+    let _daemon = Guard(
+        vigil()
+            .args(["run", "--config", config.to_str().unwrap()])
+            .env("T_VIEW", "viewer-secret")
+            .env("T_RESP", "responder-secret")
+            .stderr(log_file)
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the API", Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", api_port)).is_ok()
+    });
+    assert_eq!(http(api_port, "GET", "/healthz", None).0, 200);
+    assert_eq!(http(api_port, "GET", "/api/search?q=acme", None).0, 401);
+    assert_eq!(
+        http(api_port, "GET", "/api/search?q=acme", Some("wrong")).0,
+        401
+    );
+    let (status, body) = http(
+        api_port,
+        "GET",
+        "/api/search?q=recall",
+        Some("viewer-secret"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let results: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(results["total"], 1);
+    assert!(results["hits"][0]["sentiment"]["label"].as_str().is_some());
+    let (status, body) = http(
+        api_port,
+        "GET",
+        "/api/search?q=acme%20OR",
+        Some("viewer-secret"),
+    );
+    assert_eq!(status, 400, "a bad query is the caller's error: {body}");
+    assert!(body.contains("column"), "{body}");
+    let (status, body) = http(api_port, "GET", "/api/incidents", Some("viewer-secret"));
+    assert_eq!(status, 200);
+    let incidents: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let id = incidents[0]["id"]
+        .as_i64()
+        .expect("import --alerts opened an incident");
+    assert_eq!(
+        http(
+            api_port,
+            "POST",
+            &format!("/api/incidents/{id}/ack"),
+            Some("viewer-secret")
+        )
+        .0,
+        403
+    );
+    let (status, body) = http(
+        api_port,
+        "POST",
+        &format!("/api/incidents/{id}/ack"),
+        Some("responder-secret"),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        http(
+            api_port,
+            "POST",
+            "/api/incidents/9999/ack",
+            Some("responder-secret")
+        )
+        .0,
+        404
+    );
+    let listed = run(&[
+        "incidents",
+        "list",
+        "--format",
+        "json",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed[0]["status"], "acknowledged");
+    assert_eq!(
+        listed[0]["acknowledged_by"], "pat",
+        "attributed to the token's name"
+    );
+    let (status, body) = http(api_port, "GET", "/metrics", Some("viewer-secret"));
+    assert_eq!(status, 200);
+    assert!(body.contains("vigil_posts_stored 1"), "{body}");
 }

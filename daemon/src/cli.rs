@@ -17,7 +17,12 @@ Start with `vigil demo` (no network, no setup). Exit codes: 0 ok, 1 runtime fail
 pub struct Cli {
     /// Configuration file. When the default `vigil.toml` does not exist, commands that need
     /// no sources run on built-in defaults.
-    #[arg(long, global = true, default_value = "vigil.toml", env = "VIGIL_CONFIG")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "vigil.toml",
+        env = "VIGIL_CONFIG"
+    )]
     pub config: PathBuf,
 
     /// Log filter for the daemon's structured logs (e.g. `info`, `vigil=debug`).

@@ -10,12 +10,15 @@ use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use vigil_core::{post_id, sha256_hex, IncidentStatus, Label, Post, Provenance, Query};
+use vigil_core::{IncidentStatus, Label, Post, Provenance, Query, post_id, sha256_hex};
 
-use crate::cli::{AuditCommand, ClassifyArgs, CrawlArgs, ExportFormat, ImportArgs, IncidentsCommand, ListFormat, SearchArgs, SearchFormat};
+use crate::UsageError;
+use crate::cli::{
+    AuditCommand, ClassifyArgs, CrawlArgs, ExportFormat, ImportArgs, IncidentsCommand, ListFormat,
+    SearchArgs, SearchFormat,
+};
 use crate::context::{self, load_config, parse_time};
 use crate::pipeline::{self, IndexStage, Services};
-use crate::UsageError;
 
 pub fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
     let config = load_config(path, false)?;
@@ -25,7 +28,13 @@ pub fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
         .tokens
         .iter()
         .map(|t| t.token_env.as_str())
-        .chain(config.alerts.smtp.iter().filter_map(|s| s.password_env.as_deref()));
+        .chain(
+            config
+                .alerts
+                .smtp
+                .iter()
+                .filter_map(|s| s.password_env.as_deref()),
+        );
     for variable in env_vars {
         if let Err(problem) = vigil_config::secret_from_env(variable) {
             warnings.push(problem);
@@ -57,19 +66,34 @@ pub async fn crawl_once(path: &Path, args: CrawlArgs) -> anyhow::Result<ExitCode
     let mut index_stage = tokio::task::block_in_place(|| IndexStage::open(&services.index))?;
     tokio::task::block_in_place(|| pipeline::recover(&services, &mut index_stage))?;
     let mut failures = 0;
-    for source in services.config.sources.iter().filter(|s| args.source.as_ref().is_none_or(|n| *n == s.name)) {
+    for source in services
+        .config
+        .sources
+        .iter()
+        .filter(|s| args.source.as_ref().is_none_or(|n| *n == s.name))
+    {
         let previous = services.store.checkpoint(&source.name)?;
         let result = services.crawler.crawl(source, previous.as_ref()).await;
         match result {
             Ok(outcome) => {
                 let (stored, duplicates) = tokio::task::block_in_place(|| {
-                    pipeline::process_posts(&services, Some(&mut index_stage), &outcome.posts, Some(&outcome.checkpoint), "crawler")
+                    pipeline::process_posts(
+                        &services,
+                        Some(&mut index_stage),
+                        &outcome.posts,
+                        Some(&outcome.checkpoint),
+                        "crawler",
+                    )
                 })?;
                 println!(
                     "{}: HTTP {}{}, {} items, {} unmatched, {} stored, {} duplicate",
                     source.name,
                     outcome.http_status,
-                    if outcome.not_modified { " (not modified)" } else { "" },
+                    if outcome.not_modified {
+                        " (not modified)"
+                    } else {
+                        ""
+                    },
                     outcome.items_seen,
                     outcome.unmatched,
                     stored,
@@ -78,9 +102,17 @@ pub async fn crawl_once(path: &Path, args: CrawlArgs) -> anyhow::Result<ExitCode
             }
             Err(error) => {
                 failures += 1;
-                let batch = pipeline::CrawlBatch { source: source.name.clone(), previous, result: Err(error) };
-                let Err(error) = &batch.result else { unreachable!("constructed as Err") };
-                services.store.save_checkpoint(&pipeline::failed_checkpoint(&services, &batch, error))?;
+                let batch = pipeline::CrawlBatch {
+                    source: source.name.clone(),
+                    previous,
+                    result: Err(error),
+                };
+                let Err(error) = &batch.result else {
+                    unreachable!("constructed as Err")
+                };
+                services
+                    .store
+                    .save_checkpoint(&pipeline::failed_checkpoint(&services, &batch, error))?;
                 println!("{}: error: {error}", source.name);
             }
         }
@@ -88,7 +120,11 @@ pub async fn crawl_once(path: &Path, args: CrawlArgs) -> anyhow::Result<ExitCode
     services.index.reload()?;
     tokio::task::block_in_place(|| pipeline::evaluate_alerts(&services))?;
     pipeline::deliver_outbox(&services).await?;
-    Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 pub fn search(path: &Path, args: SearchArgs) -> anyhow::Result<ExitCode> {
@@ -99,7 +135,11 @@ pub fn search(path: &Path, args: SearchArgs) -> anyhow::Result<ExitCode> {
         query,
         brand: args.brand,
         source: args.source,
-        sentiment: args.sentiment.as_deref().map(|s| s.parse::<Label>().map_err(UsageError)).transpose()?,
+        sentiment: args
+            .sentiment
+            .as_deref()
+            .map(|s| s.parse::<Label>().map_err(UsageError))
+            .transpose()?,
         from: parse_time(&args.from, now)?,
         to: parse_time(&args.to, now)?,
         limit: args.limit,
@@ -117,7 +157,10 @@ pub fn search(path: &Path, args: SearchArgs) -> anyhow::Result<ExitCode> {
         SearchFormat::Table => {
             writeln!(out, "{} hits", results.total)?;
             for hit in &results.hits {
-                let sentiment = hit.sentiment.as_ref().map_or("-".to_string(), |s| format!("{} {:+.2}", s.label, s.score));
+                let sentiment = hit
+                    .sentiment
+                    .as_ref()
+                    .map_or("-".to_string(), |s| format!("{} {:+.2}", s.label, s.score));
                 writeln!(
                     out,
                     "{}  {}  {:<10} {:<16} {}  [{}]",
@@ -149,20 +192,35 @@ struct ImportLine {
 }
 
 /// Turns one import line into a post, or says why it is rejected.
-fn import_post(line: &str, source: &str, file_label: &str, now: DateTime<Utc>) -> Result<Post, String> {
-    let parsed: ImportLine = serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
+fn import_post(
+    line: &str,
+    source: &str,
+    file_label: &str,
+    now: DateTime<Utc>,
+) -> Result<Post, String> {
+    let parsed: ImportLine =
+        serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
     let external_id = match &parsed.id {
         serde_json::Value::String(s) if !s.is_empty() => s.clone(),
         serde_json::Value::Number(n) => n.to_string(),
         _ => return Err("`id` must be a non-empty string or a number".into()),
     };
     let published_at = DateTime::parse_from_rfc3339(&parsed.published_at)
-        .map_err(|e| format!("`published_at` {:?} is not RFC 3339: {e}", parsed.published_at))?
+        .map_err(|e| {
+            format!(
+                "`published_at` {:?} is not RFC 3339: {e}",
+                parsed.published_at
+            )
+        })?
         .with_timezone(&Utc);
     if parsed.text.trim().is_empty() {
         return Err("`text` is empty".into());
     }
-    let content_hash = sha256_hex(format!("{}\n{}", parsed.title.as_deref().unwrap_or(""), parsed.text));
+    let content_hash = sha256_hex(format!(
+        "{}\n{}",
+        parsed.title.as_deref().unwrap_or(""),
+        parsed.text
+    ));
     Ok(Post {
         id: post_id(source, &external_id),
         source: source.to_string(),
@@ -189,24 +247,30 @@ fn import_post(line: &str, source: &str, file_label: &str, now: DateTime<Utc>) -
 pub async fn import(path: &Path, args: ImportArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(path, false)?;
     let services = Services::open(config)?;
-    let source_config = services.config.source(&args.source).cloned().unwrap_or_else(|| vigil_config::SourceConfig {
-        name: args.source.clone(),
-        kind: vigil_config::SourceKind::Json,
-        url: String::new(),
-        interval: std::time::Duration::from_secs(300),
-        brands: Vec::new(),
-        item: None,
-        items: None,
-        fields: Default::default(),
-        next_page: None,
-        max_pages: 1,
-    });
+    let source_config = services
+        .config
+        .source(&args.source)
+        .cloned()
+        .unwrap_or_else(|| vigil_config::SourceConfig {
+            name: args.source.clone(),
+            kind: vigil_config::SourceKind::Json,
+            url: String::new(),
+            interval: std::time::Duration::from_secs(300),
+            brands: Vec::new(),
+            item: None,
+            items: None,
+            fields: Default::default(),
+            next_page: None,
+            max_pages: 1,
+        });
     let matcher = vigil_crawler::BrandMatcher::new(&services.config.brands);
     // The running daemon holds the index writer; then it indexes what we store.
     let mut index_stage = match tokio::task::block_in_place(|| IndexStage::open(&services.index)) {
         Ok(stage) => Some(stage),
         Err(error) => {
-            eprintln!("note: {error:#}; posts are stored and classified, and the running daemon indexes them");
+            eprintln!(
+                "note: {error:#}; posts are stored and classified, and the running daemon indexes them"
+            );
             None
         }
     };
@@ -217,23 +281,30 @@ pub async fn import(path: &Path, args: ImportArgs) -> anyhow::Result<ExitCode> {
             std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file))?,
         ))
     };
-    let file_label = if args.file == "-" { "stdin".to_string() } else { args.file.clone() };
+    let file_label = if args.file == "-" {
+        "stdin".to_string()
+    } else {
+        args.file.clone()
+    };
     let now = Utc::now();
     let started = Instant::now();
     let progress = std::io::stderr().is_terminal();
     let (mut stored, mut duplicates, mut unmatched, mut lines) = (0usize, 0usize, 0usize, 0usize);
     let mut rejected: Vec<(usize, String)> = Vec::new();
     let mut batch: Vec<Post> = Vec::with_capacity(args.batch);
-    let mut flush = |batch: &mut Vec<Post>, stored: &mut usize, duplicates: &mut usize| -> anyhow::Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let (s, d) = tokio::task::block_in_place(|| pipeline::process_posts(&services, index_stage.as_mut(), batch, None, "import"))?;
-        *stored += s;
-        *duplicates += d;
-        batch.clear();
-        Ok(())
-    };
+    let mut flush =
+        |batch: &mut Vec<Post>, stored: &mut usize, duplicates: &mut usize| -> anyhow::Result<()> {
+            if batch.is_empty() {
+                return Ok(());
+            }
+            let (s, d) = tokio::task::block_in_place(|| {
+                pipeline::process_posts(&services, index_stage.as_mut(), batch, None, "import")
+            })?;
+            *stored += s;
+            *duplicates += d;
+            batch.clear();
+            Ok(())
+        };
     for line in reader.lines() {
         let line = line.context("reading the input")?;
         lines += 1;
@@ -325,7 +396,11 @@ pub fn classify(path: &Path, args: ClassifyArgs) -> anyhow::Result<ExitCode> {
             Err(error) => {
                 bad_lines += 1;
                 // Keep the output aligned with the input: one line per input line.
-                writeln!(out, "{}", serde_json::json!({ "line": number + 1, "error": error.to_string() }))?;
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::json!({ "line": number + 1, "error": error.to_string() })
+                )?;
             }
         }
     }
@@ -343,9 +418,12 @@ pub fn incidents(path: &Path, command: IncidentsCommand) -> anyhow::Result<ExitC
     let store = context::open_store(&config)?;
     match command {
         IncidentsCommand::List { status, format } => {
-            let status = status.as_deref().map(|s| s.parse::<IncidentStatus>().map_err(UsageError)).transpose()?;
+            let status = status
+                .as_deref()
+                .map(|s| s.parse::<IncidentStatus>().map_err(UsageError))
+                .transpose()?;
             let mut incidents = store.incidents(status)?;
-            incidents.sort_by(|a, b| b.opened_at.cmp(&a.opened_at));
+            incidents.sort_by_key(|i| std::cmp::Reverse(i.opened_at));
             match format {
                 ListFormat::Json => println!("{}", serde_json::to_string(&incidents)?),
                 ListFormat::Table => {
@@ -355,8 +433,12 @@ pub fn incidents(path: &Path, command: IncidentsCommand) -> anyhow::Result<ExitC
                     for i in &incidents {
                         let owner = match i.status {
                             IncidentStatus::Open => String::new(),
-                            IncidentStatus::Acknowledged => format!(" by {}", i.acknowledged_by.as_deref().unwrap_or("?")),
-                            IncidentStatus::Resolved => format!(" by {}", i.resolved_by.as_deref().unwrap_or("?")),
+                            IncidentStatus::Acknowledged => {
+                                format!(" by {}", i.acknowledged_by.as_deref().unwrap_or("?"))
+                            }
+                            IncidentStatus::Resolved => {
+                                format!(" by {}", i.resolved_by.as_deref().unwrap_or("?"))
+                            }
                         };
                         println!(
                             "#{:<4} {:<12}{} {:<8} {} / {}  opened {}  deadline {}{}\n      {}",
@@ -377,7 +459,10 @@ pub fn incidents(path: &Path, command: IncidentsCommand) -> anyhow::Result<ExitC
         }
         IncidentsCommand::Ack { id, by, note } => {
             let incident = store.acknowledge_incident(id, &by, note.as_deref(), Utc::now())?;
-            println!("incident #{} acknowledged by {} (reminders stop)", incident.id, by);
+            println!(
+                "incident #{} acknowledged by {} (reminders stop)",
+                incident.id, by
+            );
         }
         IncidentsCommand::Resolve { id, by, note } => {
             let incident = store.resolve_incident(id, &by, note.as_deref(), Utc::now())?;
@@ -403,11 +488,17 @@ pub fn audit(path: &Path, command: AuditCommand) -> anyhow::Result<ExitCode> {
             let verification = store.verify_audit()?;
             match verification.first_bad {
                 None => {
-                    println!("audit log intact: {} entries, hash chain verified", verification.entries);
+                    println!(
+                        "audit log intact: {} entries, hash chain verified",
+                        verification.entries
+                    );
                     Ok(ExitCode::SUCCESS)
                 }
                 Some(problem) => {
-                    println!("audit log TAMPERED: first bad entry {}: {}", problem.seq, problem.reason);
+                    println!(
+                        "audit log TAMPERED: first bad entry {}: {}",
+                        problem.seq, problem.reason
+                    );
                     Ok(ExitCode::from(1))
                 }
             }
@@ -423,7 +514,9 @@ pub fn audit(path: &Path, command: AuditCommand) -> anyhow::Result<ExitCode> {
             let mut write_error: Option<std::io::Error> = None;
             let exported = store.audit_entries(from, to, |entry| {
                 let written = match format {
-                    ExportFormat::Jsonl => serde_json::to_writer(&mut out, entry).map_err(std::io::Error::from).and_then(|()| writeln!(out)),
+                    ExportFormat::Jsonl => serde_json::to_writer(&mut out, entry)
+                        .map_err(std::io::Error::from)
+                        .and_then(|()| writeln!(out)),
                     ExportFormat::Csv => writeln!(
                         out,
                         "{},{},{},{},{},{},{}",
@@ -448,7 +541,11 @@ pub fn audit(path: &Path, command: AuditCommand) -> anyhow::Result<ExitCode> {
             let count = exported?;
             out.flush()?;
             drop(out);
-            store.append_audit("audit_export", "cli", &serde_json::json!({ "from": from, "to": to, "entries": count }))?;
+            store.append_audit(
+                "audit_export",
+                "cli",
+                &serde_json::json!({ "from": from, "to": to, "entries": count }),
+            )?;
             eprintln!("exported {count} audit entries");
             Ok(ExitCode::SUCCESS)
         }
@@ -471,7 +568,10 @@ pub fn reindex(path: &Path) -> anyhow::Result<ExitCode> {
         eprintln!();
     }
     store.append_audit("reindex", "cli", &serde_json::json!({ "documents": added }))?;
-    println!("reindexed {added} posts in {:.1}s", started.elapsed().as_secs_f64());
+    println!(
+        "reindexed {added} posts in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -482,15 +582,33 @@ mod tests {
     #[test]
     fn import_lines_are_validated() {
         let now = Utc::now();
-        let post = import_post(r#"{"id": 7, "published_at": "2024-05-01T13:02:00+08:00", "text": "hello acme"}"#, "s", "f", now).unwrap();
+        let post = import_post(
+            r#"{"id": 7, "published_at": "2024-05-01T13:02:00+08:00", "text": "hello acme"}"#,
+            "s",
+            "f",
+            now,
+        )
+        .unwrap();
         assert_eq!(post.external_id, "7");
         assert_eq!(post.published_at.to_rfc3339(), "2024-05-01T05:02:00+00:00");
         assert_eq!(post.id, post_id("s", "7"));
         for (line, expected) in [
-            (r#"{"id": 1, "published_at": "yesterday", "text": "x"}"#, "not RFC 3339"),
-            (r#"{"id": 1, "published_at": "2024-05-01T00:00:00Z", "text": "  "}"#, "`text` is empty"),
-            (r#"{"id": null, "published_at": "2024-05-01T00:00:00Z", "text": "x"}"#, "`id` must be"),
-            (r#"{"id": 1, "published_at": "2024-05-01T00:00:00Z", "text": "x", "extra": 1}"#, "unknown field"),
+            (
+                r#"{"id": 1, "published_at": "yesterday", "text": "x"}"#,
+                "not RFC 3339",
+            ),
+            (
+                r#"{"id": 1, "published_at": "2024-05-01T00:00:00Z", "text": "  "}"#,
+                "`text` is empty",
+            ),
+            (
+                r#"{"id": null, "published_at": "2024-05-01T00:00:00Z", "text": "x"}"#,
+                "`id` must be",
+            ),
+            (
+                r#"{"id": 1, "published_at": "2024-05-01T00:00:00Z", "text": "x", "extra": 1}"#,
+                "unknown field",
+            ),
             ("not json", "invalid JSON"),
         ] {
             let error = import_post(line, "s", "f", now).unwrap_err();

@@ -42,7 +42,12 @@ pub fn dictionary_words(config: &Config) -> Vec<String> {
         .map(|b| &b.query)
         .chain(config.alerts.rules.iter().filter_map(|r| r.query.as_ref()));
     for query in queries {
-        words.extend(query.positive_terms().into_iter().filter(|t| t.chars().any(is_cjk)));
+        words.extend(
+            query
+                .positive_terms()
+                .into_iter()
+                .filter(|t| t.chars().any(is_cjk)),
+        );
     }
     words.extend(config.brands.iter().map(|b| b.name.to_lowercase()));
     words.sort();
@@ -57,8 +62,14 @@ pub fn open_index(config: &Config) -> anyhow::Result<Arc<vigil_index::SearchInde
     Ok(Arc::new(index))
 }
 
-pub fn parse_time(arg: &Option<String>, now: chrono::DateTime<chrono::Utc>) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
+pub fn parse_time(
+    arg: &Option<String>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Option<chrono::DateTime<chrono::Utc>>> {
     arg.as_deref()
-        .map(|text| vigil_core::time::parse_time_arg(text, now).map_err(|e| UsageError(e.to_string()).into()))
+        .map(|text| {
+            vigil_core::time::parse_time_arg(text, now)
+                .map_err(|e| UsageError(e.to_string()).into())
+        })
         .transpose()
 }

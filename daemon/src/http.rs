@@ -42,18 +42,28 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into() }
+        Self {
+            status,
+            message: message.into(),
+        }
     }
 
     fn internal(error: impl std::fmt::Display) -> Self {
         error!(%error, "API request failed");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error (see the daemon's log)")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error (see the daemon's log)",
+        )
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(serde_json::json!({ "error": self.message }))).into_response()
+        (
+            self.status,
+            Json(serde_json::json!({ "error": self.message })),
+        )
+            .into_response()
     }
 }
 
@@ -79,7 +89,12 @@ fn authorize(services: &Services, headers: &HeaderMap, needed: Role) -> ApiResul
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "missing bearer token (Authorization: Bearer TOKEN)"))?;
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "missing bearer token (Authorization: Bearer TOKEN)",
+            )
+        })?;
     let mut matched = None;
     for token in tokens {
         if let Ok(secret) = vigil_config::secret_from_env(&token.token_env)
@@ -88,9 +103,13 @@ fn authorize(services: &Services, headers: &HeaderMap, needed: Role) -> ApiResul
             matched = Some((token.name.clone(), token.role));
         }
     }
-    let (name, role) = matched.ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unknown token"))?;
+    let (name, role) =
+        matched.ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "unknown token"))?;
     if role < needed {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, format!("token {name:?} may not do this (needs the {needed:?} role)")));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("token {name:?} may not do this (needs the {needed:?} role)"),
+        ));
     }
     Ok((name, role))
 }
@@ -129,19 +148,29 @@ async fn search(
 ) -> ApiResult<Json<vigil_index::SearchResults>> {
     authorize(&services, &headers, Role::Viewer)?;
     let bad = |message: String| ApiError::new(StatusCode::BAD_REQUEST, message);
-    let query = Query::parse(params.q.as_deref().unwrap_or("*")).map_err(|e| bad(format!("q: {e}")))?;
+    let query =
+        Query::parse(params.q.as_deref().unwrap_or("*")).map_err(|e| bad(format!("q: {e}")))?;
     let now = Utc::now();
     let time = |value: &Option<String>, name: &str| {
         value
             .as_deref()
-            .map(|t| vigil_core::time::parse_time_arg(t, now).map_err(|e| bad(format!("{name}: {e}"))))
+            .map(|t| {
+                vigil_core::time::parse_time_arg(t, now).map_err(|e| bad(format!("{name}: {e}")))
+            })
             .transpose()
     };
     let request = vigil_index::SearchRequest {
         query,
         brand: params.brand,
         source: params.source,
-        sentiment: params.sentiment.as_deref().map(|s| s.parse::<Label>().map_err(|e| bad(format!("sentiment: {e}")))).transpose()?,
+        sentiment: params
+            .sentiment
+            .as_deref()
+            .map(|s| {
+                s.parse::<Label>()
+                    .map_err(|e| bad(format!("sentiment: {e}")))
+            })
+            .transpose()?,
         from: time(&params.from, "from")?,
         to: time(&params.to, "to")?,
         limit: params.limit.unwrap_or(20).min(1000),
@@ -169,10 +198,16 @@ async fn list_incidents(
     let status = params
         .status
         .as_deref()
-        .map(|s| s.parse::<IncidentStatus>().map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e)))
+        .map(|s| {
+            s.parse::<IncidentStatus>()
+                .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))
+        })
         .transpose()?;
-    let mut incidents = services.store.incidents(status).map_err(ApiError::internal)?;
-    incidents.sort_by(|a, b| b.opened_at.cmp(&a.opened_at));
+    let mut incidents = services
+        .store
+        .incidents(status)
+        .map_err(ApiError::internal)?;
+    incidents.sort_by_key(|i| std::cmp::Reverse(i.opened_at));
     Ok(Json(incidents))
 }
 
@@ -194,12 +229,18 @@ async fn incident_action(
     let by = body.by.unwrap_or(token_name);
     let now = Utc::now();
     let result = if resolve {
-        services.store.resolve_incident(id, &by, body.note.as_deref(), now)
+        services
+            .store
+            .resolve_incident(id, &by, body.note.as_deref(), now)
     } else {
-        services.store.acknowledge_incident(id, &by, body.note.as_deref(), now)
+        services
+            .store
+            .acknowledge_incident(id, &by, body.note.as_deref(), now)
     };
     result.map(Json).map_err(|error| match error {
-        vigil_store::StoreError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, format!("no incident #{id}")),
+        vigil_store::StoreError::NotFound(_) => {
+            ApiError::new(StatusCode::NOT_FOUND, format!("no incident #{id}"))
+        }
         vigil_store::StoreError::Conflict(message) => ApiError::new(StatusCode::CONFLICT, message),
         other => ApiError::internal(other),
     })
@@ -223,7 +264,10 @@ async fn resolve_incident(
     incident_action(services, headers, id, body, true).await
 }
 
-async fn sources(State(services): State<Arc<Services>>, headers: HeaderMap) -> ApiResult<Json<serde_json::Value>> {
+async fn sources(
+    State(services): State<Arc<Services>>,
+    headers: HeaderMap,
+) -> ApiResult<Json<serde_json::Value>> {
     authorize(&services, &headers, Role::Viewer)?;
     let checkpoints = services.store.checkpoints().map_err(ApiError::internal)?;
     let rows: Vec<serde_json::Value> = services
@@ -256,19 +300,39 @@ async fn metrics(State(services): State<Arc<Services>>, headers: HeaderMap) -> A
     let indexed = services.index.doc_count().map_err(ApiError::internal)?;
     let incidents = services.store.incidents(None).map_err(ApiError::internal)?;
     let count = |status: IncidentStatus| incidents.iter().filter(|i| i.status == status).count();
-    let pending = services.store.due_notifications(Utc::now() + chrono::Duration::days(3650), 100_000).map_err(ApiError::internal)?.len();
+    let pending = services
+        .store
+        .due_notifications(Utc::now() + chrono::Duration::days(3650), 100_000)
+        .map_err(ApiError::internal)?
+        .len();
     let mut body = String::new();
-    body.push_str("# HELP vigil_posts_stored Posts in the store.\n# TYPE vigil_posts_stored gauge\n");
+    body.push_str(
+        "# HELP vigil_posts_stored Posts in the store.\n# TYPE vigil_posts_stored gauge\n",
+    );
     body.push_str(&format!("vigil_posts_stored {posts}\n"));
     body.push_str("# HELP vigil_posts_indexed Documents in the search index.\n# TYPE vigil_posts_indexed gauge\n");
     body.push_str(&format!("vigil_posts_indexed {indexed}\n"));
     body.push_str("# HELP vigil_incidents Incidents by status.\n# TYPE vigil_incidents gauge\n");
-    for status in [IncidentStatus::Open, IncidentStatus::Acknowledged, IncidentStatus::Resolved] {
-        body.push_str(&format!("vigil_incidents{{status=\"{status}\"}} {}\n", count(status)));
+    for status in [
+        IncidentStatus::Open,
+        IncidentStatus::Acknowledged,
+        IncidentStatus::Resolved,
+    ] {
+        body.push_str(&format!(
+            "vigil_incidents{{status=\"{status}\"}} {}\n",
+            count(status)
+        ));
     }
     body.push_str("# HELP vigil_outbox_pending Notifications not yet delivered.\n# TYPE vigil_outbox_pending gauge\n");
     body.push_str(&format!("vigil_outbox_pending {pending}\n"));
-    Ok(([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        body,
+    )
+        .into_response())
 }
 
 #[cfg(test)]

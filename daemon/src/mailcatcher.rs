@@ -5,11 +5,11 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context as _;
-use mailin_embedded::{response, Handler, Response, Server, SslConfig};
+use mailin_embedded::{Handler, Response, Server, SslConfig, response};
 
 use crate::cli::MailcatcherArgs;
 
@@ -21,7 +21,13 @@ struct SaveToFolder {
 }
 
 impl Handler for SaveToFolder {
-    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, _to: &[String]) -> Response {
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        _from: &str,
+        _is8bit: bool,
+        _to: &[String],
+    ) -> Response {
         self.message.clear();
         response::OK
     }
@@ -52,10 +58,20 @@ impl Handler for SaveToFolder {
 /// Binds `listen` and serves on a background thread; returns the bound address.
 pub fn spawn(listen: &str, dir: &Path) -> anyhow::Result<SocketAddr> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let existing = std::fs::read_dir(dir)?.filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "eml"))).count();
-    let listener = TcpListener::bind(listen).with_context(|| format!("binding the mail catcher to {listen}"))?;
+    let existing = std::fs::read_dir(dir)?
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "eml"))
+        })
+        .count();
+    let listener = TcpListener::bind(listen)
+        .with_context(|| format!("binding the mail catcher to {listen}"))?;
     let address = listener.local_addr()?;
-    let handler = SaveToFolder { dir: dir.to_path_buf(), counter: Arc::new(AtomicU64::new(existing as u64)), message: Vec::new() };
+    let handler = SaveToFolder {
+        dir: dir.to_path_buf(),
+        counter: Arc::new(AtomicU64::new(existing as u64)),
+        message: Vec::new(),
+    };
     let mut server = Server::new(handler);
     server
         .with_name("vigil-mailcatcher")
@@ -75,7 +91,10 @@ pub fn spawn(listen: &str, dir: &Path) -> anyhow::Result<SocketAddr> {
 
 pub fn run_forever(args: MailcatcherArgs) -> anyhow::Result<ExitCode> {
     let address = spawn(&args.listen, &args.dir)?;
-    println!("mailcatcher listening on {address}, saving messages to {}", args.dir.display());
+    println!(
+        "mailcatcher listening on {address}, saving messages to {}",
+        args.dir.display()
+    );
     loop {
         std::thread::park();
     }

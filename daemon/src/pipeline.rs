@@ -20,8 +20,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use tokio::sync::{mpsc, Notify};
-use tokio::task::{block_in_place, JoinSet};
+use tokio::sync::{Notify, mpsc};
+use tokio::task::{JoinSet, block_in_place};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
@@ -53,7 +53,9 @@ impl Services {
         let classifier: Arc<dyn Classifier> = Arc::from(
             vigil_classifier::build(&config.classifier).context("building the classifier")?,
         );
-        let crawler = Arc::new(Crawler::new(&config.crawler, &config.brands).context("building the crawler")?);
+        let crawler = Arc::new(
+            Crawler::new(&config.crawler, &config.brands).context("building the crawler")?,
+        );
         let engine = Arc::new(AlertEngine::new(&config).context("compiling alert scripts")?);
         let mailer = match &config.alerts.smtp {
             Some(smtp) => Some(Arc::new(Mailer::new(smtp).context("configuring SMTP")?)),
@@ -104,15 +106,16 @@ async fn cancel_on_signal(shutdown: CancellationToken) {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(error) => {
-                warn!(%error, "cannot listen for SIGTERM");
-                let _ = ctrl_c.await;
-                shutdown.cancel();
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(error) => {
+                    warn!(%error, "cannot listen for SIGTERM");
+                    let _ = ctrl_c.await;
+                    shutdown.cancel();
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -143,9 +146,23 @@ pub async fn run_pipeline(
     stages.spawn(scheduler(services.clone(), crawl_tx, shutdown.clone()));
     stages.spawn(store_stage(services.clone(), crawl_rx, stored_tx));
     stages.spawn(classify_stage(services.clone(), stored_rx, classified_tx));
-    stages.spawn(index_stage_task(services.clone(), index_stage, classified_rx, alerts_wakeup.clone()));
-    stages.spawn(alert_stage(services.clone(), alerts_wakeup, outbox_wakeup.clone(), shutdown.clone()));
-    stages.spawn(outbox_stage(services.clone(), outbox_wakeup, shutdown.clone()));
+    stages.spawn(index_stage_task(
+        services.clone(),
+        index_stage,
+        classified_rx,
+        alerts_wakeup.clone(),
+    ));
+    stages.spawn(alert_stage(
+        services.clone(),
+        alerts_wakeup,
+        outbox_wakeup.clone(),
+        shutdown.clone(),
+    ));
+    stages.spawn(outbox_stage(
+        services.clone(),
+        outbox_wakeup,
+        shutdown.clone(),
+    ));
     if let Some(listener) = listener {
         let router = crate::http::router(services.clone());
         let stop = shutdown.clone();
@@ -192,7 +209,12 @@ async fn scheduler(
 ) -> anyhow::Result<()> {
     let mut loops = JoinSet::new();
     for source in services.config.sources.clone() {
-        loops.spawn(source_loop(services.clone(), source, tx.clone(), shutdown.clone()));
+        loops.spawn(source_loop(
+            services.clone(),
+            source,
+            tx.clone(),
+            shutdown.clone(),
+        ));
     }
     drop(tx);
     while let Some(joined) = loops.join_next().await {
@@ -223,8 +245,15 @@ async fn source_loop(
         .as_ref()
         .and_then(|c| c.last_attempt_at)
         .map(|last| {
-            let due = last + chrono::Duration::from_std(next_delay(source.interval, previous.as_ref().map_or(0, |c| c.consecutive_failures))).unwrap_or_default();
-            (due - services.clock.now()).to_std().unwrap_or(Duration::ZERO)
+            let due = last
+                + chrono::Duration::from_std(next_delay(
+                    source.interval,
+                    previous.as_ref().map_or(0, |c| c.consecutive_failures),
+                ))
+                .unwrap_or_default();
+            (due - services.clock.now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
         })
         .unwrap_or(Duration::ZERO);
     loop {
@@ -248,7 +277,11 @@ async fn source_loop(
             Err(_) => previous.as_ref().map_or(0, |c| c.consecutive_failures) + 1,
         };
         delay = next_delay(source.interval, failures);
-        let batch = CrawlBatch { source: source.name.clone(), previous, result };
+        let batch = CrawlBatch {
+            source: source.name.clone(),
+            previous,
+            result,
+        };
         if tx.send(batch).await.is_err() {
             return;
         }
@@ -258,15 +291,27 @@ async fn source_loop(
 // ---------------------------------------------------------------- store
 
 /// What the store stage records for a failed fetch: the error, on the source's checkpoint.
-pub fn failed_checkpoint(services: &Services, batch: &CrawlBatch, error: &CrawlError) -> SourceCheckpoint {
-    vigil_crawler::failed_checkpoint(&batch.source, batch.previous.as_ref(), error, services.clock.now())
+pub fn failed_checkpoint(
+    services: &Services,
+    batch: &CrawlBatch,
+    error: &CrawlError,
+) -> SourceCheckpoint {
+    vigil_crawler::failed_checkpoint(
+        &batch.source,
+        batch.previous.as_ref(),
+        error,
+        services.clock.now(),
+    )
 }
 
 /// Stores one crawl result; returns the newly stored posts.
 pub fn store_batch(services: &Services, batch: &CrawlBatch) -> anyhow::Result<Vec<StoredPost>> {
     match &batch.result {
         Ok(outcome) => {
-            let report = services.store.ingest(&outcome.posts, Some(&outcome.checkpoint), "crawler")?;
+            let report =
+                services
+                    .store
+                    .ingest(&outcome.posts, Some(&outcome.checkpoint), "crawler")?;
             info!(
                 source = %batch.source,
                 status = outcome.http_status,
@@ -308,7 +353,10 @@ async fn store_stage(
 // ---------------------------------------------------------------- classify
 
 /// Scores posts and writes the sentiment back to the store.
-pub fn classify_posts(services: &Services, mut posts: Vec<StoredPost>) -> anyhow::Result<Vec<StoredPost>> {
+pub fn classify_posts(
+    services: &Services,
+    mut posts: Vec<StoredPost>,
+) -> anyhow::Result<Vec<StoredPost>> {
     let inputs: Vec<(&str, Option<&str>)> = posts
         .iter()
         .map(|p| (p.post.text.as_str(), p.post.lang.as_deref()))
@@ -380,7 +428,9 @@ impl IndexStage {
     /// right after the watermark (posts stored by another process, or deleted) first
     /// catches up from the store, so the committed watermark never skips a post.
     pub fn apply(&mut self, store: &Store, posts: &[StoredPost]) -> anyhow::Result<usize> {
-        let Some(first) = posts.first() else { return Ok(0) };
+        let Some(first) = posts.first() else {
+            return Ok(0);
+        };
         let mut added = 0;
         if first.seq != self.watermark + 1 {
             added += self.catch_up(store)?;
@@ -429,7 +479,11 @@ impl IndexStage {
         Ok(added)
     }
 
-    pub fn rebuild(&mut self, store: &Store, mut progress: impl FnMut(i64, i64)) -> anyhow::Result<usize> {
+    pub fn rebuild(
+        &mut self,
+        store: &Store,
+        mut progress: impl FnMut(i64, i64),
+    ) -> anyhow::Result<usize> {
         self.writer.delete_all()?;
         self.watermark = 0;
         self.writer.commit(0)?;
@@ -523,15 +577,31 @@ async fn alert_stage(
 
 /// One delivery pass over the outbox.
 pub async fn deliver_outbox(services: &Services) -> anyhow::Result<()> {
-    let Some(mailer) = &services.mailer else { return Ok(()) };
-    let report = vigil_alerts::deliver_due(&*services.store, mailer, &services.config.alerts.outbox, services.clock.now()).await?;
+    let Some(mailer) = &services.mailer else {
+        return Ok(());
+    };
+    let report = vigil_alerts::deliver_due(
+        &*services.store,
+        mailer,
+        &services.config.alerts.outbox,
+        services.clock.now(),
+    )
+    .await?;
     if report.sent + report.failed > 0 {
-        info!(sent = report.sent, failed = report.failed, "outbox delivery");
+        info!(
+            sent = report.sent,
+            failed = report.failed,
+            "outbox delivery"
+        );
     }
     Ok(())
 }
 
-async fn outbox_stage(services: Arc<Services>, wakeup: Arc<Notify>, shutdown: CancellationToken) -> anyhow::Result<()> {
+async fn outbox_stage(
+    services: Arc<Services>,
+    wakeup: Arc<Notify>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
@@ -576,6 +646,10 @@ mod tests {
         assert_eq!(next_delay(minute, 3), minute * 8);
         assert_eq!(next_delay(minute, 30), minute * 8);
         let day = Duration::from_secs(86_400);
-        assert_eq!(next_delay(day, 2), day, "long intervals are not stretched further");
+        assert_eq!(
+            next_delay(day, 2),
+            day,
+            "long intervals are not stretched further"
+        );
     }
 }

@@ -4,8 +4,8 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use rusqlite::params;
 use vigil_core::{
-    AlertStore, EvidencePost, Incident, IncidentStatus, NewIncident, NewNotification,
-    Notification, Trigger,
+    AlertStore, EvidencePost, Incident, IncidentStatus, NewIncident, NewNotification, Notification,
+    Trigger,
 };
 
 use crate::posts::clamp_limit;
@@ -71,7 +71,12 @@ impl AlertStore for Store {
              LIMIT ?4",
         )?;
         let rows = statement.query_map(
-            params![brand, format_time(from), format_time(to), clamp_limit(limit)],
+            params![
+                brand,
+                format_time(from),
+                format_time(to),
+                clamp_limit(limit)
+            ],
             |row| {
                 let label: Option<String> = row.get(6)?;
                 Ok(EvidencePost {

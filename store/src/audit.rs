@@ -28,7 +28,10 @@ pub struct AuditEntry {
     pub hash: String,
 }
 
-fn serialize_fixed_time<S: Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+fn serialize_fixed_time<S: Serializer>(
+    at: &DateTime<Utc>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(&format_time(*at))
 }
 
@@ -78,7 +81,15 @@ pub(crate) fn append_in(
         "INSERT INTO audit_log (seq, at, kind, actor, payload, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
-    .execute(params![seq, at_text, kind, actor, payload_text, prev_hash, hash])?;
+    .execute(params![
+        seq,
+        at_text,
+        kind,
+        actor,
+        payload_text,
+        prev_hash,
+        hash
+    ])?;
     tracing::debug!(seq, kind, actor, "audit entry appended");
     Ok(AuditEntry {
         seq,
@@ -122,9 +133,8 @@ impl Store {
              WHERE (?1 IS NULL OR at >= ?1) AND (?2 IS NULL OR at < ?2)
              ORDER BY seq",
         )?;
-        let rows = statement.query_map(
-            params![from.map(format_time), to.map(format_time)],
-            |row| {
+        let rows =
+            statement.query_map(params![from.map(format_time), to.map(format_time)], |row| {
                 Ok(AuditEntry {
                     seq: row.get(0)?,
                     at: time_col(row, 1)?,
@@ -134,8 +144,7 @@ impl Store {
                     prev_hash: row.get(5)?,
                     hash: row.get(6)?,
                 })
-            },
-        )?;
+            })?;
         let mut count = 0;
         for entry in rows {
             each(&entry?)?;
@@ -283,11 +292,13 @@ mod tests {
         let gap = check_entry(2, &c[0].2, 3, ["t", "k", "a", "{}"], &c[2].1, &c[2].2).unwrap();
         assert_eq!(gap.seq, 2);
         assert_eq!(gap.reason, "gap: entry 2 missing");
-        let altered =
-            check_entry(2, &c[0].2, 2, ["t", "k", "a", "{ }"], &c[1].1, &c[1].2).unwrap();
+        let altered = check_entry(2, &c[0].2, 2, ["t", "k", "a", "{ }"], &c[1].1, &c[1].2).unwrap();
         assert_eq!(altered.reason, "entry 2: hash mismatch (content altered)");
         let relinked = HashChain::entry_hash("f00", 2, "t", "k", "a", "{}");
         let link = check_entry(2, &c[0].2, 2, ["t", "k", "a", "{}"], "f00", &relinked).unwrap();
-        assert!(link.reason.starts_with("entry 2: prev_hash does not match entry 1"));
+        assert!(
+            link.reason
+                .starts_with("entry 2: prev_hash does not match entry 1")
+        );
     }
 }

@@ -82,7 +82,10 @@ fn scrub_evidence(conn: &Connection, ids: &[String]) -> Result<()> {
     for (incident_id, evidence_json) in incidents {
         let mut evidence: Vec<EvidencePost> = serde_json::from_str(&evidence_json)?;
         let mut changed = false;
-        for post in evidence.iter_mut().filter(|post| erased.contains(post.id.as_str())) {
+        for post in evidence
+            .iter_mut()
+            .filter(|post| erased.contains(post.id.as_str()))
+        {
             post.text = "[erased]".to_string();
             post.author = None;
             post.url = None;
@@ -155,7 +158,12 @@ impl Store {
             report.audit_seq = Some(audit::append_in(&tx, now, "erasure", actor, &payload)?.seq);
         }
         tx.commit()?;
-        tracing::info!(count = report.ids.len(), target = target_kind, actor, "posts erased");
+        tracing::info!(
+            count = report.ids.len(),
+            target = target_kind,
+            actor,
+            "posts erased"
+        );
         Ok(report)
     }
 

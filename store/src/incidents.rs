@@ -232,7 +232,12 @@ impl Store {
                  acknowledged_by = ?3, note = ?4, updated_at = ?2
              WHERE id = ?1",
         )?
-        .execute(params![id, at_text, by, joined_note(incident.note.as_deref(), note)])?;
+        .execute(params![
+            id,
+            at_text,
+            by,
+            joined_note(incident.note.as_deref(), note)
+        ])?;
         let payload = serde_json::json!({
             "id": id,
             "rule": incident.rule,
@@ -270,7 +275,12 @@ impl Store {
                  note = ?4, updated_at = ?2
              WHERE id = ?1",
         )?
-        .execute(params![id, at_text, by, joined_note(incident.note.as_deref(), note)])?;
+        .execute(params![
+            id,
+            at_text,
+            by,
+            joined_note(incident.note.as_deref(), note)
+        ])?;
         let payload = serde_json::json!({
             "id": id,
             "rule": incident.rule,

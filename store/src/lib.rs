@@ -98,7 +98,9 @@ impl Store {
     /// The connection. A panic while it was held cannot leave a transaction half
     /// applied (an unfinished `Transaction` rolls back on drop), so poisoning is ignored.
     fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn now(&self) -> chrono::DateTime<chrono::Utc> {

@@ -114,14 +114,21 @@ pub(crate) fn for_incident(conn: &Connection, incident_id: i64) -> Result<Vec<No
 }
 
 /// Oldest (first enqueued) first, so a first notification never trails its reminder.
-pub(crate) fn due(conn: &Connection, now: DateTime<Utc>, limit: usize) -> Result<Vec<Notification>> {
+pub(crate) fn due(
+    conn: &Connection,
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Result<Vec<Notification>> {
     let sql = format!(
         "SELECT {NOTIFICATION_COLUMNS} FROM notifications
          WHERE status = 'pending' AND next_attempt_at <= ?1
          ORDER BY id LIMIT ?2"
     );
     let mut statement = conn.prepare_cached(&sql)?;
-    let rows = statement.query_map(params![format_time(now), clamp_limit(limit)], notification_from_row)?;
+    let rows = statement.query_map(
+        params![format_time(now), clamp_limit(limit)],
+        notification_from_row,
+    )?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 

@@ -226,7 +226,10 @@ impl Store {
         }
         tx.commit()?;
         if missing > 0 {
-            tracing::debug!(missing, "sentiments for posts no longer stored were skipped");
+            tracing::debug!(
+                missing,
+                "sentiments for posts no longer stored were skipped"
+            );
         }
         Ok(())
     }
@@ -255,7 +258,8 @@ impl Store {
     /// the newest posts are erased it is lower than seqs handed out before, never higher.
     pub fn max_seq(&self) -> Result<i64> {
         let conn = self.conn();
-        let max: Option<i64> = conn.query_row("SELECT max(seq) FROM posts", [], |row| row.get(0))?;
+        let max: Option<i64> =
+            conn.query_row("SELECT max(seq) FROM posts", [], |row| row.get(0))?;
         Ok(max.unwrap_or(0))
     }
 

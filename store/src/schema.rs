@@ -170,7 +170,6 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<()> {
     // Ingest inserts into several indexes keyed by hashes (id, canonical URL); with the
     // default 2 MB page cache a million-post import spends its time re-reading pages.
     conn.pragma_update(None, "cache_size", -64 * 1024)?;
-    conn.pragma_update(None, "mmap_size", 256 * 1024 * 1024)?;
     conn.set_prepared_statement_cache_capacity(64);
 
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -32,10 +32,7 @@ pub(crate) fn time_col(row: &Row<'_>, index: usize) -> rusqlite::Result<DateTime
     parse_time(&text).map_err(|error| conversion_error(index, error))
 }
 
-pub(crate) fn opt_time_col(
-    row: &Row<'_>,
-    index: usize,
-) -> rusqlite::Result<Option<DateTime<Utc>>> {
+pub(crate) fn opt_time_col(row: &Row<'_>, index: usize) -> rusqlite::Result<Option<DateTime<Utc>>> {
     let text: Option<String> = row.get(index)?;
     text.map(|text| parse_time(&text).map_err(|error| conversion_error(index, error)))
         .transpose()
@@ -47,7 +44,8 @@ where
     T: std::str::FromStr<Err = String>,
 {
     let text: String = row.get(index)?;
-    text.parse::<T>().map_err(|error| conversion_error(index, error))
+    text.parse::<T>()
+        .map_err(|error| conversion_error(index, error))
 }
 
 /// Decodes a JSON text column.

@@ -46,7 +46,12 @@ fn new_incident(rule: &str, brand: &str, opened_at: DateTime<Utc>) -> NewInciden
     }
 }
 
-fn notification(incident_id: i64, kind: NotificationKind, seq: u32, created_at: DateTime<Utc>) -> NewNotification {
+fn notification(
+    incident_id: i64,
+    kind: NotificationKind,
+    seq: u32,
+    created_at: DateTime<Utc>,
+) -> NewNotification {
     NewNotification {
         incident_id,
         kind,
@@ -79,7 +84,9 @@ fn incident_lifecycle_is_stored_and_audited() {
     assert_eq!(store.unresolved_incident("neg", "acme").unwrap(), None);
     assert_eq!(store.last_resolved_at("neg", "acme").unwrap(), None);
 
-    let opened = store.create_incident(new_incident("neg", "acme", at(10, 0, 0))).unwrap();
+    let opened = store
+        .create_incident(new_incident("neg", "acme", at(10, 0, 0)))
+        .unwrap();
     assert_eq!(opened.status, IncidentStatus::Open);
     assert_eq!(opened.response_deadline, at(10, 0, 0) + Duration::hours(24));
     assert_eq!(opened.peak_value, 0.55);
@@ -87,7 +94,10 @@ fn incident_lifecycle_is_stored_and_audited() {
     assert_eq!(opened.evidence, vec![evidence("e1")]);
     assert!(!opened.overdue);
     assert_eq!(store.incident(opened.id).unwrap(), Some(opened.clone()));
-    assert_eq!(store.unresolved_incident("neg", "acme").unwrap(), Some(opened.clone()));
+    assert_eq!(
+        store.unresolved_incident("neg", "acme").unwrap(),
+        Some(opened.clone())
+    );
     assert_eq!(store.unresolved_incident("neg", "globex").unwrap(), None);
 
     // A second open incident for the same (rule, brand) is refused.
@@ -95,7 +105,13 @@ fn incident_lifecycle_is_stored_and_audited() {
     assert!(matches!(second, Err(StoreError::Conflict(_))));
 
     store
-        .update_incident_firing(opened.id, &trigger(0.7), 0.7, &[evidence("e2")], at(10, 10, 0))
+        .update_incident_firing(
+            opened.id,
+            &trigger(0.7),
+            0.7,
+            &[evidence("e2")],
+            at(10, 10, 0),
+        )
         .unwrap();
     let fired = store.incident(opened.id).unwrap().unwrap();
     assert_eq!(fired.peak_value, 0.7);
@@ -115,13 +131,26 @@ fn incident_lifecycle_is_stored_and_audited() {
     assert_eq!(acked.acknowledged_at, Some(at(10, 20, 0)));
     assert_eq!(acked.note.as_deref(), Some("on it"));
     // Still unresolved while acknowledged.
-    assert_eq!(store.unresolved_incident("neg", "acme").unwrap().unwrap().id, opened.id);
+    assert_eq!(
+        store
+            .unresolved_incident("neg", "acme")
+            .unwrap()
+            .unwrap()
+            .id,
+        opened.id
+    );
     // A second ack keeps the first.
-    let again = store.acknowledge_incident(opened.id, "bob", None, at(10, 30, 0)).unwrap();
+    let again = store
+        .acknowledge_incident(opened.id, "bob", None, at(10, 30, 0))
+        .unwrap();
     assert_eq!(again, acked);
 
-    store.mark_incident_overdue(opened.id, at(10, 0, 0) + Duration::hours(24)).unwrap();
-    store.mark_incident_overdue(opened.id, at(10, 0, 0) + Duration::hours(25)).unwrap();
+    store
+        .mark_incident_overdue(opened.id, at(10, 0, 0) + Duration::hours(24))
+        .unwrap();
+    store
+        .mark_incident_overdue(opened.id, at(10, 0, 0) + Duration::hours(25))
+        .unwrap();
     assert!(store.incident(opened.id).unwrap().unwrap().overdue);
 
     let resolved = store
@@ -131,9 +160,17 @@ fn incident_lifecycle_is_stored_and_audited() {
     assert_eq!(resolved.resolved_by.as_deref(), Some("bob"));
     assert_eq!(resolved.note.as_deref(), Some("on it\nstatement published"));
     assert_eq!(store.unresolved_incident("neg", "acme").unwrap(), None);
-    assert_eq!(store.last_resolved_at("neg", "acme").unwrap(), Some(at(12, 0, 0)));
+    assert_eq!(
+        store.last_resolved_at("neg", "acme").unwrap(),
+        Some(at(12, 0, 0))
+    );
     // Resolving again changes nothing; acknowledging a resolved incident is refused.
-    assert_eq!(store.resolve_incident(opened.id, "carol", None, at(13, 0, 0)).unwrap(), resolved);
+    assert_eq!(
+        store
+            .resolve_incident(opened.id, "carol", None, at(13, 0, 0))
+            .unwrap(),
+        resolved
+    );
     assert!(matches!(
         store.acknowledge_incident(opened.id, "carol", None, at(13, 0, 0)),
         Err(StoreError::Conflict(_))
@@ -144,13 +181,27 @@ fn incident_lifecycle_is_stored_and_audited() {
     ));
 
     // After resolution a new incident for the same key can open.
-    let reopened = store.create_incident(new_incident("neg", "acme", at(14, 0, 0))).unwrap();
+    let reopened = store
+        .create_incident(new_incident("neg", "acme", at(14, 0, 0)))
+        .unwrap();
     assert_ne!(reopened.id, opened.id);
     let open = store.incidents(Some(IncidentStatus::Open)).unwrap();
-    assert_eq!(open.iter().map(|i| i.id).collect::<Vec<_>>(), vec![reopened.id]);
+    assert_eq!(
+        open.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![reopened.id]
+    );
     let all = store.incidents(None).unwrap();
-    assert_eq!(all.iter().map(|i| i.id).collect::<Vec<_>>(), vec![reopened.id, opened.id]);
-    assert_eq!(store.incidents(Some(IncidentStatus::Resolved)).unwrap().len(), 1);
+    assert_eq!(
+        all.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![reopened.id, opened.id]
+    );
+    assert_eq!(
+        store
+            .incidents(Some(IncidentStatus::Resolved))
+            .unwrap()
+            .len(),
+        1
+    );
 
     let kinds = audit_kinds(&store);
     let expected: Vec<(String, String)> = [
@@ -171,18 +222,51 @@ fn incident_lifecycle_is_stored_and_audited() {
 fn outbox_enqueue_is_idempotent_and_tracks_attempts() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let incident = store.create_incident(new_incident("neg", "acme", at(10, 0, 0))).unwrap();
+    let incident = store
+        .create_incident(new_incident("neg", "acme", at(10, 0, 0)))
+        .unwrap();
 
-    assert!(store.enqueue_notification(notification(incident.id, NotificationKind::First, 0, at(10, 0, 0))).unwrap());
-    assert!(!store.enqueue_notification(notification(incident.id, NotificationKind::First, 0, at(10, 0, 5))).unwrap());
-    assert!(store.enqueue_notification(notification(incident.id, NotificationKind::Reminder, 1, at(11, 0, 0))).unwrap());
+    assert!(
+        store
+            .enqueue_notification(notification(
+                incident.id,
+                NotificationKind::First,
+                0,
+                at(10, 0, 0)
+            ))
+            .unwrap()
+    );
+    assert!(
+        !store
+            .enqueue_notification(notification(
+                incident.id,
+                NotificationKind::First,
+                0,
+                at(10, 0, 5)
+            ))
+            .unwrap()
+    );
+    assert!(
+        store
+            .enqueue_notification(notification(
+                incident.id,
+                NotificationKind::Reminder,
+                1,
+                at(11, 0, 0)
+            ))
+            .unwrap()
+    );
     let all = store.notifications_for_incident(incident.id).unwrap();
     assert_eq!(all.len(), 2);
     let first = &all[0];
     assert_eq!(first.kind, NotificationKind::First);
     assert_eq!(first.status, NotificationStatus::Pending);
     assert_eq!(first.recipients, vec!["pr@example.com", "ceo@example.com"]);
-    assert_eq!(first.created_at, at(10, 0, 0), "the repeat did not overwrite");
+    assert_eq!(
+        first.created_at,
+        at(10, 0, 0),
+        "the repeat did not overwrite"
+    );
     assert_eq!(first.next_attempt_at, at(10, 0, 0));
     assert_eq!(first.attempts, 0);
 
@@ -201,7 +285,12 @@ fn outbox_enqueue_is_idempotent_and_tracks_attempts() {
     assert_eq!(failed.attempts, 1);
     assert_eq!(failed.last_error.as_deref(), Some("connection refused"));
     assert_eq!(failed.status, NotificationStatus::Pending);
-    assert!(store.due_notifications(at(10, 4, 0), 10).unwrap().is_empty());
+    assert!(
+        store
+            .due_notifications(at(10, 4, 0), 10)
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(store.due_notifications(at(10, 5, 0), 10).unwrap().len(), 1);
 
     store
@@ -211,9 +300,14 @@ fn outbox_enqueue_is_idempotent_and_tracks_attempts() {
     assert_eq!(sent.status, NotificationStatus::Sent);
     assert_eq!(sent.attempts, 2);
     assert_eq!(sent.sent_at, Some(at(10, 5, 1)));
-    assert_eq!(sent.smtp_reply.as_deref(), Some("250 2.0.0 Ok: queued as ABC"));
+    assert_eq!(
+        sent.smtp_reply.as_deref(),
+        Some("250 2.0.0 Ok: queued as ABC")
+    );
     // Sent notifications are never due again, even if a late failure is reported.
-    store.mark_notification_failed(first.id, "late", at(10, 6, 0)).unwrap();
+    store
+        .mark_notification_failed(first.id, "late", at(10, 6, 0))
+        .unwrap();
     assert_eq!(
         store.notifications_for_incident(incident.id).unwrap()[0].status,
         NotificationStatus::Sent
@@ -257,7 +351,8 @@ fn outbox_enqueue_is_idempotent_and_tracks_attempts() {
 fn enqueue_for_unknown_incident_fails() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let result = store.enqueue_notification(notification(77, NotificationKind::First, 0, at(10, 0, 0)));
+    let result =
+        store.enqueue_notification(notification(77, NotificationKind::First, 0, at(10, 0, 0)));
     assert!(matches!(result, Err(StoreError::Sqlite(_))), "{result:?}");
 }
 
@@ -288,35 +383,53 @@ fn bucket_counts_match_known_data() {
 
     // 09:00..12:00 in hours: [09,10) = 3, [10,11) = 2, [11,12) = 2.
     assert_eq!(
-        store.bucket_counts("acme", at(9, 0, 0), at(12, 0, 0), 3600).unwrap(),
+        store
+            .bucket_counts("acme", at(9, 0, 0), at(12, 0, 0), 3600)
+            .unwrap(),
         vec![3, 2, 2]
     );
     // `from` not on a boundary: floor((12:00 - 08:30) / 1h) = 3 buckets, still ending at 12:00.
     assert_eq!(
-        store.bucket_counts("acme", at(8, 30, 0), at(12, 0, 0), 3600).unwrap(),
+        store
+            .bucket_counts("acme", at(8, 30, 0), at(12, 0, 0), 3600)
+            .unwrap(),
         vec![3, 2, 2]
     );
     // Half-hour buckets from 08:30.
     assert_eq!(
-        store.bucket_counts("acme", at(8, 30, 0), at(12, 0, 0), 1800).unwrap(),
+        store
+            .bucket_counts("acme", at(8, 30, 0), at(12, 0, 0), 1800)
+            .unwrap(),
         vec![1, 2, 1, 1, 1, 1, 1]
     );
     assert_eq!(
-        store.bucket_counts("globex", at(9, 0, 0), at(12, 0, 0), 3600).unwrap(),
+        store
+            .bucket_counts("globex", at(9, 0, 0), at(12, 0, 0), 3600)
+            .unwrap(),
         vec![1, 0, 1]
     );
     assert_eq!(
-        store.bucket_counts("nobody", at(9, 0, 0), at(12, 0, 0), 3600).unwrap(),
+        store
+            .bucket_counts("nobody", at(9, 0, 0), at(12, 0, 0), 3600)
+            .unwrap(),
         vec![0, 0, 0]
     );
-    assert!(store.bucket_counts("acme", at(12, 0, 0), at(9, 0, 0), 3600).unwrap().is_empty());
+    assert!(
+        store
+            .bucket_counts("acme", at(12, 0, 0), at(9, 0, 0), 3600)
+            .unwrap()
+            .is_empty()
+    );
     assert!(matches!(
         store.bucket_counts("acme", at(9, 0, 0), at(12, 0, 0), 0),
         Err(StoreError::Invalid(_))
     ));
     // Sub-second `to`: the window ends exactly there.
     let to = at(10, 0, 0) + Duration::milliseconds(1);
-    assert_eq!(store.bucket_counts("acme", at(9, 0, 0), to, 3600).unwrap(), vec![3]);
+    assert_eq!(
+        store.bucket_counts("acme", at(9, 0, 0), to, 3600).unwrap(),
+        vec![3]
+    );
 }
 
 #[test]
@@ -333,11 +446,18 @@ fn window_posts_filter_by_brand_and_half_open_time_newest_first() {
     ];
     let report = store.ingest(&posts, None, "test").unwrap();
     let mid_seq = report.stored[2].seq;
-    store.set_sentiments(&[(mid_seq, sentiment(Label::Negative, -0.7))]).unwrap();
+    store
+        .set_sentiments(&[(mid_seq, sentiment(Label::Negative, -0.7))])
+        .unwrap();
 
-    let window = store.window_posts("acme", at(9, 0, 0), at(10, 0, 0), 10).unwrap();
+    let window = store
+        .window_posts("acme", at(9, 0, 0), at(10, 0, 0), 10)
+        .unwrap();
     let ids: Vec<_> = window.iter().map(|p| p.id.clone()).collect();
-    let expected: Vec<_> = [&posts[4], &posts[2], &posts[1]].iter().map(|p| p.id.clone()).collect();
+    let expected: Vec<_> = [&posts[4], &posts[2], &posts[1]]
+        .iter()
+        .map(|p| p.id.clone())
+        .collect();
     assert_eq!(ids, expected);
     let mid = &window[1];
     assert_eq!(mid.label, Some(Label::Negative));
@@ -348,9 +468,16 @@ fn window_posts_filter_by_brand_and_half_open_time_newest_first() {
     assert_eq!(mid.published_at, at(9, 30, 0));
     assert_eq!(window[0].label, None);
 
-    let limited = store.window_posts("acme", at(9, 0, 0), at(10, 0, 0), 2).unwrap();
+    let limited = store
+        .window_posts("acme", at(9, 0, 0), at(10, 0, 0), 2)
+        .unwrap();
     assert_eq!(limited.len(), 2);
     assert_eq!(limited[0].id, posts[4].id);
-    let globex = store.window_posts("globex", at(9, 0, 0), at(10, 0, 0), 10).unwrap();
-    assert_eq!(globex.iter().map(|p| p.id.clone()).collect::<Vec<_>>(), vec![posts[3].id.clone(), posts[2].id.clone()]);
+    let globex = store
+        .window_posts("globex", at(9, 0, 0), at(10, 0, 0), 10)
+        .unwrap();
+    assert_eq!(
+        globex.iter().map(|p| p.id.clone()).collect::<Vec<_>>(),
+        vec![posts[3].id.clone(), posts[2].id.clone()]
+    );
 }

@@ -13,7 +13,11 @@ fn store_with_entries(dir: &Path, n: i64) -> Store {
     let store = Store::open(dir).unwrap();
     for i in 1..=n {
         let entry = store
-            .append_audit("test", "tester", &serde_json::json!({"n": i, "note": "hello"}))
+            .append_audit(
+                "test",
+                "tester",
+                &serde_json::json!({"n": i, "note": "hello"}),
+            )
             .unwrap();
         assert_eq!(entry.seq, i);
     }
@@ -24,10 +28,8 @@ fn store_with_entries(dir: &Path, n: i64) -> Store {
 /// append-only triggers.
 fn tamper(store: &Store) -> Connection {
     let raw = Connection::open(store.path()).unwrap();
-    raw.execute_batch(
-        "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;",
-    )
-    .unwrap();
+    raw.execute_batch("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;")
+        .unwrap();
     raw
 }
 
@@ -121,12 +123,18 @@ fn altered_actor_or_time_is_detected() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_with_entries(dir.path(), 3);
     let raw = tamper(&store);
-    raw.execute("UPDATE audit_log SET actor = 'someone-else' WHERE seq = 2", [])
-        .unwrap();
+    raw.execute(
+        "UPDATE audit_log SET actor = 'someone-else' WHERE seq = 2",
+        [],
+    )
+    .unwrap();
     assert_eq!(store.verify_audit().unwrap().first_bad.unwrap().seq, 2);
     raw.execute("UPDATE audit_log SET actor = 'tester' WHERE seq = 2", [])
         .unwrap();
-    assert!(store.verify_audit().unwrap().is_intact(), "restored content verifies again");
+    assert!(
+        store.verify_audit().unwrap().is_intact(),
+        "restored content verifies again"
+    );
     raw.execute(
         "UPDATE audit_log SET at = '2000-01-01T00:00:00.000000000Z' WHERE seq = 1",
         [],
@@ -140,7 +148,8 @@ fn deleted_middle_row_names_the_gap() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_with_entries(dir.path(), 5);
     let raw = tamper(&store);
-    raw.execute("DELETE FROM audit_log WHERE seq = 3", []).unwrap();
+    raw.execute("DELETE FROM audit_log WHERE seq = 3", [])
+        .unwrap();
     let bad = store.verify_audit().unwrap().first_bad.unwrap();
     assert_eq!(bad.seq, 3);
     assert_eq!(bad.reason, "gap: entry 3 missing");
@@ -151,7 +160,8 @@ fn deleted_first_rows_name_the_gap() {
     let dir = tempfile::tempdir().unwrap();
     let store = store_with_entries(dir.path(), 5);
     let raw = tamper(&store);
-    raw.execute("DELETE FROM audit_log WHERE seq <= 2", []).unwrap();
+    raw.execute("DELETE FROM audit_log WHERE seq <= 2", [])
+        .unwrap();
     let bad = store.verify_audit().unwrap().first_bad.unwrap();
     assert_eq!(bad.seq, 1);
     assert_eq!(bad.reason, "gap: entries 1..2 missing");
@@ -183,7 +193,9 @@ fn rehashed_entry_breaks_the_next_link() {
     let forged_payload = r#"{"n":3,"note":"forged"}"#;
     let third = &entries[2];
     let at_text: String = raw
-        .query_row("SELECT at FROM audit_log WHERE seq = 3", [], |row| row.get(0))
+        .query_row("SELECT at FROM audit_log WHERE seq = 3", [], |row| {
+            row.get(0)
+        })
         .unwrap();
     let forged_hash = HashChain::entry_hash(
         &third.prev_hash,
@@ -201,7 +213,8 @@ fn rehashed_entry_breaks_the_next_link() {
     let bad = store.verify_audit().unwrap().first_bad.unwrap();
     assert_eq!(bad.seq, 4);
     assert!(
-        bad.reason.starts_with("entry 4: prev_hash does not match entry 3"),
+        bad.reason
+            .starts_with("entry 4: prev_hash does not match entry 3"),
         "{}",
         bad.reason
     );
@@ -228,7 +241,9 @@ fn entries_stream_in_seq_order_within_a_half_open_range() {
     assert_eq!(count, 2);
     assert_eq!(seen, vec![(2, at(10, 1, 0)), (3, at(10, 2, 0))]);
 
-    let count = store.audit_entries(Some(at(10, 3, 0)), None, |_| Ok(())).unwrap();
+    let count = store
+        .audit_entries(Some(at(10, 3, 0)), None, |_| Ok(()))
+        .unwrap();
     assert_eq!(count, 2);
 
     // An error from the callback stops the stream and comes back.

@@ -14,7 +14,11 @@ fn erasure_by_author_removes_content_leaves_tombstone_and_blocks_recapture() {
     other_by_victim.author = Some("@private".into());
     let bystander = post("forum", "3", &["acme"], at(9, 10, 0));
     let report = store
-        .ingest(&[victim.clone(), other_by_victim.clone(), bystander.clone()], None, "crawler")
+        .ingest(
+            &[victim.clone(), other_by_victim.clone(), bystander.clone()],
+            None,
+            "crawler",
+        )
         .unwrap();
     let incident = store
         .create_incident(NewIncident {
@@ -47,16 +51,31 @@ fn erasure_by_author_removes_content_leaves_tombstone_and_blocks_recapture() {
         .unwrap();
 
     let erased = store
-        .erase_posts(&ErasureTarget::Author("@private".into()), "GDPR art. 17 request #12", "dpo")
+        .erase_posts(
+            &ErasureTarget::Author("@private".into()),
+            "GDPR art. 17 request #12",
+            "dpo",
+        )
         .unwrap();
-    assert_eq!(erased.ids, vec![victim.id.clone(), other_by_victim.id.clone()]);
-    assert_eq!(erased.seqs, vec![report.stored[0].seq, report.stored[1].seq]);
+    assert_eq!(
+        erased.ids,
+        vec![victim.id.clone(), other_by_victim.id.clone()]
+    );
+    assert_eq!(
+        erased.seqs,
+        vec![report.stored[0].seq, report.stored[1].seq]
+    );
     assert!(erased.audit_seq.is_some());
     assert_eq!(store.get_post(&victim.id).unwrap(), None);
     assert!(store.get_post(&bystander.id).unwrap().is_some());
     assert_eq!(store.post_count().unwrap(), 1);
     // Brand windows no longer see it.
-    assert_eq!(store.bucket_counts("acme", at(9, 0, 0), at(10, 0, 0), 3600).unwrap(), vec![1]);
+    assert_eq!(
+        store
+            .bucket_counts("acme", at(9, 0, 0), at(10, 0, 0), 3600)
+            .unwrap(),
+        vec![1]
+    );
     // Evidence quoting it is scrubbed.
     let scrubbed = store.incident(incident.id).unwrap().unwrap();
     assert_eq!(scrubbed.evidence[0].text, "[erased]");
@@ -64,7 +83,11 @@ fn erasure_by_author_removes_content_leaves_tombstone_and_blocks_recapture() {
 
     // Crawling it again stores nothing; new posts get fresh seqs.
     let again = store
-        .ingest(&[victim.clone(), post("forum", "4", &["acme"], at(9, 20, 0))], None, "crawler")
+        .ingest(
+            &[victim.clone(), post("forum", "4", &["acme"], at(9, 20, 0))],
+            None,
+            "crawler",
+        )
         .unwrap();
     assert_eq!(again.duplicates, 1);
     assert_eq!(again.stored.len(), 1);
@@ -96,11 +119,19 @@ fn erasure_by_url_matches_canonical_form() {
     target.canonical_url = vigil_core::canonical_url("https://news.example/story");
     store.ingest(&[target.clone()], None, "crawler").unwrap();
     let erased = store
-        .erase_posts(&ErasureTarget::Url("https://NEWS.example/story#top".into()), "request", "dpo")
+        .erase_posts(
+            &ErasureTarget::Url("https://NEWS.example/story#top".into()),
+            "request",
+            "dpo",
+        )
         .unwrap();
     assert_eq!(erased.ids, vec![target.id]);
     let none = store
-        .erase_posts(&ErasureTarget::Url("https://news.example/other".into()), "request", "dpo")
+        .erase_posts(
+            &ErasureTarget::Url("https://news.example/other".into()),
+            "request",
+            "dpo",
+        )
         .unwrap();
     assert!(none.ids.is_empty());
     assert_eq!(none.audit_seq, None);
@@ -110,13 +141,23 @@ fn erasure_by_url_matches_canonical_form() {
 fn retention_purges_old_posts_and_seq_is_not_reused() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let posts: Vec<_> = (0..4).map(|i| post("news", &i.to_string(), &["acme"], at(9 + i, 0, 0))).collect();
+    let posts: Vec<_> = (0..4)
+        .map(|i| post("news", &i.to_string(), &["acme"], at(9 + i, 0, 0)))
+        .collect();
     store.ingest(&posts, None, "crawler").unwrap();
     // Purge everything, including the newest post: its seq must still not come back.
-    let purged = store.purge_published_before(at(23, 0, 0), "retention").unwrap();
+    let purged = store
+        .purge_published_before(at(23, 0, 0), "retention")
+        .unwrap();
     assert_eq!(purged.seqs, vec![1, 2, 3, 4]);
     assert_eq!(store.post_count().unwrap(), 0);
     assert_eq!(store.max_seq().unwrap(), 0);
-    let next = store.ingest(&[post("news", "new", &["acme"], at(23, 30, 0))], None, "crawler").unwrap();
+    let next = store
+        .ingest(
+            &[post("news", "new", &["acme"], at(23, 30, 0))],
+            None,
+            "crawler",
+        )
+        .unwrap();
     assert_eq!(next.stored[0].seq, 5);
 }

@@ -9,11 +9,11 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::Router;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 
 pub fn vigil() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_vigil"));
@@ -46,7 +46,11 @@ pub fn wait_for(what: &str, limit: Duration, mut condition: impl FnMut() -> bool
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A child process killed when dropped, so a failing test leaves nothing running.
@@ -60,13 +64,19 @@ impl Guard {
 
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let pid = self.0.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM");
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill -TERM");
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.0.try_wait().unwrap() {
                 return status;
             }
-            assert!(Instant::now() < deadline, "daemon did not stop within 30s of SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not stop within 30s of SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -80,7 +90,11 @@ impl Drop for Guard {
 }
 
 pub fn spawn_daemon(config: &Path, log: &Path) -> Guard {
-    let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
     let child = vigil()
         .args(["run", "--config", config.to_str().unwrap()])
         .stdout(Stdio::null())
@@ -92,21 +106,39 @@ pub fn spawn_daemon(config: &Path, log: &Path) -> Guard {
 
 pub fn spawn_mailcatcher(port: u16, dir: &Path) -> Guard {
     let child = vigil()
-        .args(["mailcatcher", "--listen", &format!("127.0.0.1:{port}"), "--dir", dir.to_str().unwrap()])
+        .args([
+            "mailcatcher",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--dir",
+            dir.to_str().unwrap(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("mailcatcher starts");
-    wait_for("the mail catcher to listen", Duration::from_secs(10), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    wait_for(
+        "the mail catcher to listen",
+        Duration::from_secs(10),
+        || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+    );
     Guard(child)
 }
 
 /// Messages captured by the mail catcher, in arrival order.
 pub fn mails(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .collect();
     paths.sort();
-    paths.iter().map(|p| std::fs::read_to_string(p).unwrap()).collect()
+    paths
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect()
 }
 
 /// The value of a header in a raw message (first occurrence, unfolded).
@@ -115,7 +147,8 @@ pub fn header_value(mail: &str, name: &str) -> Option<String> {
     let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
     unfolded.lines().find_map(|line| {
         let (key, value) = line.split_once(':')?;
-        key.eq_ignore_ascii_case(name).then(|| value.trim().to_string())
+        key.eq_ignore_ascii_case(name)
+            .then(|| value.trim().to_string())
     })
 }
 
@@ -123,7 +156,11 @@ pub fn header_value(mail: &str, name: &str) -> Option<String> {
 pub fn mail_text(mail: &str) -> String {
     let mut out = String::new();
     for part in mail.split("\r\n\r\n").skip(1) {
-        let compact: String = part.lines().take_while(|l| !l.starts_with("--")).collect::<Vec<_>>().join("");
+        let compact: String = part
+            .lines()
+            .take_while(|l| !l.starts_with("--"))
+            .collect::<Vec<_>>()
+            .join("");
         if let Ok(bytes) = base64_decode(&compact) {
             out.push_str(&String::from_utf8_lossy(&bytes));
         }
@@ -139,12 +176,16 @@ fn quoted_printable(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'=' && i + 2 < bytes.len() {
-            if let Ok(byte) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                out.push(byte);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && let Ok(byte) = u8::from_str_radix(
+                std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                16,
+            )
+        {
+            out.push(byte);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -155,7 +196,7 @@ fn quoted_printable(text: &str) -> String {
 fn base64_decode(text: &str) -> Result<Vec<u8>, ()> {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let clean: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if clean.is_empty() || clean.len() % 4 != 0 {
+    if clean.is_empty() || !clean.len().is_multiple_of(4) {
         return Err(());
     }
     let mut out = Vec::new();
@@ -197,11 +238,15 @@ pub struct FeedState {
 pub type SharedFeeds = Arc<Mutex<FeedState>>;
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 pub fn rss_document(base: &str, items: &[FeedItem], encoding: &str) -> String {
-    let mut xml = format!("<?xml version=\"1.0\" encoding=\"{encoding}\"?>\n<rss version=\"2.0\"><channel><title>test</title><link>{base}</link><description>t</description>\n");
+    let mut xml = format!(
+        "<?xml version=\"1.0\" encoding=\"{encoding}\"?>\n<rss version=\"2.0\"><channel><title>test</title><link>{base}</link><description>t</description>\n"
+    );
     for item in items {
         xml.push_str(&format!(
             "<item><title>{}</title><link>{base}/p/{}?utm_source=rss</link><guid>{}</guid><author>{}</author><pubDate>{}</pubDate><description>{}</description></item>\n",
@@ -223,7 +268,11 @@ async fn english(State((feeds, base)): State<(SharedFeeds, String)>) -> Response
         state.requests += 1;
         state.english.clone()
     };
-    ([(header::CONTENT_TYPE, "application/rss+xml; charset=utf-8")], rss_document(&base, &items, "utf-8")).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/rss+xml; charset=utf-8")],
+        rss_document(&base, &items, "utf-8"),
+    )
+        .into_response()
 }
 
 async fn chinese(State((feeds, base)): State<(SharedFeeds, String)>) -> Response {
@@ -236,13 +285,19 @@ async fn chinese(State((feeds, base)): State<(SharedFeeds, String)>) -> Response
 async fn broken(UrlPath(kind): UrlPath<String>) -> Response {
     match kind.as_str() {
         "500" => (StatusCode::INTERNAL_SERVER_ERROR, "boom").into_response(),
-        "malformed" => ([(header::CONTENT_TYPE, "application/rss+xml")], "<?xml version=\"1.0\"?><rss><channel><title>cut off<item><title>acme</ti").into_response(),
+        "malformed" => (
+            [(header::CONTENT_TYPE, "application/rss+xml")],
+            "<?xml version=\"1.0\"?><rss><channel><title>cut off<item><title>acme</ti",
+        )
+            .into_response(),
         "slow" => {
             tokio::time::sleep(Duration::from_secs(30)).await;
             "too late".into_response()
         }
         "huge" => {
-            let mut body = String::from("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>big</title>");
+            let mut body = String::from(
+                "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>big</title>",
+            );
             while body.len() < 3_000_000 {
                 body.push_str("<item><title>acme acme acme</title><description>padding padding padding padding</description></item>");
             }
@@ -266,7 +321,11 @@ pub fn start_feed_server(feeds: SharedFeeds) -> String {
     let base = format!("http://{address}");
     let state = (feeds, base.clone());
     std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
         runtime.block_on(async move {
             let app = Router::new()
                 .route("/robots.txt", get(robots))
@@ -292,12 +351,35 @@ pub fn item(guid: &str, text: &str, minutes_ago: i64) -> FeedItem {
 }
 
 /// `vigil search QUERY --format json` → (total, ids).
-pub fn search_json(config: &Path, query: &str, extra: &[&str]) -> (u64, Vec<String>, serde_json::Value) {
-    let mut args = vec!["search", query, "--format", "json", "--limit", "1000", "--config", config.to_str().unwrap()];
+pub fn search_json(
+    config: &Path,
+    query: &str,
+    extra: &[&str],
+) -> (u64, Vec<String>, serde_json::Value) {
+    let mut args = vec![
+        "search",
+        query,
+        "--format",
+        "json",
+        "--limit",
+        "1000",
+        "--config",
+        config.to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     let output = run(&args);
-    assert!(output.status.success(), "search failed: {}", stderr(&output));
-    let value: serde_json::Value = serde_json::from_slice(&output.stdout).expect("search prints JSON");
-    let ids = value["hits"].as_array().unwrap().iter().map(|h| h["id"].as_str().unwrap().to_string()).collect();
+    assert!(
+        output.status.success(),
+        "search failed: {}",
+        stderr(&output)
+    );
+    let value: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("search prints JSON");
+    let ids = value["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_str().unwrap().to_string())
+        .collect();
     (value["total"].as_u64().unwrap(), ids, value)
 }

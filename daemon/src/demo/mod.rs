@@ -14,11 +14,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
@@ -45,16 +45,27 @@ impl Replay {
 
     fn visible(&self, feed: Feed) -> impl Iterator<Item = &ScenarioPost> {
         let crisis = self.crisis_started();
-        self.posts.iter().rev().filter(move |p| p.feed == feed && (crisis || !p.crisis))
+        self.posts
+            .iter()
+            .rev()
+            .filter(move |p| p.feed == feed && (crisis || !p.crisis))
     }
 
     fn link(&self, post: &ScenarioPost) -> String {
-        format!("{}/posts/{}/{}", self.base_url, post.feed.slug(), post.number)
+        format!(
+            "{}/posts/{}/{}",
+            self.base_url,
+            post.feed.slug(),
+            post.number
+        )
     }
 }
 
 fn xml_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 fn rss(replay: &Replay, feed: Feed, title: &str, encoding: &str) -> String {
@@ -65,9 +76,9 @@ fn rss(replay: &Replay, feed: Feed, title: &str, encoding: &str) -> String {
     );
     for post in replay.visible(feed) {
         let link = replay.link(post);
-        let _ = write!(
+        let _ = writeln!(
             xml,
-            "<item><title>{}</title><link>{link}</link><guid isPermaLink=\"false\">{}-{}</guid><dc:creator>{}</dc:creator><pubDate>{}</pubDate><description>{}</description></item>\n",
+            "<item><title>{}</title><link>{link}</link><guid isPermaLink=\"false\">{}-{}</guid><dc:creator>{}</dc:creator><pubDate>{}</pubDate><description>{}</description></item>",
             xml_escape(&post.title),
             feed.slug(),
             post.number,
@@ -88,9 +99,9 @@ fn atom(replay: &Replay) -> String {
     );
     for post in replay.visible(Feed::Reviews) {
         let link = replay.link(post);
-        let _ = write!(
+        let _ = writeln!(
             xml,
-            "<entry><title>{}</title><id>{link}</id><link href=\"{link}\"/><author><name>{}</name></author><published>{}</published><updated>{}</updated><summary>{}</summary></entry>\n",
+            "<entry><title>{}</title><id>{link}</id><link href=\"{link}\"/><author><name>{}</name></author><published>{}</published><updated>{}</updated><summary>{}</summary></entry>",
             xml_escape(&post.title),
             xml_escape(&post.author),
             post.published_at.to_rfc3339(),
@@ -113,15 +124,28 @@ async fn feed_handler(State(replay): State<Arc<Replay>>, Path(name): Path<String
             // Like a legacy Chinese site: GBK bytes, charset only in the XML declaration.
             let xml = rss(&replay, Feed::Weibo, "微博关键词：艾克米", "gbk");
             let (bytes, _, _) = encoding_rs::GBK.encode(&xml);
-            ([(header::CONTENT_TYPE, "application/rss+xml")], bytes.into_owned()).into_response()
+            (
+                [(header::CONTENT_TYPE, "application/rss+xml")],
+                bytes.into_owned(),
+            )
+                .into_response()
         }
-        "reviews.atom" => ([(header::CONTENT_TYPE, "application/atom+xml")], atom(&replay)).into_response(),
+        "reviews.atom" => (
+            [(header::CONTENT_TYPE, "application/atom+xml")],
+            atom(&replay),
+        )
+            .into_response(),
         _ => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
-async fn post_page(State(replay): State<Arc<Replay>>, Path((feed, number)): Path<(String, usize)>) -> Response {
-    let found = replay.posts.iter().find(|p| p.feed.slug() == feed && p.number == number && (replay.crisis_started() || !p.crisis));
+async fn post_page(
+    State(replay): State<Arc<Replay>>,
+    Path((feed, number)): Path<(String, usize)>,
+) -> Response {
+    let found = replay.posts.iter().find(|p| {
+        p.feed.slug() == feed && p.number == number && (replay.crisis_started() || !p.crisis)
+    });
     match found {
         Some(post) => (
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
@@ -157,7 +181,9 @@ async fn serve_scenario(shutdown: CancellationToken) -> anyhow::Result<String> {
         .route("/posts/{feed}/{number}", get(post_page))
         .with_state(replay);
     tokio::spawn(async move {
-        let _ = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await;
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await;
     });
     Ok(base_url)
 }
@@ -282,13 +308,22 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let listener = match tokio::net::TcpListener::bind(&args.listen).await {
         Ok(listener) => listener,
         Err(error) => {
-            eprintln!("note: cannot listen on {} ({error}); using a free port instead", args.listen);
+            eprintln!(
+                "note: cannot listen on {} ({error}); using a free port instead",
+                args.listen
+            );
             tokio::net::TcpListener::bind("127.0.0.1:0").await?
         }
     };
     let listen = listener.local_addr()?;
-    std::fs::write(dir.join("scripts/product-safety.md"), include_str!("../../../scripts/product-safety.md"))?;
-    std::fs::write(dir.join("scripts/holding-statement.md"), include_str!("../../../scripts/holding-statement.md"))?;
+    std::fs::write(
+        dir.join("scripts/product-safety.md"),
+        include_str!("../../../scripts/product-safety.md"),
+    )?;
+    std::fs::write(
+        dir.join("scripts/holding-statement.md"),
+        include_str!("../../../scripts/holding-statement.md"),
+    )?;
     let config_path = dir.join("vigil.toml");
     std::fs::write(&config_path, demo_config(&base_url, smtp, listen))?;
     let config = vigil_config::load(&config_path)?;
@@ -297,14 +332,22 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
 
     println!("Vigil demo");
     println!("  replaying a week of ordinary mentions of Acme (艾克米) from {base_url}/feeds/…");
-    println!("  crisis posts (exploding kettles, in English and Chinese) start in {}s", CRISIS_DELAY.as_secs());
-    println!("  mail is captured by a local SMTP server on {smtp} into {}/", mail_dir.display());
+    println!(
+        "  crisis posts (exploding kettles, in English and Chinese) start in {}s",
+        CRISIS_DELAY.as_secs()
+    );
+    println!(
+        "  mail is captured by a local SMTP server on {smtp} into {}/",
+        mail_dir.display()
+    );
     println!("  API on http://{listen}/  (config: {config_arg})");
     println!();
 
     let pipeline_shutdown = shutdown.clone();
     let pipeline_services = services.clone();
-    let mut pipeline_task = tokio::spawn(async move { pipeline::run_pipeline(pipeline_services, pipeline_shutdown, Some(listener)).await });
+    let mut pipeline_task = tokio::spawn(async move {
+        pipeline::run_pipeline(pipeline_services, pipeline_shutdown, Some(listener)).await
+    });
     let signal = shutdown.clone();
     tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;
@@ -335,18 +378,38 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         if !announced && !sent.is_empty() && pending == 0 {
             announced = true;
             let posts = services.store.post_count()?;
-            println!("Crisis detected. {posts} posts stored; {} incident(s) opened; {} alert email(s) delivered:", incidents.len(), sent.len());
+            println!(
+                "Crisis detected. {posts} posts stored; {} incident(s) opened; {} alert email(s) delivered:",
+                incidents.len(),
+                sent.len()
+            );
             for incident in &incidents {
-                println!("  incident #{} [{}] {}: {}", incident.id, incident.severity, incident.rule, incident.trigger.explanation);
+                println!(
+                    "  incident #{} [{}] {}: {}",
+                    incident.id, incident.severity, incident.rule, incident.trigger.explanation
+                );
             }
             println!();
             println!("What to look at:");
-            println!("  the alert emails:   {}/*.eml   (open in a mail client, or read as text)", mail_dir.display());
-            println!("  the incidents:      cargo run --release -- incidents list --config {config_arg}");
-            println!("  acknowledge one:    cargo run --release -- incidents ack 1 --by \"your name\" --config {config_arg}");
-            println!("  search (CLI):       cargo run --release -- search '爆炸 OR exploded' --config {config_arg}");
-            println!("  search (API):       curl 'http://{listen}/api/search?q=kettle&sentiment=negative'");
-            println!("  audit log:          cargo run --release -- audit verify --config {config_arg}");
+            println!(
+                "  the alert emails:   {}/*.eml   (open in a mail client, or read as text)",
+                mail_dir.display()
+            );
+            println!(
+                "  the incidents:      cargo run --release -- incidents list --config {config_arg}"
+            );
+            println!(
+                "  acknowledge one:    cargo run --release -- incidents ack 1 --by \"your name\" --config {config_arg}"
+            );
+            println!(
+                "  search (CLI):       cargo run --release -- search '爆炸 OR exploded' --config {config_arg}"
+            );
+            println!(
+                "  search (API):       curl 'http://{listen}/api/search?q=kettle&sentiment=negative'"
+            );
+            println!(
+                "  audit log:          cargo run --release -- audit verify --config {config_arg}"
+            );
             if args.exit_when_done {
                 shutdown.cancel();
             } else {
@@ -357,7 +420,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         if !announced && Instant::now() > deadline {
             shutdown.cancel();
             let _ = pipeline_task.await;
-            anyhow::bail!("the demo's crisis alert was not delivered within 3 minutes; see the log above");
+            anyhow::bail!(
+                "the demo's crisis alert was not delivered within 3 minutes; see the log above"
+            );
         }
     }
 }

@@ -97,9 +97,27 @@ const CRISIS_REVIEWS: &[&str] = &[
     "Avoid Acme kettles: mine overheated and cracked, hot water everywhere. Awful.",
 ];
 
-const HANDLES_EN: &[&str] = &["@tea_lover", "@kitchenjen", "@dave_h", "@mira.k", "@brewmaster", "@sam_in_leeds", "@homecook22", "@oliviap"];
-const HANDLES_ZH: &[&str] = &["@小王爱喝茶", "@厨房达人", "@北京李先生", "@上海小美", "@广州阿强", "@杭州生活家"];
-const CITIES: &[&str] = &["London", "Leeds", "Boston", "Dublin", "Toronto", "Sydney", "Austin", "Cardiff"];
+const HANDLES_EN: &[&str] = &[
+    "@tea_lover",
+    "@kitchenjen",
+    "@dave_h",
+    "@mira.k",
+    "@brewmaster",
+    "@sam_in_leeds",
+    "@homecook22",
+    "@oliviap",
+];
+const HANDLES_ZH: &[&str] = &[
+    "@小王爱喝茶",
+    "@厨房达人",
+    "@北京李先生",
+    "@上海小美",
+    "@广州阿强",
+    "@杭州生活家",
+];
+const CITIES: &[&str] = &[
+    "London", "Leeds", "Boston", "Dublin", "Toronto", "Sydney", "Austin", "Cardiff",
+];
 const CITIES_ZH: &[&str] = &["北京", "上海", "广州", "深圳", "杭州", "成都"];
 
 /// Small deterministic generator: the scenario is the same every run.
@@ -107,7 +125,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         self.0 >> 33
     }
 
@@ -122,26 +143,62 @@ pub fn build(start: DateTime<Utc>, crisis_delay: Duration) -> Vec<ScenarioPost> 
     let mut rng = Lcg(20_240_501);
     let mut posts = Vec::new();
     let mut counters = [0usize; 3];
-    let mut push = |posts: &mut Vec<ScenarioPost>, feed: Feed, author: &str, text: String, at: DateTime<Utc>, crisis: bool| {
+    let mut push = |posts: &mut Vec<ScenarioPost>,
+                    feed: Feed,
+                    author: &str,
+                    text: String,
+                    at: DateTime<Utc>,
+                    crisis: bool| {
         let counter = &mut counters[feed as usize];
         *counter += 1;
         let title = vigil_core::text::truncate_chars(&text, 40);
-        posts.push(ScenarioPost { feed, number: *counter, author: author.to_string(), title, text, published_at: at, crisis });
+        posts.push(ScenarioPost {
+            feed,
+            number: *counter,
+            author: author.to_string(),
+            title,
+            text,
+            published_at: at,
+            crisis,
+        });
     };
     // History: roughly two mentions an hour, a bit busier in the day.
     let history_end = start - Duration::hours(1);
     let mut at = history_end - Duration::days(7);
-    while at < history_end {
+    loop {
         let hour = at.format("%H").to_string().parse::<u32>().unwrap_or(12);
         let busy = (8..22).contains(&hour);
-        let step_minutes = if busy { 20 + rng.next() % 25 } else { 45 + rng.next() % 60 };
+        let step_minutes = if busy {
+            20 + rng.next() % 25
+        } else {
+            45 + rng.next() % 60
+        };
         at += Duration::minutes(step_minutes as i64);
+        if at >= history_end {
+            break;
+        }
         let roll = rng.next() % 10;
         let (feed, author, text) = match roll {
-            0..=4 => (Feed::Social, rng.pick(HANDLES_EN), format!("{} ({})", rng.pick(ORDINARY_EN), rng.pick(CITIES))),
-            5..=7 => (Feed::Weibo, rng.pick(HANDLES_ZH), format!("{}（{}）", rng.pick(ORDINARY_ZH), rng.pick(CITIES_ZH))),
-            8 => (Feed::Reviews, rng.pick(HANDLES_EN), rng.pick(REVIEWS_EN).to_string()),
-            _ => (Feed::Social, rng.pick(HANDLES_EN), rng.pick(UNRELATED).to_string()),
+            0..=4 => (
+                Feed::Social,
+                rng.pick(HANDLES_EN),
+                format!("{} ({})", rng.pick(ORDINARY_EN), rng.pick(CITIES)),
+            ),
+            5..=7 => (
+                Feed::Weibo,
+                rng.pick(HANDLES_ZH),
+                format!("{}（{}）", rng.pick(ORDINARY_ZH), rng.pick(CITIES_ZH)),
+            ),
+            8 => (
+                Feed::Reviews,
+                rng.pick(HANDLES_EN),
+                rng.pick(REVIEWS_EN).to_string(),
+            ),
+            _ => (
+                Feed::Social,
+                rng.pick(HANDLES_EN),
+                rng.pick(UNRELATED).to_string(),
+            ),
         };
         push(&mut posts, feed, author, text, at, false);
     }
@@ -150,9 +207,21 @@ pub fn build(start: DateTime<Utc>, crisis_delay: Duration) -> Vec<ScenarioPost> 
     for i in 0..52 {
         let at = crisis_end - Duration::seconds(40 * 60 - i * 46);
         let (feed, author, text) = match i % 8 {
-            0..=3 => (Feed::Social, rng.pick(HANDLES_EN), format!("{} ({})", rng.pick(CRISIS_EN), rng.pick(CITIES))),
-            4..=6 => (Feed::Weibo, rng.pick(HANDLES_ZH), format!("{}（{}）", rng.pick(CRISIS_ZH), rng.pick(CITIES_ZH))),
-            _ => (Feed::Reviews, rng.pick(HANDLES_EN), rng.pick(CRISIS_REVIEWS).to_string()),
+            0..=3 => (
+                Feed::Social,
+                rng.pick(HANDLES_EN),
+                format!("{} ({})", rng.pick(CRISIS_EN), rng.pick(CITIES)),
+            ),
+            4..=6 => (
+                Feed::Weibo,
+                rng.pick(HANDLES_ZH),
+                format!("{}（{}）", rng.pick(CRISIS_ZH), rng.pick(CITIES_ZH)),
+            ),
+            _ => (
+                Feed::Reviews,
+                rng.pick(HANDLES_EN),
+                rng.pick(CRISIS_REVIEWS).to_string(),
+            ),
         };
         push(&mut posts, feed, author, text, at, true);
     }
@@ -171,11 +240,22 @@ mod tests {
         let history: Vec<_> = posts.iter().filter(|p| !p.crisis).collect();
         assert_eq!(crisis.len(), 52);
         assert!(history.len() > 200, "a week of chatter: {}", history.len());
-        assert!(history.iter().all(|p| p.published_at < start - Duration::hours(1)));
-        assert!(crisis.iter().all(|p| p.published_at > start - Duration::hours(1)));
+        assert!(
+            history
+                .iter()
+                .all(|p| p.published_at < start - Duration::hours(1))
+        );
+        assert!(
+            crisis
+                .iter()
+                .all(|p| p.published_at > start - Duration::hours(1))
+        );
         assert!(crisis.iter().any(|p| p.feed == Feed::Weibo));
         // Deterministic.
         let again = build(start, Duration::seconds(8));
-        assert_eq!(posts.iter().map(|p| &p.text).collect::<Vec<_>>(), again.iter().map(|p| &p.text).collect::<Vec<_>>());
+        assert_eq!(
+            posts.iter().map(|p| &p.text).collect::<Vec<_>>(),
+            again.iter().map(|p| &p.text).collect::<Vec<_>>()
+        );
     }
 }

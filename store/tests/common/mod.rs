@@ -14,7 +14,9 @@ pub fn post(source: &str, external_id: &str, brands: &[&str], published_at: Date
         id: post_id(source, external_id),
         source: source.to_string(),
         external_id: external_id.to_string(),
-        url: Some(format!("https://{source}.example/{external_id}?utm_source=x")),
+        url: Some(format!(
+            "https://{source}.example/{external_id}?utm_source=x"
+        )),
         canonical_url: Some(format!("https://{source}.example/{external_id}")),
         author: Some(format!("@author_{external_id}")),
         title: Some(format!("Title {external_id}")),
