@@ -25,9 +25,10 @@ pub struct Cli {
     )]
     pub config: PathBuf,
 
-    /// Log filter for the daemon's structured logs (e.g. `info`, `vigil=debug`).
-    #[arg(long, global = true, default_value = "info", env = "VIGIL_LOG")]
-    pub log: String,
+    /// Log filter for structured logs on stderr (e.g. `info`, `debug`). Default: `info` for
+    /// run, demo, crawl and mailcatcher; `warn` for the other commands.
+    #[arg(long, global = true, env = "VIGIL_LOG")]
+    pub log: Option<String>,
 
     #[command(subcommand)]
     pub command: Command,
@@ -95,19 +96,25 @@ pub enum SearchFormat {
 pub struct SearchArgs {
     /// Query, e.g. '"acme kettle" OR 艾克米 NOT recall'; `*` matches everything.
     pub query: String,
+    /// Only mentions of this brand (as named in the config).
     #[arg(long)]
     pub brand: Option<String>,
+    /// Only posts from this source.
     #[arg(long)]
     pub source: Option<String>,
+    /// Only posts with this sentiment label.
     #[arg(long, value_parser = ["negative", "neutral", "positive"])]
     pub sentiment: Option<String>,
-    /// RFC 3339 time, a date, or a relative time like `24h` / `7d` (that long ago).
+    /// Published at or after: RFC 3339 time, a date, or a relative time like `24h` / `7d` (that long ago).
     #[arg(long)]
     pub from: Option<String>,
+    /// Published before (same forms as --from).
     #[arg(long)]
     pub to: Option<String>,
+    /// Hits to show.
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
+    /// Hits to skip (paging).
     #[arg(long, default_value_t = 0)]
     pub offset: usize,
     #[arg(long, value_enum, default_value_t = SearchFormat::Table)]

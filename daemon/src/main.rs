@@ -29,7 +29,15 @@ impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.log);
+    let chatty = matches!(
+        cli.command,
+        Command::Run | Command::Demo(_) | Command::Crawl(_) | Command::Mailcatcher(_)
+    );
+    init_logging(
+        cli.log
+            .as_deref()
+            .unwrap_or(if chatty { "info" } else { "warn" }),
+    );
     let result = run(cli);
     match result {
         Ok(code) => code,

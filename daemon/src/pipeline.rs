@@ -57,6 +57,11 @@ impl Services {
             Crawler::new(&config.crawler, &config.brands).context("building the crawler")?,
         );
         let engine = Arc::new(AlertEngine::new(&config).context("compiling alert scripts")?);
+        store.append_audit(
+            "config_loaded",
+            "vigil",
+            &serde_json::json!({ "path": config.path.as_ref().map(|p| p.display().to_string()), "sha256": config.content_hash }),
+        )?;
         let mailer = match &config.alerts.smtp {
             Some(smtp) => Some(Arc::new(Mailer::new(smtp).context("configuring SMTP")?)),
             None => None,
@@ -86,11 +91,6 @@ pub async fn run_daemon(config_path: &Path) -> anyhow::Result<ExitCode> {
     let config = context::load_config(config_path, false)?;
     let listen = config.server.listen;
     let services = Services::open(config)?;
-    services.store.append_audit(
-        "config_loaded",
-        "daemon",
-        &serde_json::json!({ "path": config_path.display().to_string(), "sha256": services.config.content_hash }),
-    )?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding the HTTP API to {listen}"))?;
@@ -545,7 +545,8 @@ pub fn evaluate_alerts(services: &Services) -> anyhow::Result<usize> {
     let now = services.clock.now();
     let outcomes = services.engine.evaluate(&*services.store, now)?;
     for outcome in outcomes.iter().filter(|o| o.fired) {
-        info!(rule = %outcome.rule, brand = %outcome.brand, value = outcome.value, opened = outcome.opened, incident = ?outcome.incident_id, "rule fired");
+        // Openings are logged by the engine; an open incident firing again is routine.
+        debug!(rule = %outcome.rule, brand = %outcome.brand, value = outcome.value, opened = outcome.opened, incident = ?outcome.incident_id, "rule fired");
     }
     Ok(services.engine.plan_notifications(&*services.store, now)?)
 }
