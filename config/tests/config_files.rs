@@ -114,3 +114,53 @@ fn empty_config_is_the_builtin_default() {
     assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
     assert!(config.storage.redact_pii);
 }
+
+#[test]
+fn mutated_configs_never_panic_and_errors_have_positions() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../vigil.example.toml");
+    let original = std::fs::read_to_string(&path).unwrap();
+    let base_dir = path.parent().unwrap();
+    let pieces = [
+        "\"",
+        "[",
+        "]",
+        "=",
+        "\n",
+        "{",
+        "}",
+        "0",
+        "-1",
+        "x",
+        "'",
+        "召回",
+        "[[brands]]\n",
+        "true",
+        "1e999",
+        "\u{feff}",
+    ];
+    let mut state: u64 = 42;
+    let mut next = |bound: usize| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) as usize % bound
+    };
+    let line_count = original.lines().count();
+    for _ in 0..400 {
+        let mut text = original.clone();
+        for _ in 0..1 + next(4) {
+            let mut at = next(text.len());
+            while !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            text.insert_str(at, pieces[next(pieces.len())]);
+        }
+        if let Err(errors) = vigil_config::parse_str(&text, &path, base_dir) {
+            assert!(!errors.errors.is_empty());
+            for error in &errors.errors {
+                assert!(error.line >= 1 && error.line <= line_count + 10, "{error}");
+                assert!(error.column >= 1, "{error}");
+            }
+        }
+    }
+}

@@ -537,3 +537,66 @@ mod tests {
         assert!(!glob(&pattern, &text));
     }
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+
+    /// Seeded random queries and texts built from the language's own pieces: the parser
+    /// and matcher must return (Ok or a located error), never panic, on any of them.
+    #[test]
+    fn random_queries_never_panic() {
+        const PIECES: &[&str] = &[
+            "acme",
+            "\"",
+            "(",
+            ")",
+            "AND",
+            "OR",
+            "NOT",
+            "*",
+            "艾克米",
+            "召回",
+            " ",
+            "a*b",
+            "“",
+            "”",
+            "-",
+            "é",
+            "\u{0}",
+            "\\",
+            "🔥",
+            "NOT NOT",
+            "((",
+            "))",
+        ];
+        let mut state: u64 = 0x5eed;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 33) as usize
+        };
+        for _ in 0..20_000 {
+            let length = next() % 12;
+            let query: String = (0..length)
+                .map(|_| PIECES[next() % PIECES.len()])
+                .collect::<Vec<_>>()
+                .join(if next() % 2 == 0 { " " } else { "" });
+            match Query::parse(&query) {
+                Ok(parsed) => {
+                    let text: String = (0..next() % 8)
+                        .map(|_| PIECES[next() % PIECES.len()])
+                        .collect();
+                    let _ = parsed.matches(&text);
+                    let _ = parsed.positive_terms();
+                    let _ = parsed.to_string();
+                }
+                Err(error) => assert!(
+                    error.column >= 1 && error.column <= query.chars().count() + 1,
+                    "{query:?}: {error}"
+                ),
+            }
+        }
+    }
+}
