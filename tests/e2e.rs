@@ -809,3 +809,92 @@ fn api_enforces_tokens_and_roles() {
     assert_eq!(status, 200);
     assert!(body.contains("vigil_posts_stored 1"), "{body}");
 }
+
+#[test]
+fn erase_removes_an_author_from_store_and_index() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    let config = dir.join("vigil.toml");
+    std::fs::write(
+        &config,
+        "[storage]\ndata_dir = \"data\"\n[[brands]]\nname = \"Acme\"\nquery = 'acme'\n",
+    )
+    .unwrap();
+    let lines: String = (0..10)
+        .map(|i| {
+            let author = if i % 2 == 0 { "@alice" } else { "@bob" };
+            format!("{{\"id\": \"{i}\", \"author\": \"{author}\", \"published_at\": \"2024-05-01T12:00:00Z\", \"text\": \"acme secret {i}\"}}\n")
+        })
+        .collect();
+    let file = dir.join("posts.jsonl");
+    std::fs::write(&file, lines).unwrap();
+    let config_arg = config.to_str().unwrap();
+    assert!(
+        run(&[
+            "import",
+            "--source",
+            "s",
+            file.to_str().unwrap(),
+            "--config",
+            config_arg
+        ])
+        .status
+        .success()
+    );
+    assert_eq!(search_json(&config, "secret", &[]).0, 10);
+
+    let missing_reason = run(&["erase", "--author", "@alice", "--config", config_arg]);
+    assert_eq!(
+        missing_reason.status.code(),
+        Some(2),
+        "--reason is required"
+    );
+    let erased = run(&[
+        "erase",
+        "--author",
+        "@alice",
+        "--reason",
+        "GDPR request 7",
+        "--config",
+        config_arg,
+    ]);
+    assert!(erased.status.success(), "{}", stderr(&erased));
+    assert!(
+        stdout(&erased).contains("erased 5 posts"),
+        "{}",
+        stdout(&erased)
+    );
+    let (total, _, hits) = search_json(&config, "secret", &[]);
+    assert_eq!(total, 5);
+    assert!(
+        hits["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|h| h["author"] == "@bob"),
+        "{hits}"
+    );
+
+    // Captured again later: the tombstone keeps it out.
+    let again = run(&[
+        "import",
+        "--source",
+        "s",
+        file.to_str().unwrap(),
+        "--config",
+        config_arg,
+    ]);
+    assert!(stdout(&again).contains("0 stored"), "{}", stdout(&again));
+    assert_eq!(search_json(&config, "secret", &[]).0, 5);
+    let export = stdout(&run(&["audit", "export", "--config", config_arg]));
+    assert!(export.contains("\"kind\":\"erasure\""), "erasure audited");
+    assert!(
+        !export.contains("@alice"),
+        "the audit log does not keep the erased handle"
+    );
+    assert!(
+        run(&["audit", "verify", "--config", config_arg])
+            .status
+            .success()
+    );
+}

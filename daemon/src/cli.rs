@@ -58,6 +58,9 @@ pub enum Command {
     Audit(AuditCommand),
     /// Rebuild the search index from the store.
     Reindex,
+    /// Erase an author's posts or one URL's post from the store and the index, leaving a
+    /// hash-only tombstone (GDPR/PIPL erasure requests). Run it with the daemon stopped.
+    Erase(EraseArgs),
     /// A local SMTP server that writes every message it receives to a folder as .eml
     /// (what the demo uses; handy for trying alert rules without a real mail server).
     Mailcatcher(MailcatcherArgs),
@@ -195,6 +198,20 @@ pub enum AuditCommand {
         #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
         format: ExportFormat,
     },
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["author", "url"])))]
+pub struct EraseArgs {
+    /// Every post by this author handle (exact match).
+    #[arg(long)]
+    pub author: Option<String>,
+    /// The post at this URL (compared as given and in canonical form).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Why (recorded in the audit log), e.g. "GDPR request 2026-118".
+    #[arg(long)]
+    pub reason: String,
 }
 
 #[derive(Debug, clap::Args)]

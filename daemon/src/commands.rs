@@ -14,8 +14,8 @@ use vigil_core::{IncidentStatus, Label, Post, Provenance, Query, post_id, sha256
 
 use crate::UsageError;
 use crate::cli::{
-    AuditCommand, ClassifyArgs, CrawlArgs, ExportFormat, ImportArgs, IncidentsCommand, ListFormat,
-    SearchArgs, SearchFormat,
+    AuditCommand, ClassifyArgs, CrawlArgs, EraseArgs, ExportFormat, ImportArgs, IncidentsCommand,
+    ListFormat, SearchArgs, SearchFormat,
 };
 use crate::context::{self, load_config, parse_time};
 use crate::pipeline::{self, IndexStage, Services};
@@ -550,6 +550,41 @@ pub fn audit(path: &Path, command: AuditCommand) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+pub fn erase(path: &Path, args: EraseArgs) -> anyhow::Result<ExitCode> {
+    let config = load_config(path, false)?;
+    if args.reason.trim().is_empty() {
+        return Err(
+            UsageError("--reason must say why (it is recorded in the audit log)".into()).into(),
+        );
+    }
+    let store = context::open_store(&config)?;
+    let index = context::open_index(&config)?;
+    // Take the index writer first: erasing from the store while a running daemon keeps
+    // the posts searchable would be worse than refusing.
+    let mut stage = IndexStage::open(&index).map_err(|error| {
+        UsageError(format!(
+            "{error:#}; stop the daemon, then run the erasure again"
+        ))
+    })?;
+    let target = match (args.author, args.url) {
+        (Some(author), None) => vigil_store::ErasureTarget::Author(author),
+        (None, Some(url)) => vigil_store::ErasureTarget::Url(url),
+        _ => return Err(UsageError("give exactly one of --author or --url".into()).into()),
+    };
+    let report = store.erase_posts(&target, &args.reason, "cli")?;
+    stage.purge_erased(&store)?;
+    index.reload()?;
+    println!(
+        "erased {} posts from the store and the index; tombstones keep only ids and content hashes{}",
+        report.ids.len(),
+        report
+            .audit_seq
+            .map(|seq| format!(" (audit entry {seq})"))
+            .unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn reindex(path: &Path) -> anyhow::Result<ExitCode> {

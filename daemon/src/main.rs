@@ -84,6 +84,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Incidents(command) => commands::incidents(&cli.config, command),
         Command::Audit(command) => commands::audit(&cli.config, command),
         Command::Reindex => commands::reindex(&cli.config),
+        Command::Erase(args) => commands::erase(&cli.config, args),
         Command::Mailcatcher(args) => mailcatcher::run_forever(args),
     }
 }

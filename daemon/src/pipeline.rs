@@ -192,6 +192,7 @@ pub async fn run_pipeline(
 /// Start-up repair after a crash: classify what was stored but not classified, then bring
 /// the index up to the store.
 pub fn recover(services: &Services, index_stage: &mut IndexStage) -> anyhow::Result<()> {
+    index_stage.purge_erased(&services.store)?;
     let classified = classify_backlog(services)?;
     let indexed = index_stage.catch_up(&services.store)?;
     if classified + indexed > 0 {
@@ -477,6 +478,19 @@ impl IndexStage {
             self.writer.commit(self.watermark)?;
         }
         Ok(added)
+    }
+
+    /// Deletes every erased post from the index. Deleting an absent id is a no-op, so
+    /// this completes an erasure that was interrupted between the store and the index.
+    pub fn purge_erased(&mut self, store: &Store) -> anyhow::Result<usize> {
+        let ids = store.tombstoned_ids()?;
+        for id in &ids {
+            self.writer.delete(id)?;
+        }
+        if !ids.is_empty() {
+            self.writer.commit(self.watermark)?;
+        }
+        Ok(ids.len())
     }
 
     pub fn rebuild(

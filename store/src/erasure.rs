@@ -167,6 +167,18 @@ impl Store {
         Ok(report)
     }
 
+    /// Ids of every erased or purged post. Derived stores (the index) delete these, so
+    /// an erasure interrupted between the store and the index is completed on the next
+    /// start-up or erase.
+    pub fn tombstoned_ids(&self) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let mut statement = conn.prepare_cached("SELECT id FROM tombstones ORDER BY seq")?;
+        let ids = statement
+            .query_map([], |row| row.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(ids)
+    }
+
     /// Retention: removes posts published before `cutoff`, leaving tombstones, audited
     /// as kind `retention_purge` with the count and a digest of the ids.
     pub fn purge_published_before(
