@@ -583,7 +583,9 @@ fn import_reports_stored_duplicate_unmatched_rejected() {
     lines.push_str("{\"id\": \"x2\", \"published_at\": \"not a time\", \"text\": \"acme\"}\n");
     lines.push_str("this is not json\n");
     let file = dir.join("posts.jsonl");
-    std::fs::write(&file, &lines).unwrap();
+    let mut bytes = lines.into_bytes();
+    bytes.extend_from_slice(b"{\"id\": \"gbk\", \"text\": \"\xb0\xac\"}\n");
+    std::fs::write(&file, &bytes).unwrap();
     let first = run(&[
         "import",
         "--source",
@@ -595,7 +597,8 @@ fn import_reports_stored_duplicate_unmatched_rejected() {
     assert!(first.status.success(), "{}", stderr(&first));
     let summary = stdout(&first);
     assert!(
-        summary.contains("2000 stored, 0 duplicate, 1 unmatched, 2 rejected"),
+        summary.contains("2000 stored, 0 duplicate, 1 unmatched, 3 rejected")
+            && summary.contains("line 2004: not UTF-8"),
         "{summary}"
     );
     assert!(summary.contains("line 2002: `published_at`"), "{summary}");
@@ -896,5 +899,66 @@ fn erase_removes_an_author_from_store_and_index() {
         run(&["audit", "verify", "--config", config_arg])
             .status
             .success()
+    );
+}
+
+/// Regression (review of the first version): with no sources the index stage stopped at
+/// start, so posts imported while the daemon ran were never indexed; and a batch could
+/// move the index watermark past posts another process had stored but not classified.
+#[test]
+fn posts_imported_while_the_daemon_runs_are_indexed_by_it() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    let api_port = free_port();
+    let config = dir.join("vigil.toml");
+    std::fs::write(
+        &config,
+        format!("[storage]\ndata_dir = \"data\"\n[server]\nlisten = \"127.0.0.1:{api_port}\"\n[[brands]]\nname = \"Acme\"\nquery = 'acme'\n"),
+    )
+    .unwrap();
+    let config_arg = config.to_str().unwrap();
+    let mut daemon = spawn_daemon(&config, &dir.join("daemon.log"));
+    wait_for("the API", Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", api_port)).is_ok()
+    });
+    for round in 0..3 {
+        let lines: String = (0..500)
+            .map(|i| format!("{{\"id\": \"{round}-{i}\", \"published_at\": \"2024-05-01T12:00:00Z\", \"text\": \"acme import round {round} post {i}\"}}\n"))
+            .collect();
+        let file = dir.join(format!("round{round}.jsonl"));
+        std::fs::write(&file, lines).unwrap();
+        let out = run(&[
+            "import",
+            "--batch",
+            "100",
+            "--source",
+            "s",
+            file.to_str().unwrap(),
+            "--config",
+            config_arg,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("the running daemon indexes them"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    wait_for(
+        "the daemon to index all 1500 imported posts",
+        Duration::from_secs(60),
+        || {
+            let (status, body) = http(api_port, "GET", "/api/search?q=import&limit=1", None);
+            status == 200
+                && serde_json::from_str::<serde_json::Value>(&body).unwrap()["total"] == 1500
+        },
+    );
+    let status = daemon.terminate();
+    assert!(status.success());
+    let (total, _, hits) = search_json(&config, "acme", &[]);
+    assert_eq!(total, 1500);
+    assert!(
+        hits["hits"][0]["sentiment"]["label"].is_string(),
+        "indexed with its sentiment: {hits}"
     );
 }

@@ -40,6 +40,7 @@ pub fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
             warnings.push(problem);
         }
     }
+    warnings.extend(crate::pipeline::unsupported_sources(&config));
     println!(
         "{}: ok ({} brands, {} sources, {} rules, {} scripts; data in {})",
         path.display(),
@@ -63,8 +64,10 @@ pub async fn crawl_once(path: &Path, args: CrawlArgs) -> anyhow::Result<ExitCode
         return Err(UsageError(format!("no source named {name:?} in {}", path.display())).into());
     }
     let services = Services::open(config)?;
-    let mut index_stage = tokio::task::block_in_place(|| IndexStage::open(&services.index))?;
-    tokio::task::block_in_place(|| pipeline::recover(&services, &mut index_stage))?;
+    let mut index_stage = open_index_unless_daemon(&services);
+    if let Some(stage) = index_stage.as_mut() {
+        tokio::task::block_in_place(|| pipeline::recover(&services, stage))?;
+    }
     let mut failures = 0;
     for source in services
         .config
@@ -79,7 +82,7 @@ pub async fn crawl_once(path: &Path, args: CrawlArgs) -> anyhow::Result<ExitCode
                 let (stored, duplicates) = tokio::task::block_in_place(|| {
                     pipeline::process_posts(
                         &services,
-                        Some(&mut index_stage),
+                        index_stage.as_mut(),
                         &outcome.posts,
                         Some(&outcome.checkpoint),
                         "crawler",
@@ -118,13 +121,31 @@ pub async fn crawl_once(path: &Path, args: CrawlArgs) -> anyhow::Result<ExitCode
         }
     }
     services.index.reload()?;
-    tokio::task::block_in_place(|| pipeline::evaluate_alerts(&services))?;
-    pipeline::deliver_outbox(&services).await?;
+    // A running daemon evaluates, plans and delivers; one deliverer avoids double mail.
+    if index_stage.is_some() {
+        tokio::task::block_in_place(|| pipeline::evaluate_alerts(&services))?;
+        pipeline::deliver_outbox(&services).await?;
+    }
     Ok(if failures == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The index writer, or `None` when a running daemon holds it: then this command stores
+/// and classifies, and the daemon indexes, evaluates rules and delivers mail, so two
+/// processes never send the same notification.
+fn open_index_unless_daemon(services: &Services) -> Option<IndexStage> {
+    match tokio::task::block_in_place(|| IndexStage::open(&services.index)) {
+        Ok(stage) => Some(stage),
+        Err(error) => {
+            eprintln!(
+                "note: {error:#}; posts are stored and classified here, and the running daemon indexes them and handles alerts"
+            );
+            None
+        }
+    }
 }
 
 pub fn search(path: &Path, args: SearchArgs) -> anyhow::Result<ExitCode> {
@@ -264,16 +285,7 @@ pub async fn import(path: &Path, args: ImportArgs) -> anyhow::Result<ExitCode> {
             max_pages: 1,
         });
     let matcher = vigil_crawler::BrandMatcher::new(&services.config.brands);
-    // The running daemon holds the index writer; then it indexes what we store.
-    let mut index_stage = match tokio::task::block_in_place(|| IndexStage::open(&services.index)) {
-        Ok(stage) => Some(stage),
-        Err(error) => {
-            eprintln!(
-                "note: {error:#}; posts are stored and classified, and the running daemon indexes them"
-            );
-            None
-        }
-    };
+    let mut index_stage = open_index_unless_daemon(&services);
     let reader: Box<dyn BufRead> = if args.file == "-" {
         Box::new(std::io::BufReader::new(std::io::stdin()))
     } else {
@@ -305,13 +317,29 @@ pub async fn import(path: &Path, args: ImportArgs) -> anyhow::Result<ExitCode> {
             batch.clear();
             Ok(())
         };
-    for line in reader.lines() {
-        let line = line.context("reading the input")?;
+    let mut reader = reader;
+    let mut raw_line = Vec::new();
+    loop {
+        raw_line.clear();
+        if reader
+            .read_until(b'\n', &mut raw_line)
+            .context("reading the input")?
+            == 0
+        {
+            break;
+        }
         lines += 1;
+        let line = match std::str::from_utf8(&raw_line) {
+            Ok(line) => line.trim_end_matches(['\n', '\r']),
+            Err(error) => {
+                rejected.push((lines, format!("not UTF-8: {error}")));
+                continue;
+            }
+        };
         if line.trim().is_empty() {
             continue;
         }
-        match import_post(&line, &args.source, &file_label, now) {
+        match import_post(line, &args.source, &file_label, now) {
             Ok(mut post) => {
                 post.brands = matcher.brands_for(&source_config, post.title.as_deref(), &post.text);
                 if post.brands.is_empty() {
@@ -340,7 +368,7 @@ pub async fn import(path: &Path, args: ImportArgs) -> anyhow::Result<ExitCode> {
         "cli",
         &serde_json::json!({ "source": args.source, "file": file_label, "lines": lines, "stored": stored, "duplicates": duplicates, "unmatched": unmatched, "rejected": rejected.len() }),
     )?;
-    if args.alerts {
+    if args.alerts && index_stage.is_some() {
         tokio::task::block_in_place(|| pipeline::evaluate_alerts(&services))?;
         pipeline::deliver_outbox(&services).await?;
     }
@@ -592,6 +620,11 @@ pub fn reindex(path: &Path) -> anyhow::Result<ExitCode> {
     let store = context::open_store(&config)?;
     let index = context::open_index(&config)?;
     let mut stage = IndexStage::open(&index)?;
+    // Every post must carry its sentiment into the index: finish any classification a
+    // crash left undone before rebuilding.
+    let classifier =
+        vigil_classifier::build(&config.classifier).map_err(|e| UsageError(e.to_string()))?;
+    pipeline::classify_store_backlog(&store, classifier.as_ref())?;
     let started = Instant::now();
     let progress = std::io::stderr().is_terminal();
     let added = stage.rebuild(&store, |done, total| {

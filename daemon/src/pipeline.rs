@@ -86,6 +86,16 @@ pub struct CrawlBatch {
     pub result: Result<CrawlOutcome, CrawlError>,
 }
 
+/// Sources whose kind this build cannot fetch yet (only `rss` is implemented).
+pub fn unsupported_sources(config: &Config) -> Vec<String> {
+    config
+        .sources
+        .iter()
+        .filter(|s| s.kind != vigil_config::SourceKind::Rss)
+        .map(|s| format!("source {:?}: kind {:?} is not fetched by this build yet (only rss); it will record an error on every run", s.name, s.kind.as_str()))
+        .collect()
+}
+
 /// `vigil run`.
 pub async fn run_daemon(config_path: &Path) -> anyhow::Result<ExitCode> {
     let config = context::load_config(config_path, false)?;
@@ -95,6 +105,9 @@ pub async fn run_daemon(config_path: &Path) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("binding the HTTP API to {listen}"))?;
     info!(%listen, sources = services.config.sources.len(), brands = services.config.brands.len(), "vigil started");
+    for problem in unsupported_sources(&services.config) {
+        warn!("{problem}");
+    }
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     run_pipeline(services, shutdown, Some(listener)).await?;
@@ -151,6 +164,7 @@ pub async fn run_pipeline(
         index_stage,
         classified_rx,
         alerts_wakeup.clone(),
+        shutdown.clone(),
     ));
     stages.spawn(alert_stage(
         services.clone(),
@@ -273,11 +287,14 @@ async fn source_loop(
             _ = shutdown.cancelled() => return,
             result = services.crawler.crawl(&source, previous.as_ref()) => result,
         };
-        let failures = match &result {
-            Ok(_) => 0,
-            Err(_) => previous.as_ref().map_or(0, |c| c.consecutive_failures) + 1,
+        delay = match &result {
+            Ok(_) => source.interval,
+            Err(error) => {
+                let failures = previous.as_ref().map_or(0, |c| c.consecutive_failures) + 1;
+                // A 429/503 says how long to stay away; never come back sooner.
+                next_delay(source.interval, failures).max(error.retry_after().unwrap_or_default())
+            }
         };
-        delay = next_delay(source.interval, failures);
         let batch = CrawlBatch {
             source: source.name.clone(),
             previous,
@@ -343,7 +360,24 @@ async fn store_stage(
     tx: mpsc::Sender<Vec<StoredPost>>,
 ) -> anyhow::Result<()> {
     while let Some(batch) = rx.recv().await {
-        let stored = block_in_place(|| store_batch(&services, &batch))?;
+        // A busy database (another process holding the write lock) is worth waiting
+        // for; after that the batch is dropped and the next crawl fetches it again,
+        // since its checkpoint was not saved.
+        let mut attempt = 0;
+        let stored = loop {
+            match block_in_place(|| store_batch(&services, &batch)) {
+                Ok(stored) => break stored,
+                Err(error) if attempt < 5 => {
+                    attempt += 1;
+                    warn!(error = format!("{error:#}"), source = %batch.source, attempt, "storing failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(attempt)).await;
+                }
+                Err(error) => {
+                    error!(error = format!("{error:#}"), source = %batch.source, "storing failed; the next crawl retries");
+                    break Vec::new();
+                }
+            }
+        };
         if !stored.is_empty() && tx.send(stored).await.is_err() {
             break;
         }
@@ -356,19 +390,27 @@ async fn store_stage(
 /// Scores posts and writes the sentiment back to the store.
 pub fn classify_posts(
     services: &Services,
+    posts: Vec<StoredPost>,
+) -> anyhow::Result<Vec<StoredPost>> {
+    classify_and_record(&services.store, services.classifier.as_ref(), posts)
+}
+
+fn classify_and_record(
+    store: &Store,
+    classifier: &dyn Classifier,
     mut posts: Vec<StoredPost>,
 ) -> anyhow::Result<Vec<StoredPost>> {
     let inputs: Vec<(&str, Option<&str>)> = posts
         .iter()
         .map(|p| (p.post.text.as_str(), p.post.lang.as_deref()))
         .collect();
-    let sentiments = services.classifier.classify_batch(&inputs);
+    let sentiments = classifier.classify_batch(&inputs);
     let updates: Vec<(i64, vigil_core::Sentiment)> = posts
         .iter()
         .zip(&sentiments)
         .map(|(p, s)| (p.seq, s.clone()))
         .collect();
-    services.store.set_sentiments(&updates)?;
+    store.set_sentiments(&updates)?;
     for (post, sentiment) in posts.iter_mut().zip(sentiments) {
         if post.post.lang.is_none() {
             post.post.lang = Some(sentiment.lang.clone());
@@ -381,14 +423,18 @@ pub fn classify_posts(
 /// Classifies everything the store holds without a sentiment (crash leftovers, posts
 /// stored by another process).
 pub fn classify_backlog(services: &Services) -> anyhow::Result<usize> {
+    classify_store_backlog(&services.store, services.classifier.as_ref())
+}
+
+pub fn classify_store_backlog(store: &Store, classifier: &dyn Classifier) -> anyhow::Result<usize> {
     let mut total = 0;
     loop {
-        let backlog = services.store.unclassified(2000)?;
+        let backlog = store.unclassified(2000)?;
         if backlog.is_empty() {
             return Ok(total);
         }
         total += backlog.len();
-        classify_posts(services, backlog)?;
+        classify_and_record(store, classifier, backlog)?;
     }
 }
 
@@ -398,9 +444,18 @@ async fn classify_stage(
     tx: mpsc::Sender<Vec<StoredPost>>,
 ) -> anyhow::Result<()> {
     while let Some(posts) = rx.recv().await {
-        let classified = block_in_place(|| classify_posts(&services, posts))?;
-        if tx.send(classified).await.is_err() {
-            break;
+        match block_in_place(|| classify_posts(&services, posts)) {
+            Ok(classified) => {
+                if tx.send(classified).await.is_err() {
+                    break;
+                }
+            }
+            // The posts stay unclassified in the store; the index stage's poll
+            // classifies the backlog.
+            Err(error) => warn!(
+                error = format!("{error:#}"),
+                "classification failed; will retry from the store"
+            ),
         }
     }
     Ok(())
@@ -435,6 +490,12 @@ impl IndexStage {
         let mut added = 0;
         if first.seq != self.watermark + 1 {
             added += self.catch_up(store)?;
+            if self.watermark < first.seq {
+                // The catch-up stopped at a post another process has stored but not yet
+                // classified: indexing this batch now would move the watermark past it.
+                // The periodic poll classifies that backlog and catches up.
+                return Ok(added);
+            }
         }
         let mut changed = false;
         for post in posts {
@@ -525,14 +586,21 @@ async fn index_stage_task(
     mut stage: IndexStage,
     mut rx: mpsc::Receiver<Vec<StoredPost>>,
     alerts_wakeup: Arc<Notify>,
+    shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    // Also poll the store: `vigil import` may store posts while the daemon runs.
+    // Also poll the store: `vigil import` may store posts while the daemon runs, and a
+    // failed batch is picked up again from the store.
     let mut poll = tokio::time::interval(Duration::from_secs(2));
+    let mut upstream_open = true;
     loop {
-        let added = tokio::select! {
-            batch = rx.recv() => match batch {
-                Some(posts) => block_in_place(|| stage.apply(&services.store, &posts))?,
-                None => break,
+        let result = tokio::select! {
+            batch = rx.recv(), if upstream_open => match batch {
+                Some(posts) => block_in_place(|| stage.apply(&services.store, &posts)),
+                None => {
+                    // The crawl stages have drained. Keep serving imports until shutdown.
+                    upstream_open = false;
+                    if shutdown.is_cancelled() { break } else { continue }
+                }
             },
             _ = poll.tick() => block_in_place(|| -> anyhow::Result<usize> {
                 if services.store.max_seq()? > stage.watermark() {
@@ -541,12 +609,23 @@ async fn index_stage_task(
                 } else {
                     Ok(0)
                 }
-            })?,
+            }),
+            _ = shutdown.cancelled(), if !upstream_open => break,
         };
-        if added > 0 {
-            services.index.reload()?;
-            debug!(added, watermark = stage.watermark(), "indexed");
-            alerts_wakeup.notify_one();
+        match result {
+            Ok(added) if added > 0 => {
+                if let Err(error) = services.index.reload() {
+                    warn!(%error, "index reload failed");
+                }
+                debug!(added, watermark = stage.watermark(), "indexed");
+                alerts_wakeup.notify_one();
+            }
+            Ok(_) => {}
+            // The store is the log: whatever failed here is indexed by a later poll.
+            Err(error) => warn!(
+                error = format!("{error:#}"),
+                "indexing failed; will retry from the store"
+            ),
         }
     }
     Ok(())
@@ -557,10 +636,17 @@ async fn index_stage_task(
 /// Evaluates every rule and plans due notifications; returns how many were enqueued.
 pub fn evaluate_alerts(services: &Services) -> anyhow::Result<usize> {
     let now = services.clock.now();
-    let outcomes = services.engine.evaluate(&*services.store, now)?;
-    for outcome in outcomes.iter().filter(|o| o.fired) {
-        // Openings are logged by the engine; an open incident firing again is routine.
-        debug!(rule = %outcome.rule, brand = %outcome.brand, value = outcome.value, opened = outcome.opened, incident = ?outcome.incident_id, "rule fired");
+    // A failed evaluation must not hold back the response clock of open incidents.
+    match services.engine.evaluate(&*services.store, now) {
+        Ok(outcomes) => {
+            for outcome in outcomes.iter().filter(|o| o.fired) {
+                // Openings are logged by the engine; an open incident firing again is routine.
+                debug!(rule = %outcome.rule, brand = %outcome.brand, value = outcome.value, opened = outcome.opened, incident = ?outcome.incident_id, "rule fired");
+            }
+        }
+        Err(error) => {
+            error!(%error, "rule evaluation failed; planning notifications for open incidents anyway")
+        }
     }
     Ok(services.engine.plan_notifications(&*services.store, now)?)
 }
