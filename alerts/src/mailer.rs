@@ -171,9 +171,18 @@ pub async fn deliver_due<S: AlertStore>(
     for notification in &due {
         match mailer.send(notification).await {
             Ok(reply) => {
-                store
-                    .mark_notification_sent(notification.id, &reply, now)
-                    .map_err(store_error("mark_notification_sent"))?;
+                // The server has the message: recording that must not be given up
+                // lightly, or the next round would send it again. Retry a busy store a
+                // few times before reporting the error.
+                let mut attempt = 0;
+                while let Err(error) = store.mark_notification_sent(notification.id, &reply, now) {
+                    attempt += 1;
+                    if attempt >= 5 {
+                        return Err(store_error("mark_notification_sent")(error));
+                    }
+                    tracing::warn!(notification = notification.id, %error, attempt, "cannot record a delivered notification; retrying");
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                }
                 report.sent += 1;
                 tracing::info!(notification = notification.id, incident = notification.incident_id, kind = notification.kind.as_str(), seq = notification.seq, %reply, "notification sent");
             }
