@@ -382,17 +382,15 @@ fn gbk_and_utf8_feeds_are_both_searchable_in_chinese() {
             .push(item("g1", "GBK编码：艾克米水壶召回，请停止使用", 10));
     }
     let base = start_feed_server(feeds);
-    let config = dir.join("vigil.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[storage]\ndata_dir = \"data\"\n[[brands]]\nname = \"Acme\"\nquery = 'acme OR 艾克米'\n\
-             [[sources]]\nname = \"utf8\"\nkind = \"rss\"\nurl = \"{base}/en.rss\"\n\
+    let config = acme_config(
+        dir,
+        "acme OR 艾克米",
+        &format!(
+            "[[sources]]\nname = \"utf8\"\nkind = \"rss\"\nurl = \"{base}/en.rss\"\n\
              [[sources]]\nname = \"gbk\"\nkind = \"rss\"\nurl = \"{base}/zh-gbk.rss\"\n\
              [crawler]\nallow_private_addresses = true\nper_host_interval = \"10ms\"\n"
         ),
-    )
-    .unwrap();
+    );
     let crawl = run(&["crawl", "--once", "--config", config.to_str().unwrap()]);
     assert!(
         crawl.status.success(),
@@ -419,26 +417,14 @@ fn gbk_and_utf8_feeds_are_both_searchable_in_chinese() {
 fn audit_verify_names_the_altered_entry() {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path();
-    let config = dir.join("vigil.toml");
-    std::fs::write(
-        &config,
-        "[storage]\ndata_dir = \"data\"\n[[brands]]\nname = \"Acme\"\nquery = 'acme'\n",
-    )
-    .unwrap();
+    let config = acme_config(dir, "acme", "");
     let jsonl: String = (0..30)
         .map(|i| format!("{{\"id\": \"{i}\", \"published_at\": \"2024-05-01T12:00:00Z\", \"text\": \"acme post {i}\"}}\n"))
         .collect();
     for chunk in jsonl.lines().collect::<Vec<_>>().chunks(10) {
         let file = dir.join("chunk.jsonl");
         std::fs::write(&file, chunk.join("\n")).unwrap();
-        let out = run(&[
-            "import",
-            "--source",
-            "imp",
-            file.to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-        ]);
+        let out = import(&config, "imp", &file, &[]);
         assert!(out.status.success(), "{}", stderr(&out));
     }
     let ok = run(&["audit", "verify", "--config", config.to_str().unwrap()]);
@@ -564,12 +550,7 @@ fn classify_reads_and_writes_json_lines_in_order() {
 fn import_reports_stored_duplicate_unmatched_rejected() {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path();
-    let config = dir.join("vigil.toml");
-    std::fs::write(
-        &config,
-        "[storage]\ndata_dir = \"data\"\n[[brands]]\nname = \"Acme\"\nquery = 'acme OR 艾克米'\n",
-    )
-    .unwrap();
+    let config = acme_config(dir, "acme OR 艾克米", "");
     let mut lines = String::new();
     for i in 0..2000 {
         let text = if i % 2 == 0 {
@@ -586,14 +567,7 @@ fn import_reports_stored_duplicate_unmatched_rejected() {
     let mut bytes = lines.into_bytes();
     bytes.extend_from_slice(b"{\"id\": \"gbk\", \"text\": \"\xb0\xac\"}\n");
     std::fs::write(&file, &bytes).unwrap();
-    let first = run(&[
-        "import",
-        "--source",
-        "archive",
-        file.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-    ]);
+    let first = import(&config, "archive", &file, &[]);
     assert!(first.status.success(), "{}", stderr(&first));
     let summary = stdout(&first);
     assert!(
@@ -602,14 +576,7 @@ fn import_reports_stored_duplicate_unmatched_rejected() {
         "{summary}"
     );
     assert!(summary.contains("line 2002: `published_at`"), "{summary}");
-    let second = run(&[
-        "import",
-        "--source",
-        "archive",
-        file.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-    ]);
+    let second = import(&config, "archive", &file, &[]);
     assert!(
         stdout(&second).contains("0 stored, 2000 duplicate"),
         "{}",
@@ -695,33 +662,23 @@ fn api_enforces_tokens_and_roles() {
     let dir = temp.path();
     let api_port = free_port();
     let dead_smtp = free_port();
-    let config = dir.join("vigil.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[storage]\ndata_dir = \"data\"\n[server]\nlisten = \"127.0.0.1:{api_port}\"\n\
+    let config = acme_config(
+        dir,
+        "acme",
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:{api_port}\"\n\
              [[server.tokens]]\nname = \"ana\"\nrole = \"viewer\"\ntoken_env = \"T_VIEW\"\n\
              [[server.tokens]]\nname = \"pat\"\nrole = \"responder\"\ntoken_env = \"T_RESP\"\n\
-             [[brands]]\nname = \"Acme\"\nquery = 'acme'\n\
              [alerts.smtp]\nhost = \"127.0.0.1\"\nport = {dead_smtp}\ntls = \"none\"\nfrom = \"v@x.invalid\"\n\
              [[alerts.recipients]]\nname = \"pr\"\nemails = [\"pr@x.invalid\"]\n\
              [[alerts.rules]]\nname = \"recall\"\nbrand = \"Acme\"\nkind = \"keyword\"\nwindow = \"7d\"\nquery = \"recall\"\nnotify = [\"pr\"]\n"
         ),
-    )
-    .unwrap();
+    );
     let now = chrono::Utc::now().to_rfc3339();
     let file = dir.join("posts.jsonl");
     std::fs::write(&file, format!("{{\"id\": \"1\", \"published_at\": \"{now}\", \"text\": \"acme kettle recall announced\"}}\n")).unwrap();
-    let import = run(&[
-        "import",
-        "--alerts",
-        "--source",
-        "s",
-        file.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-    ]);
-    assert!(import.status.success(), "{}", stderr(&import));
+    let imported = import(&config, "s", &file, &["--alerts"]);
+    assert!(imported.status.success(), "{}", stderr(&imported));
 
     let log = dir.join("daemon.log");
     let log_file = std::fs::File::create(&log).unwrap();
@@ -817,12 +774,7 @@ fn api_enforces_tokens_and_roles() {
 fn erase_removes_an_author_from_store_and_index() {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path();
-    let config = dir.join("vigil.toml");
-    std::fs::write(
-        &config,
-        "[storage]\ndata_dir = \"data\"\n[[brands]]\nname = \"Acme\"\nquery = 'acme'\n",
-    )
-    .unwrap();
+    let config = acme_config(dir, "acme", "");
     let lines: String = (0..10)
         .map(|i| {
             let author = if i % 2 == 0 { "@alice" } else { "@bob" };
@@ -832,18 +784,7 @@ fn erase_removes_an_author_from_store_and_index() {
     let file = dir.join("posts.jsonl");
     std::fs::write(&file, lines).unwrap();
     let config_arg = config.to_str().unwrap();
-    assert!(
-        run(&[
-            "import",
-            "--source",
-            "s",
-            file.to_str().unwrap(),
-            "--config",
-            config_arg
-        ])
-        .status
-        .success()
-    );
+    assert!(import(&config, "s", &file, &[]).status.success());
     assert_eq!(search_json(&config, "secret", &[]).0, 10);
 
     let missing_reason = run(&["erase", "--author", "@alice", "--config", config_arg]);
@@ -879,14 +820,7 @@ fn erase_removes_an_author_from_store_and_index() {
     );
 
     // Captured again later: the tombstone keeps it out.
-    let again = run(&[
-        "import",
-        "--source",
-        "s",
-        file.to_str().unwrap(),
-        "--config",
-        config_arg,
-    ]);
+    let again = import(&config, "s", &file, &[]);
     assert!(stdout(&again).contains("0 stored"), "{}", stdout(&again));
     assert_eq!(search_json(&config, "secret", &[]).0, 5);
     let export = stdout(&run(&["audit", "export", "--config", config_arg]));
@@ -910,13 +844,11 @@ fn posts_imported_while_the_daemon_runs_are_indexed_by_it() {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path();
     let api_port = free_port();
-    let config = dir.join("vigil.toml");
-    std::fs::write(
-        &config,
-        format!("[storage]\ndata_dir = \"data\"\n[server]\nlisten = \"127.0.0.1:{api_port}\"\n[[brands]]\nname = \"Acme\"\nquery = 'acme'\n"),
-    )
-    .unwrap();
-    let config_arg = config.to_str().unwrap();
+    let config = acme_config(
+        dir,
+        "acme",
+        &format!("[server]\nlisten = \"127.0.0.1:{api_port}\"\n"),
+    );
     let mut daemon = spawn_daemon(&config, &dir.join("daemon.log"));
     wait_for("the API", Duration::from_secs(30), || {
         std::net::TcpStream::connect(("127.0.0.1", api_port)).is_ok()
@@ -927,16 +859,7 @@ fn posts_imported_while_the_daemon_runs_are_indexed_by_it() {
             .collect();
         let file = dir.join(format!("round{round}.jsonl"));
         std::fs::write(&file, lines).unwrap();
-        let out = run(&[
-            "import",
-            "--batch",
-            "100",
-            "--source",
-            "s",
-            file.to_str().unwrap(),
-            "--config",
-            config_arg,
-        ]);
+        let out = import(&config, "s", &file, &["--batch", "100"]);
         assert!(out.status.success(), "{}", stderr(&out));
         assert!(
             stderr(&out).contains("the running daemon indexes them"),

@@ -37,32 +37,31 @@ pub(crate) fn save_in(
     added: Option<u64>,
 ) -> Result<()> {
     let posts_stored = i64::try_from(checkpoint.posts_stored).unwrap_or(i64::MAX);
+    // One upsert; only how `posts_stored` merges differs. An ingest adds what it
+    // stored; a plain save never lowers the count (a stale copy must not shrink it).
+    macro_rules! upsert {
+        ($posts_stored:literal) => {
+            concat!(
+                "INSERT INTO checkpoints (source, etag, last_modified, high_water, last_attempt_at,
+                     last_success_at, last_error_at, last_error, consecutive_failures, items_last_run,
+                     posts_stored)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 + ?12)
+                 ON CONFLICT (source) DO UPDATE SET etag = excluded.etag,
+                     last_modified = excluded.last_modified, high_water = excluded.high_water,
+                     last_attempt_at = excluded.last_attempt_at,
+                     last_success_at = excluded.last_success_at,
+                     last_error_at = excluded.last_error_at, last_error = excluded.last_error,
+                     consecutive_failures = excluded.consecutive_failures,
+                     items_last_run = excluded.items_last_run,
+                     posts_stored = ",
+                $posts_stored
+            )
+        };
+    }
     let sql = if added.is_some() {
-        "INSERT INTO checkpoints (source, etag, last_modified, high_water, last_attempt_at,
-             last_success_at, last_error_at, last_error, consecutive_failures, items_last_run,
-             posts_stored)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 + ?12)
-         ON CONFLICT (source) DO UPDATE SET etag = excluded.etag,
-             last_modified = excluded.last_modified, high_water = excluded.high_water,
-             last_attempt_at = excluded.last_attempt_at,
-             last_success_at = excluded.last_success_at,
-             last_error_at = excluded.last_error_at, last_error = excluded.last_error,
-             consecutive_failures = excluded.consecutive_failures,
-             items_last_run = excluded.items_last_run,
-             posts_stored = checkpoints.posts_stored + ?12"
+        upsert!("checkpoints.posts_stored + ?12")
     } else {
-        "INSERT INTO checkpoints (source, etag, last_modified, high_water, last_attempt_at,
-             last_success_at, last_error_at, last_error, consecutive_failures, items_last_run,
-             posts_stored)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 + ?12)
-         ON CONFLICT (source) DO UPDATE SET etag = excluded.etag,
-             last_modified = excluded.last_modified, high_water = excluded.high_water,
-             last_attempt_at = excluded.last_attempt_at,
-             last_success_at = excluded.last_success_at,
-             last_error_at = excluded.last_error_at, last_error = excluded.last_error,
-             consecutive_failures = excluded.consecutive_failures,
-             items_last_run = excluded.items_last_run,
-             posts_stored = max(checkpoints.posts_stored, excluded.posts_stored)"
+        upsert!("max(checkpoints.posts_stored, excluded.posts_stored)")
     };
     conn.prepare_cached(sql)?.execute(params![
         checkpoint.source,

@@ -33,6 +33,31 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
+/// Writes `dir/vigil.toml`: data in `dir/data`, one brand "Acme" defined by `query`,
+/// then `extra` TOML (tables may follow in any order).
+pub fn acme_config(dir: &Path, query: &str, extra: &str) -> PathBuf {
+    let path = dir.join("vigil.toml");
+    let text = format!(
+        "[storage]\ndata_dir = \"data\"\n[[brands]]\nname = \"Acme\"\nquery = '{query}'\n{extra}"
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `vigil import [flags] --source SOURCE FILE --config CONFIG`.
+pub fn import(config: &Path, source: &str, file: &Path, flags: &[&str]) -> Output {
+    let mut args = vec!["import"];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&[
+        "--source",
+        source,
+        file.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    run(&args)
+}
+
 /// Waits up to `limit` for `condition`, polling; panics with `what` if it never holds.
 pub fn wait_for(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + limit;
