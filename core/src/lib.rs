@@ -28,7 +28,7 @@ pub use alerting::{
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{CoreError, Result};
 pub use hash::{HashChain, sha256_hex};
-pub use post::{Post, Provenance, SourceCheckpoint, StoredPost, post_id};
+pub use post::{Engagement, Post, Provenance, SourceCheckpoint, StoredPost, post_id};
 pub use query::{Query, QueryError};
 pub use sentiment::{Classifier, Label, Sentiment};
 pub use urls::canonical_url;

@@ -26,6 +26,53 @@ pub struct Post {
     pub provenance: Provenance,
     /// Filled in by the classifier stage.
     pub sentiment: Option<Sentiment>,
+    /// Reach and rating as the source reports them (votes, likes, reposts, replies,
+    /// stars); all empty for sources that report none.
+    #[serde(default)]
+    pub engagement: Engagement,
+    /// Set by the store at ingest when this post is a copy (same content, or a near
+    /// duplicate by simhash) of an earlier post: the earlier post's id. Copies stay
+    /// stored and searchable, but alerts count the original only.
+    #[serde(default)]
+    pub duplicate_of: Option<String>,
+}
+
+/// What a source says about a post's reach, and a review's rating. Every field is
+/// `None` when the source does not report it (zero means "reported as zero").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Engagement {
+    /// Net votes or points (Reddit score, Hacker News points).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<i64>,
+    /// Likes, favourites, upvotes counted separately from the score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub likes: Option<i64>,
+    /// Reposts, reblogs, boosts, quotes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reposts: Option<i64>,
+    /// Replies or comments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replies: Option<i64>,
+    /// A review's star rating as given (App Store 1–5, a page's `rating` field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating: Option<f64>,
+}
+
+impl Engagement {
+    /// True when the source reported nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == Engagement::default()
+    }
+
+    /// One number for ranking by reach: the sum of the reported counts, negatives
+    /// (down-voted scores) counted as zero.
+    pub fn reach(&self) -> i64 {
+        [self.score, self.likes, self.reposts, self.replies]
+            .into_iter()
+            .flatten()
+            .map(|v| v.max(0))
+            .fold(0i64, i64::saturating_add)
+    }
 }
 
 /// Where a post came from and how it was extracted: what an auditor needs to trace it.
@@ -86,4 +133,7 @@ pub struct SourceCheckpoint {
     pub items_last_run: u64,
     /// Posts stored from this source, all time.
     pub posts_stored: u64,
+    /// Crawler-owned pagination state (JSON), e.g. where an interrupted backfill of an
+    /// API listing resumes. Opaque to everything but the crawler.
+    pub cursor: Option<String>,
 }

@@ -6,11 +6,11 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use feed_rs::model::{Entry, Feed, FeedType, Link, Text};
 use url::Url;
-use vigil_core::text::detect_lang;
 use vigil_core::{Post, Provenance, canonical_url, post_id, sha256_hex};
 
 use crate::decode::{decode_body, strip_xml_declarations};
 use crate::html::{collapse_whitespace, strip_html};
+use crate::item::reconcile_lang;
 use crate::repair::{fix_ampersands, upgrade_atom_03};
 use crate::{CrawlError, Result};
 
@@ -249,6 +249,8 @@ fn entry_to_post(entry: &Entry, context: &EntryContext<'_>, published_at: DateTi
             extraction: context.extraction.to_string(),
         },
         sentiment: None,
+        engagement: Default::default(),
+        duplicate_of: None,
     }
 }
 
@@ -308,29 +310,6 @@ fn resolve(base: Option<&Url>, href: &str) -> String {
         Some(url) => url.to_string(),
         None => href.to_string(),
     }
-}
-
-/// The declared language (primary subtag, lower case), unless the text plainly
-/// contradicts it: a Chinese item in an `en` feed, an English item in a `zh` feed.
-/// Feeds declare one language for the channel while mixing items.
-fn reconcile_lang(declared: &str, title: &str, text: &str) -> Option<String> {
-    let primary = declared
-        .trim()
-        .split(['-', '_'])
-        .next()
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if primary.is_empty() || !primary.chars().all(|c| c.is_ascii_alphabetic()) {
-        return None;
-    }
-    let detected = detect_lang(&format!("{title}\n{text}"));
-    let declared_cjk = matches!(primary.as_str(), "zh" | "ja" | "ko");
-    let lang = match detected {
-        "zh" if !declared_cjk => "zh".to_string(),
-        "en" if declared_cjk => "en".to_string(),
-        _ => primary,
-    };
-    Some(lang)
 }
 
 #[cfg(test)]

@@ -19,19 +19,23 @@
 //! [`SourceCheckpoint`]: vigil_core::SourceCheckpoint
 
 mod crawler;
+mod dates;
 mod decode;
 mod error;
 mod feed;
 mod html;
+mod item;
 mod matcher;
 mod repair;
 mod robots;
 mod ssrf;
 
 pub use crawler::{CrawlOutcome, Crawler, failed_checkpoint};
+pub use dates::{epoch, parse_date};
 pub use decode::decode_body;
 pub use error::{CrawlError, Result};
 pub use feed::{ParsedFeed, parse_feed};
 pub use html::{decode_entities, strip_html};
+pub use item::{Item, Page, PageContext, finish_items};
 pub use matcher::BrandMatcher;
 pub use ssrf::is_forbidden_ip;

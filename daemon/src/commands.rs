@@ -262,6 +262,8 @@ fn import_post(
             extraction: "import:jsonl".into(),
         },
         sentiment: None,
+        engagement: Default::default(),
+        duplicate_of: None,
     })
 }
 

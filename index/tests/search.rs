@@ -70,6 +70,8 @@ fn post(spec: PostSpec<'_>) -> StoredPost {
                 backend: "lexicon".to_string(),
                 version: "1".to_string(),
             }),
+            engagement: Default::default(),
+            duplicate_of: None,
         },
     }
 }

@@ -7,7 +7,7 @@ use crate::time::{opt_time, opt_time_col};
 use crate::{Result, Store};
 
 const CHECKPOINT_COLUMNS: &str = "source, etag, last_modified, high_water, last_attempt_at, \
-     last_success_at, last_error_at, last_error, consecutive_failures, items_last_run, posts_stored";
+     last_success_at, last_error_at, last_error, consecutive_failures, items_last_run, posts_stored, cursor";
 
 fn checkpoint_from_row(row: &Row<'_>) -> rusqlite::Result<SourceCheckpoint> {
     let failures: i64 = row.get(8)?;
@@ -25,6 +25,7 @@ fn checkpoint_from_row(row: &Row<'_>) -> rusqlite::Result<SourceCheckpoint> {
         consecutive_failures: u32::try_from(failures.max(0)).unwrap_or(u32::MAX),
         items_last_run: items.max(0) as u64,
         posts_stored: stored.max(0) as u64,
+        cursor: row.get(11)?,
     })
 }
 
@@ -44,8 +45,8 @@ pub(crate) fn save_in(
             concat!(
                 "INSERT INTO checkpoints (source, etag, last_modified, high_water, last_attempt_at,
                      last_success_at, last_error_at, last_error, consecutive_failures, items_last_run,
-                     posts_stored)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 + ?12)
+                     posts_stored, cursor)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 + ?12, ?13)
                  ON CONFLICT (source) DO UPDATE SET etag = excluded.etag,
                      last_modified = excluded.last_modified, high_water = excluded.high_water,
                      last_attempt_at = excluded.last_attempt_at,
@@ -53,6 +54,7 @@ pub(crate) fn save_in(
                      last_error_at = excluded.last_error_at, last_error = excluded.last_error,
                      consecutive_failures = excluded.consecutive_failures,
                      items_last_run = excluded.items_last_run,
+                     cursor = excluded.cursor,
                      posts_stored = ",
                 $posts_stored
             )
@@ -76,6 +78,7 @@ pub(crate) fn save_in(
         i64::try_from(checkpoint.items_last_run).unwrap_or(i64::MAX),
         posts_stored,
         i64::try_from(added.unwrap_or(0)).unwrap_or(i64::MAX),
+        checkpoint.cursor,
     ])?;
     Ok(())
 }

@@ -23,7 +23,7 @@ pub struct IngestReport {
 pub(crate) const POST_COLUMNS: &str = "seq, id, source, external_id, url, canonical_url, author, \
      title, text, lang, published_at, brands, fetched_at, fetch_url, http_status, content_hash, \
      extraction, sentiment_label, sentiment_score, sentiment_confidence, sentiment_lang, \
-     sentiment_backend, sentiment_version";
+     sentiment_backend, sentiment_version, engagement, duplicate_of";
 
 pub(crate) fn post_from_row(row: &Row<'_>) -> rusqlite::Result<StoredPost> {
     let label: Option<String> = row.get(17)?;
@@ -60,6 +60,19 @@ pub(crate) fn post_from_row(row: &Row<'_>) -> rusqlite::Result<StoredPost> {
                 extraction: row.get(16)?,
             },
             sentiment,
+            engagement: row
+                .get::<_, Option<String>>(23)?
+                .map(|text| serde_json::from_str(&text))
+                .transpose()
+                .map_err(|error| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        23,
+                        rusqlite::types::Type::Text,
+                        Box::new(error),
+                    )
+                })?
+                .unwrap_or_default(),
+            duplicate_of: row.get(24)?,
         },
     })
 }
@@ -87,9 +100,9 @@ fn insert_post(conn: &Connection, seq: i64, post: &Post, stored_at: &str) -> Res
                  title, text, lang, published_at, brands, fetched_at, fetch_url, http_status,
                  content_hash, extraction, sentiment_label, sentiment_score,
                  sentiment_confidence, sentiment_lang, sentiment_backend, sentiment_version,
-                 stored_at)
+                 stored_at, engagement, duplicate_of)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                 ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)",
+                 ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
         )?
         .execute(params![
             seq,
@@ -116,6 +129,12 @@ fn insert_post(conn: &Connection, seq: i64, post: &Post, stored_at: &str) -> Res
             sentiment.map(|s| s.backend.as_str()),
             sentiment.map(|s| s.version.as_str()),
             stored_at,
+            if post.engagement.is_empty() {
+                None
+            } else {
+                Some(serde_json::to_string(&post.engagement)?)
+            },
+            post.duplicate_of,
         ])?;
     if inserted == 0 {
         return Ok(false);

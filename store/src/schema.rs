@@ -10,7 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::{Result, StoreError};
 
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -154,6 +154,16 @@ CREATE UNIQUE INDEX tombstones_id ON tombstones (id);
 CREATE TRIGGER posts_not_erased BEFORE INSERT ON posts
 WHEN EXISTS (SELECT 1 FROM tombstones WHERE id = NEW.id)
 BEGIN SELECT RAISE(IGNORE); END;
+"#;
+
+/// Version 2: engagement and near-duplicate links on posts, crawler cursors.
+const V2: &str = r#"
+-- JSON object ({"score", "likes", "reposts", "replies", "rating"}), NULL when the
+-- source reports none.
+ALTER TABLE posts ADD COLUMN engagement TEXT;
+-- The id of the earlier post this one copies (same content or near-duplicate text).
+ALTER TABLE posts ADD COLUMN duplicate_of TEXT;
+ALTER TABLE checkpoints ADD COLUMN cursor TEXT;
 "#;
 
 /// Sets the connection pragmas and brings the schema up to [`SCHEMA_VERSION`].

@@ -32,6 +32,8 @@ pub fn post(source: &str, external_id: &str, brands: &[&str], published_at: Date
             extraction: "rss:atom/entry".into(),
         },
         sentiment: None,
+        engagement: Default::default(),
+        duplicate_of: None,
     }
 }
 
