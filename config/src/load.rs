@@ -272,7 +272,31 @@ fn read_sources(
         let items = t.string(diag, "items").map(|(s, _)| s);
         let fields: BTreeMap<String, String> = t.string_map(diag, "fields").into_iter().collect();
         let next_page = t.string(diag, "next_page").map(|(s, _)| s);
-        let max_pages = t.int_in(diag, "max_pages", 1, 1, 1000) as u32;
+        let default_pages = match kind {
+            SourceKind::Rss | SourceKind::Html => 1,
+            _ => 5,
+        };
+        let max_pages = t.int_in(diag, "max_pages", default_pages, 1, 1000) as u32;
+        let cursor_param = t.string(diag, "cursor_param").map(|(s, _)| s);
+        let identifier = t.string(diag, "identifier").map(|(s, _)| s);
+        reject_literal_secret(&mut t, diag, "password");
+        let password_env = env_name(&mut t, diag, "password_env");
+        reject_literal_secret(&mut t, diag, "token");
+        let token_env = env_name(&mut t, diag, "token_env");
+        let down_after = t
+            .contains("down_after")
+            .then(|| t.duration_or(diag, "down_after", "1h"));
+        if password_env.is_some() != identifier.is_some() {
+            diag.error(
+                &t.span,
+                &t.key_path(if identifier.is_some() {
+                    "password_env"
+                } else {
+                    "identifier"
+                }),
+                "an app-password session needs both `identifier` and `password_env`",
+            );
+        }
         if kind == SourceKind::Html && item.is_none() {
             diag.error(
                 &t.span,
@@ -299,6 +323,11 @@ fn read_sources(
             fields,
             next_page,
             max_pages,
+            cursor_param,
+            identifier,
+            password_env,
+            token_env,
+            down_after,
         };
         sources.push((config, brands));
     }
@@ -306,20 +335,7 @@ fn read_sources(
 }
 
 fn read_crawler(root: &mut TableReader, diag: &mut Diagnostics) -> CrawlerConfig {
-    let mut defaults = CrawlerConfig {
-        user_agent: format!(
-            "VigilBot/{} (+https://github.com/vigil)",
-            env!("CARGO_PKG_VERSION")
-        ),
-        max_concurrency: 16,
-        per_host_interval: std::time::Duration::from_secs(1),
-        respect_robots: true,
-        allow_private_addresses: false,
-        max_body_bytes: 5_000_000,
-        timeout: std::time::Duration::from_secs(30),
-        connect_timeout: std::time::Duration::from_secs(10),
-        max_redirects: 5,
-    };
+    let mut defaults = CrawlerConfig::default();
     let Some(mut t) = root.table(diag, "crawler") else {
         return defaults;
     };
@@ -328,10 +344,25 @@ fn read_crawler(root: &mut TableReader, diag: &mut Diagnostics) -> CrawlerConfig
     defaults.per_host_interval = t.duration_or(diag, "per_host_interval", "1s");
     defaults.respect_robots = t.bool_or(diag, "respect_robots", true);
     defaults.allow_private_addresses = t.bool_or(diag, "allow_private_addresses", false);
+    for (text, span) in t.string_list(diag, "allow_addresses") {
+        match text.parse::<std::net::IpAddr>() {
+            Ok(ip) => defaults.allow_addresses.push(ip),
+            Err(_) => diag.error(
+                &span,
+                &t.key_path("allow_addresses"),
+                format!("{text:?} is not an IP address"),
+            ),
+        }
+    }
     defaults.max_body_bytes = t.int_in(diag, "max_body_bytes", 5_000_000, 1024, 1 << 34) as u64;
     defaults.timeout = t.duration_or(diag, "timeout", "30s");
     defaults.connect_timeout = t.duration_or(diag, "connect_timeout", "10s");
     defaults.max_redirects = t.int_in(diag, "max_redirects", 5, 0, 50) as usize;
+    defaults.retries = t.int_in(diag, "retries", 2, 0, 10) as u32;
+    defaults.retry_initial = t.duration_or(diag, "retry_initial", "1s");
+    defaults.retry_max = t.duration_or(diag, "retry_max", "30s");
+    defaults.down_after = t.duration_or(diag, "down_after", "1h");
+    defaults.silent_after = t.duration_or(diag, "silent_after", "24h");
     t.finish(diag);
     defaults
 }

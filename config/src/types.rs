@@ -105,8 +105,50 @@ pub struct SourceConfig {
     pub items: Option<String>,
     /// `html`: field → `selector` or `selector@attr`; `json`: field → JSON pointer.
     pub fields: BTreeMap<String, String>,
+    /// `html`: selector of the next-page link; `json`: JSON pointer to the next URL or
+    /// cursor.
     pub next_page: Option<String>,
+    /// Pages fetched per run at most (default 1 for `rss`/`html`, 5 for API kinds).
     pub max_pages: u32,
+    /// `json` (extension): query parameter that carries a cursor token (default `after`).
+    pub cursor_param: Option<String>,
+    /// `bluesky` (extension): account handle or DID for an app-password session.
+    pub identifier: Option<String>,
+    /// `bluesky` (extension): environment variable holding the app password.
+    pub password_env: Option<String>,
+    /// `json`, `mastodon`, `reddit` (extension): environment variable holding a bearer
+    /// token sent as `Authorization: Bearer …`.
+    pub token_env: Option<String>,
+    /// Extension: failing for longer than this raises a `source_down` incident
+    /// (default `crawler.down_after`).
+    pub down_after: Option<Duration>,
+}
+
+impl SourceConfig {
+    /// A source with every optional key at its default, as the config loader would
+    /// build it from `name`, `kind` and `url` alone.
+    pub fn new(name: impl Into<String>, kind: SourceKind, url: impl Into<String>) -> Self {
+        SourceConfig {
+            name: name.into(),
+            kind,
+            url: url.into(),
+            interval: Duration::from_secs(300),
+            brands: Vec::new(),
+            item: None,
+            items: None,
+            fields: BTreeMap::new(),
+            next_page: None,
+            max_pages: match kind {
+                SourceKind::Rss | SourceKind::Html => 1,
+                _ => 5,
+            },
+            cursor_param: None,
+            identifier: None,
+            password_env: None,
+            token_env: None,
+            down_after: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -116,6 +158,8 @@ pub struct CrawlerConfig {
     pub per_host_interval: Duration,
     pub respect_robots: bool,
     pub allow_private_addresses: bool,
+    /// Private addresses that may be reached anyway (an intranet feed) (extension).
+    pub allow_addresses: Vec<std::net::IpAddr>,
     pub max_body_bytes: u64,
     /// Whole-request timeout (extension).
     pub timeout: Duration,
@@ -123,6 +167,44 @@ pub struct CrawlerConfig {
     pub connect_timeout: Duration,
     /// Redirects followed before giving up (extension).
     pub max_redirects: usize,
+    /// Retries of a timed-out or 5xx request within one crawl (extension).
+    pub retries: u32,
+    /// First retry delay; doubled per retry up to `retry_max`, with full jitter
+    /// (extension).
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+    /// A source failing for longer than this raises a `source_down` incident
+    /// (extension).
+    pub down_after: Duration,
+    /// A brand that used to get mentions from a source and got none for this long, while
+    /// the source itself kept succeeding, raises a `source_down` incident (extension).
+    pub silent_after: Duration,
+}
+
+impl Default for CrawlerConfig {
+    /// The defaults documented in `vigil.example.toml`.
+    fn default() -> Self {
+        CrawlerConfig {
+            user_agent: format!(
+                "VigilBot/{} (+https://github.com/vigil)",
+                env!("CARGO_PKG_VERSION")
+            ),
+            max_concurrency: 16,
+            per_host_interval: Duration::from_secs(1),
+            respect_robots: true,
+            allow_private_addresses: false,
+            allow_addresses: Vec::new(),
+            max_body_bytes: 5_000_000,
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_redirects: 5,
+            retries: 2,
+            retry_initial: Duration::from_secs(1),
+            retry_max: Duration::from_secs(30),
+            down_after: Duration::from_secs(3600),
+            silent_after: Duration::from_secs(24 * 3600),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,27 +1,41 @@
 //! The polite HTTP side: one client, a robots.txt cache, a per-host pace and a global
 //! concurrency cap, shared by every source the daemon schedules.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use reqwest::StatusCode;
+use rand::Rng;
 use reqwest::header::{self, HeaderMap, HeaderValue};
+use reqwest::{Method, StatusCode};
+use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 use url::Url;
-use vigil_config::{BrandConfig, CrawlerConfig, SourceConfig, SourceKind};
+use vigil_config::{BrandConfig, CrawlerConfig, SourceConfig};
 use vigil_core::{Post, SourceCheckpoint};
 
+use crate::extract::Extractor;
 use crate::robots::{MAX_ROBOTS_BYTES, RobotsRules, product_token};
-use crate::{BrandMatcher, CrawlError, Result, parse_feed, ssrf};
+use crate::{BrandMatcher, CrawlError, Page, PageContext, Result, platforms, ssrf};
 
 /// How long a fetched robots.txt is trusted (RFC 9309 suggests at most 24 hours).
 const ROBOTS_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
-const FEED_ACCEPT: &str = "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, application/feed+json;q=0.8, */*;q=0.5";
+/// How long a host is left alone after a 429 that did not say (`Retry-After`).
+const DEFAULT_THROTTLE: Duration = Duration::from_secs(60);
+
+/// A `Retry-After` beyond this is capped: a typo on the server should not silence a
+/// source for a month.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Gaps remembered for backfilling; older ones are given up (and said so).
+const MAX_GAPS: usize = 8;
+
+/// How long an app-password session token is reused before a new one is made.
+const SESSION_TTL: Duration = Duration::from_secs(60 * 60);
 
 /// The result of one successful fetch of one source.
 #[derive(Debug, Clone)]
@@ -54,6 +68,9 @@ pub struct Crawler {
     /// `host:port` → when the next request may start.
     hosts: Mutex<HashMap<String, HostPace>>,
     permits: Semaphore,
+    exemptions: ssrf::Exemptions,
+    /// Source name → app-password session token and when it was made.
+    sessions: tokio::sync::Mutex<HashMap<String, (String, Instant)>>,
 }
 
 struct CachedRobots {
@@ -66,6 +83,8 @@ struct HostPace {
     next_allowed: Option<Instant>,
     /// From robots.txt `Crawl-delay`; raises the configured interval for this host.
     crawl_delay: Option<Duration>,
+    /// Set by 429 (and 503 with `Retry-After`): no request to the host before this.
+    backoff_until: Option<Instant>,
 }
 
 /// How to treat a body larger than the limit.
@@ -90,18 +109,22 @@ struct Fetched {
 impl Crawler {
     pub fn new(config: &CrawlerConfig, brands: &[BrandConfig]) -> Result<Crawler> {
         let guard = !config.allow_private_addresses;
+        let exemptions = ssrf::Exemptions::new(&config.allow_addresses);
         let mut builder = reqwest::Client::builder()
             .user_agent(config.user_agent.as_str())
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
-            .redirect(ssrf::redirect_policy(config.max_redirects, guard))
+            .redirect(ssrf::redirect_policy(
+                config.max_redirects,
+                guard.then(|| exemptions.clone()),
+            ))
             .gzip(true)
             .brotli(true)
             // A proxy would make the connection, and the SSRF guard below would be
             // checking the proxy's address instead of the target's.
             .no_proxy();
         if guard {
-            builder = builder.dns_resolver(ssrf::GuardedResolver);
+            builder = builder.dns_resolver(ssrf::GuardedResolver(exemptions.clone()));
         }
         let client = builder.build().map_err(|error| CrawlError::Client {
             message: error_chain(&error),
@@ -114,6 +137,8 @@ impl Crawler {
             robots: Mutex::new(HashMap::new()),
             hosts: Mutex::new(HashMap::new()),
             permits: Semaphore::new(config.max_concurrency.max(1)),
+            exemptions,
+            sessions: tokio::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -122,108 +147,109 @@ impl Crawler {
         &self.matcher
     }
 
-    /// One fetch of one source: SSRF guard, robots.txt, per-host pace, conditional GET
-    /// with the checkpoint's validators, parse, normalise, brand-match. Never panics.
+    /// One run over one source: its newest page(s), conditional on the checkpoint's
+    /// validators, then any gap an earlier run left, within `max_pages` requests.
+    /// Every request passes the SSRF guard, robots.txt, the host's pace and back-off,
+    /// and is retried (capped exponential back-off with jitter) on timeouts and 5xx.
+    /// Never panics.
     pub async fn crawl(
         &self,
         source: &SourceConfig,
         checkpoint: Option<&SourceCheckpoint>,
     ) -> Result<CrawlOutcome, CrawlError> {
-        if source.kind != SourceKind::Rss {
-            return Err(CrawlError::UnsupportedKind {
-                source_name: source.name.clone(),
-                kind: source.kind.as_str(),
-            });
-        }
-        let url = parse_http_url(&source.url)?;
-        if !self.config.allow_private_addresses {
-            ssrf::check_url(&url).await?;
-        }
-        if self.config.respect_robots {
-            self.check_robots(&url).await?;
-        }
-
+        let extractor = Arc::new(Extractor::for_source(source)?);
+        let first_url = parse_http_url(&source.url)?;
         let attempted_at = Utc::now();
-        let mut conditional = HeaderMap::new();
-        conditional.insert(header::ACCEPT, HeaderValue::from_static(FEED_ACCEPT));
-        if let Some(previous) = checkpoint {
-            insert_header(
-                &mut conditional,
-                header::IF_NONE_MATCH,
-                previous.etag.as_deref(),
-            );
-            insert_header(
-                &mut conditional,
-                header::IF_MODIFIED_SINCE,
-                previous.last_modified.as_deref(),
-            );
-        }
-        let fetched = self
-            .fetch(
-                &url,
-                conditional,
-                BodyLimit::Fail(self.config.max_body_bytes),
-            )
-            .await?;
+        let auth = self.authorization(source).await?;
+        let previous_high = checkpoint.and_then(|c| c.high_water);
+        let mut run = Run {
+            budget: if extractor.paginates() {
+                source.max_pages.max(1)
+            } else {
+                1
+            },
+            ..Run::default()
+        };
+        let mut cursor = match checkpoint.and_then(|c| c.cursor.as_deref()) {
+            None => CursorState::default(),
+            Some(text) => serde_json::from_str(text).unwrap_or_else(|error| {
+                run.warnings.push(format!(
+                    "discarded an unreadable pagination cursor: {error}"
+                ));
+                CursorState::default()
+            }),
+        };
+        let walker = Walker {
+            source,
+            extractor: &extractor,
+            auth: auth.as_ref(),
+        };
 
+        // The head: newest first, until the posts are ones we have (or no next page).
+        let validators = checkpoint.map(|c| (c.etag.clone(), c.last_modified.clone()));
+        let head = self
+            .walk(&walker, first_url, validators, previous_high, &mut run)
+            .await?;
         let mut next = checkpoint.cloned().unwrap_or_default();
         next.source = source.name.clone();
         next.last_attempt_at = Some(attempted_at);
-
-        if fetched.status == StatusCode::NOT_MODIFIED.as_u16() {
-            debug!(source = %source.name, url = %url, "feed not modified");
-            // A 304 may omit the validators; the ones we sent are still current.
-            if fetched.etag.is_some() {
-                next.etag = fetched.etag;
+        let not_modified = matches!(head, WalkEnd::NotModified);
+        match head {
+            WalkEnd::NotModified | WalkEnd::Done => {}
+            WalkEnd::CutOff { next: resume } | WalkEnd::Interrupted { next: resume } => {
+                // Posts between the last page read and the previous run's newest were
+                // not fetched: remember where to resume. A first run has no previous
+                // newest and does not crawl the whole history.
+                if let Some(until) = previous_high {
+                    cursor.backfill.insert(
+                        0,
+                        Gap {
+                            next: resume.to_string(),
+                            until,
+                        },
+                    );
+                }
             }
-            if fetched.last_modified.is_some() {
-                next.last_modified = fetched.last_modified;
+        }
+        if cursor.backfill.len() > MAX_GAPS {
+            let dropped = cursor.backfill.split_off(MAX_GAPS);
+            run.warnings.push(format!(
+                "gave up backfilling {} older gaps (more than {MAX_GAPS}); raise max_pages",
+                dropped.len()
+            ));
+        }
+        // Gaps left by earlier runs (`max_pages` reached, a page that failed), newest
+        // first, with what is left of the page budget.
+        while run.budget > 0 && !cursor.backfill.is_empty() {
+            let gap = cursor.backfill[0].clone();
+            let Ok(start) = parse_http_url(&gap.next) else {
+                cursor.backfill.remove(0);
+                continue;
+            };
+            match self
+                .walk(&walker, start, None, Some(gap.until), &mut run)
+                .await
+            {
+                Ok(WalkEnd::Done | WalkEnd::NotModified) => {
+                    cursor.backfill.remove(0);
+                }
+                Ok(WalkEnd::CutOff { next: resume } | WalkEnd::Interrupted { next: resume }) => {
+                    cursor.backfill[0].next = resume.to_string();
+                    break;
+                }
+                Err(error) => {
+                    run.warnings
+                        .push(format!("backfill from {} failed: {error}", gap.next));
+                    break;
+                }
             }
-            mark_success(&mut next, attempted_at, 0);
-            return Ok(CrawlOutcome {
-                posts: Vec::new(),
-                checkpoint: next,
-                http_status: fetched.status,
-                not_modified: true,
-                items_seen: 0,
-                unmatched: 0,
-                warnings: Vec::new(),
-            });
-        }
-        if !(200..300).contains(&fetched.status) {
-            return Err(CrawlError::Http {
-                url: fetched.final_url,
-                status: fetched.status,
-                retry_after: fetched.retry_after,
-            });
         }
 
-        let status = fetched.status;
-        let source_name = source.name.clone();
-        let final_url = fetched.final_url.clone();
-        let content_type = fetched.content_type.clone();
-        let body = fetched.body;
-        // Parsing a multi-megabyte feed is CPU work: keep it off the async workers.
-        let parsed = tokio::task::spawn_blocking(move || {
-            parse_feed(
-                &body,
-                content_type.as_deref(),
-                &source_name,
-                &final_url,
-                Some(status),
-                attempted_at,
-            )
-        })
-        .await
-        .map_err(|error| CrawlError::Internal {
-            message: format!("feed parsing task failed: {error}"),
-        })??;
-
-        let items_seen = parsed.posts.len();
-        let newest = parsed.posts.iter().map(|p| p.published_at).max();
+        let items_seen = run.posts.len();
+        let newest = run.posts.iter().map(|p| p.published_at).max();
         let mut posts = Vec::with_capacity(items_seen);
         let mut unmatched = 0;
-        for mut post in parsed.posts {
+        for mut post in run.posts {
             post.brands = self
                 .matcher
                 .brands_for(source, post.title.as_deref(), &post.text);
@@ -233,31 +259,311 @@ impl Crawler {
                 posts.push(post);
             }
         }
-
-        next.etag = fetched.etag;
-        next.last_modified = fetched.last_modified;
+        if let Some((etag, last_modified)) = run.validators {
+            // A 304 may omit the validators; the ones we sent are still current.
+            if etag.is_some() || !not_modified {
+                next.etag = etag;
+            }
+            if last_modified.is_some() || !not_modified {
+                next.last_modified = last_modified;
+            }
+        }
         next.high_water = max_time(next.high_water, newest);
+        next.cursor = (!cursor.backfill.is_empty())
+            .then(|| serde_json::to_string(&cursor).ok())
+            .flatten();
         mark_success(&mut next, attempted_at, items_seen as u64);
-        for warning in &parsed.warnings {
-            warn!(source = %source.name, %warning, "feed parsed with problems");
+        for warning in &run.warnings {
+            warn!(source = %source.name, %warning, "source read with problems");
         }
         debug!(
             source = %source.name,
-            status,
+            status = run.first_status,
+            pages = run.pages,
             items_seen,
             matched = posts.len(),
             unmatched,
-            "feed crawled"
+            "source crawled"
         );
         Ok(CrawlOutcome {
             posts,
             checkpoint: next,
-            http_status: status,
-            not_modified: false,
+            http_status: run.first_status,
+            not_modified,
             items_seen,
             unmatched,
-            warnings: parsed.warnings,
+            warnings: run.warnings,
         })
+    }
+
+    /// Follows `next` links from `start` until a page reaches `until` (posts already
+    /// held), a page has no next link, or the run's page budget is spent. Fails only if
+    /// the first page does; a later failure ends the walk as `Interrupted` at that page.
+    async fn walk(
+        &self,
+        walker: &Walker<'_>,
+        start: Url,
+        validators: Option<(Option<String>, Option<String>)>,
+        until: Option<DateTime<Utc>>,
+        run: &mut Run,
+    ) -> Result<WalkEnd> {
+        let mut url = start;
+        let mut first = true;
+        loop {
+            if run.budget == 0 {
+                return Ok(WalkEnd::CutOff { next: url });
+            }
+            run.budget -= 1;
+            let conditional = if first { validators.as_ref() } else { None };
+            let fetched = match self.fetch_page(walker, &url, conditional).await {
+                Ok(fetched) => fetched,
+                Err(error) if first => return Err(error),
+                Err(error) => {
+                    run.warnings
+                        .push(format!("stopped paging at {url}: {error}"));
+                    return Ok(WalkEnd::Interrupted { next: url });
+                }
+            };
+            if run.pages == 0 {
+                // The run's first page is the head's: its status and validators are
+                // the ones the checkpoint keeps.
+                run.first_status = fetched.status;
+                run.validators = Some((fetched.etag.clone(), fetched.last_modified.clone()));
+            }
+            run.pages += 1;
+            let Some(page) = fetched.page else {
+                return Ok(WalkEnd::NotModified);
+            };
+            run.warnings.extend(page.warnings);
+            let reached = until.is_some_and(|u| page.posts.iter().any(|p| p.published_at <= u));
+            for post in page.posts {
+                if run.seen.insert(post.id.clone()) {
+                    run.posts.push(post);
+                }
+            }
+            run.visited.insert(url.to_string());
+            let next = page
+                .next
+                .as_deref()
+                .and_then(|next| url.join(next).ok())
+                .filter(|next| matches!(next.scheme(), "http" | "https"))
+                .filter(|next| !run.visited.contains(next.as_str()));
+            match next {
+                Some(next) if !reached => {
+                    url = next;
+                    first = false;
+                }
+                _ => return Ok(WalkEnd::Done),
+            }
+        }
+    }
+
+    /// One page: guard, robots, fetch (with retries), status check, extraction.
+    async fn fetch_page(
+        &self,
+        walker: &Walker<'_>,
+        url: &Url,
+        validators: Option<&(Option<String>, Option<String>)>,
+    ) -> Result<FetchedPage> {
+        if !self.config.allow_private_addresses {
+            ssrf::check_url(url, &self.exemptions).await?;
+        }
+        if self.config.respect_robots {
+            self.check_robots(url).await?;
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static(walker.extractor.accept()),
+        );
+        if let Some(auth) = walker.auth {
+            headers.insert(header::AUTHORIZATION, auth.clone());
+        }
+        if let Some((etag, last_modified)) = validators {
+            insert_header(&mut headers, header::IF_NONE_MATCH, etag.as_deref());
+            insert_header(
+                &mut headers,
+                header::IF_MODIFIED_SINCE,
+                last_modified.as_deref(),
+            );
+        }
+        let fetched_at = Utc::now();
+        let fetched = self
+            .fetch_with_retries(
+                Method::GET,
+                url,
+                headers,
+                None,
+                BodyLimit::Fail(self.config.max_body_bytes),
+            )
+            .await?;
+        if fetched.status == StatusCode::NOT_MODIFIED.as_u16() {
+            debug!(source = %walker.source.name, url = %url, "not modified");
+            return Ok(FetchedPage {
+                status: fetched.status,
+                etag: fetched.etag,
+                last_modified: fetched.last_modified,
+                page: None,
+            });
+        }
+        if !(200..300).contains(&fetched.status) {
+            if fetched.status == 401
+                && let Some(name) = walker.source.identifier.as_ref()
+            {
+                // An expired session: the next run makes a new one.
+                debug!(identifier = %name, "session rejected; forgetting it");
+                self.sessions.lock().await.remove(&walker.source.name);
+            }
+            return Err(CrawlError::Http {
+                url: fetched.final_url,
+                status: fetched.status,
+                retry_after: fetched.retry_after,
+            });
+        }
+        let status = fetched.status;
+        let source_name = walker.source.name.clone();
+        let final_url = fetched.final_url.clone();
+        let content_type = fetched.content_type.clone();
+        let body = fetched.body;
+        let extractor = walker.extractor.clone();
+        // Parsing a multi-megabyte document is CPU work: keep it off the async workers.
+        let page = tokio::task::spawn_blocking(move || {
+            let context = PageContext {
+                source: &source_name,
+                fetch_url: &final_url,
+                http_status: Some(status),
+                fetched_at,
+            };
+            extractor.extract(&body, content_type.as_deref(), &context)
+        })
+        .await
+        .map_err(|error| CrawlError::Internal {
+            message: format!("extraction task failed: {error}"),
+        })??;
+        Ok(FetchedPage {
+            status,
+            etag: fetched.etag,
+            last_modified: fetched.last_modified,
+            page: Some(page),
+        })
+    }
+
+    /// The `Authorization` header a source needs: a bearer token from `token_env`, or
+    /// a Bluesky app-password session (made once, reused for an hour).
+    async fn authorization(&self, source: &SourceConfig) -> Result<Option<HeaderValue>> {
+        let bearer = |token: &str| {
+            HeaderValue::from_str(&format!("Bearer {}", token.trim())).map_err(|_| {
+                CrawlError::Config {
+                    source_name: source.name.clone(),
+                    message: "the token contains characters not allowed in a header".into(),
+                }
+            })
+        };
+        if let Some(variable) = &source.token_env {
+            let token =
+                vigil_config::secret_from_env(variable).map_err(|message| CrawlError::Config {
+                    source_name: source.name.clone(),
+                    message,
+                })?;
+            return bearer(&token).map(Some);
+        }
+        let (Some(identifier), Some(variable)) = (&source.identifier, &source.password_env) else {
+            return Ok(None);
+        };
+        let mut sessions = self.sessions.lock().await;
+        if let Some((token, made)) = sessions.get(&source.name)
+            && made.elapsed() < SESSION_TTL
+        {
+            return bearer(token).map(Some);
+        }
+        let password =
+            vigil_config::secret_from_env(variable).map_err(|message| CrawlError::Config {
+                source_name: source.name.clone(),
+                message,
+            })?;
+        let url = parse_http_url(&source.url)?;
+        let session_url = url
+            .join("/xrpc/com.atproto.server.createSession")
+            .map_err(|error| CrawlError::InvalidUrl {
+                url: source.url.clone(),
+                reason: error.to_string(),
+            })?;
+        if !self.config.allow_private_addresses {
+            ssrf::check_url(&session_url, &self.exemptions).await?;
+        }
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let fetched = self
+            .fetch_with_retries(
+                Method::POST,
+                &session_url,
+                headers,
+                Some(platforms::bluesky::session_request(identifier, &password)),
+                BodyLimit::Fail(self.config.max_body_bytes),
+            )
+            .await?;
+        if !(200..300).contains(&fetched.status) {
+            return Err(CrawlError::Http {
+                url: fetched.final_url,
+                status: fetched.status,
+                retry_after: fetched.retry_after,
+            });
+        }
+        let token = platforms::bluesky::parse_session(&fetched.body).map_err(|message| {
+            CrawlError::Parse {
+                source_name: source.name.clone(),
+                message: format!("createSession: {message}"),
+            }
+        })?;
+        let header = bearer(&token)?;
+        sessions.insert(source.name.clone(), (token, Instant::now()));
+        Ok(Some(header))
+    }
+
+    /// [`Crawler::fetch`], retried on timeouts, connection errors and 5xx (but not a
+    /// 503 that says when to come back) with capped exponential back-off and full
+    /// jitter. 4xx are answers, not failures, and are never retried.
+    async fn fetch_with_retries(
+        &self,
+        method: Method,
+        url: &Url,
+        headers: HeaderMap,
+        body: Option<Vec<u8>>,
+        limit: BodyLimit,
+    ) -> Result<Fetched> {
+        let mut attempt = 0u32;
+        loop {
+            let result = self
+                .fetch(method.clone(), url, headers.clone(), body.clone(), limit)
+                .await;
+            let retry = match &result {
+                Ok(fetched) => {
+                    matches!(fetched.status, 500 | 502 | 504 | 408)
+                        || (fetched.status == 503 && fetched.retry_after.is_none())
+                }
+                Err(error) => matches!(
+                    error,
+                    CrawlError::Timeout { .. }
+                        | CrawlError::Connect { .. }
+                        | CrawlError::Network { .. }
+                ),
+            };
+            if !retry || attempt >= self.config.retries {
+                return result;
+            }
+            let delay = backoff_delay(
+                self.config.retry_initial,
+                self.config.retry_max,
+                attempt,
+                rand::rng().random::<f64>(),
+            );
+            debug!(url = %url, attempt, delay_ms = delay.as_millis() as u64, "retrying");
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
     }
 
     async fn check_robots(&self, url: &Url) -> Result<(), CrawlError> {
@@ -298,9 +604,11 @@ impl Crawler {
             reason,
         };
         let outcome = match self
-            .fetch(
+            .fetch_with_retries(
+                Method::GET,
                 &url,
                 HeaderMap::new(),
+                None,
                 BodyLimit::Truncate(MAX_ROBOTS_BYTES),
             )
             .await
@@ -320,7 +628,9 @@ impl Crawler {
             Ok(fetched) => Err(unreachable(format!("HTTP {}", fetched.status))),
             // RFC 9309: a redirect chain too long to follow counts as "unavailable".
             Err(CrawlError::TooManyRedirects { .. }) => Ok(RobotsRules::AllowAll),
-            Err(error @ CrawlError::PrivateAddress { .. }) => return Err(error),
+            Err(error @ (CrawlError::PrivateAddress { .. } | CrawlError::BackedOff { .. })) => {
+                return Err(error);
+            }
             Err(error) => Err(unreachable(error.to_string())),
         };
         match outcome {
@@ -343,10 +653,19 @@ impl Crawler {
         }
     }
 
-    /// One GET: waits for the host's turn and a global permit, then reads the body
-    /// (only for 2xx) within `limit`.
-    async fn fetch(&self, url: &Url, headers: HeaderMap, limit: BodyLimit) -> Result<Fetched> {
-        self.wait_for_host(&host_key(url)).await;
+    /// One request: waits for the host's turn and a global permit, then reads the body
+    /// (only for 2xx) within `limit`. A 429, or a 503 with `Retry-After`, backs the
+    /// whole host off.
+    async fn fetch(
+        &self,
+        method: Method,
+        url: &Url,
+        headers: HeaderMap,
+        body: Option<Vec<u8>>,
+        limit: BodyLimit,
+    ) -> Result<Fetched> {
+        let host = host_key(url);
+        self.wait_for_host(&host).await?;
         let _permit = self
             .permits
             .acquire()
@@ -357,21 +676,33 @@ impl Crawler {
         let url_text = url.to_string();
         let map_error = |error: reqwest::Error| self.map_reqwest_error(&url_text, &error);
 
-        let mut response = self
-            .client
-            .get(url.clone())
-            .headers(headers)
-            .send()
-            .await
-            .map_err(map_error)?;
+        let mut request = self.client.request(method, url.clone()).headers(headers);
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let mut response = request.send().await.map_err(map_error)?;
         let status = response.status().as_u16();
         let final_url = response.url().to_string();
         let response_headers = response.headers();
         let etag = header_text(response_headers, header::ETAG);
         let last_modified = header_text(response_headers, header::LAST_MODIFIED);
         let content_type = header_text(response_headers, header::CONTENT_TYPE);
-        let retry_after =
-            header_text(response_headers, header::RETRY_AFTER).and_then(|v| parse_retry_after(&v));
+        let retry_after = header_text(response_headers, header::RETRY_AFTER)
+            .and_then(|v| parse_retry_after(&v))
+            .map(|d| d.min(MAX_RETRY_AFTER));
+        if status == 429 || (status == 503 && retry_after.is_some()) {
+            let pause = retry_after.unwrap_or(DEFAULT_THROTTLE);
+            warn!(
+                host,
+                status,
+                pause_s = pause.as_secs(),
+                "server asked us to back off"
+            );
+            let mut hosts = lock(&self.hosts);
+            let pace = hosts.entry(host.clone()).or_default();
+            let until = Instant::now() + pause;
+            pace.backoff_until = Some(pace.backoff_until.map_or(until, |u| u.max(until)));
+        }
 
         let mut body = Vec::new();
         if (200..300).contains(&status) {
@@ -416,11 +747,23 @@ impl Crawler {
     }
 
     /// Reserves the host's next slot and sleeps until it. Slots are handed out in call
-    /// order, so concurrent crawls of one host queue up instead of bursting.
-    async fn wait_for_host(&self, host: &str) {
+    /// order, so concurrent crawls of one host queue up instead of bursting. A host
+    /// inside a back-off window is not waited for: the crawl fails with
+    /// [`CrawlError::BackedOff`] and the scheduler comes back after the window.
+    async fn wait_for_host(&self, host: &str) -> Result<()> {
         let wait = {
             let mut hosts = lock(&self.hosts);
             let pace = hosts.entry(host.to_string()).or_default();
+            if let Some(until) = pace.backoff_until {
+                let now = Instant::now();
+                if until > now {
+                    return Err(CrawlError::BackedOff {
+                        host: host.to_string(),
+                        retry_after: until - now,
+                    });
+                }
+                pace.backoff_until = None;
+            }
             let interval = pace
                 .crawl_delay
                 .map_or(self.config.per_host_interval, |delay| {
@@ -439,6 +782,7 @@ impl Crawler {
             );
             tokio::time::sleep(wait).await;
         }
+        Ok(())
     }
 
     fn map_reqwest_error(&self, url: &str, error: &reqwest::Error) -> CrawlError {
@@ -473,6 +817,73 @@ impl Crawler {
     }
 }
 
+/// What one source and its compiled extraction need on every page.
+struct Walker<'a> {
+    source: &'a SourceConfig,
+    extractor: &'a Arc<Extractor>,
+    auth: Option<&'a HeaderValue>,
+}
+
+/// What a run has gathered so far, across the head and any backfilled gaps.
+#[derive(Default)]
+struct Run {
+    /// Requests (pages) still allowed in this run.
+    budget: u32,
+    pages: u32,
+    first_status: u16,
+    /// ETag and Last-Modified of the head's first page.
+    validators: Option<(Option<String>, Option<String>)>,
+    posts: Vec<Post>,
+    seen: HashSet<String>,
+    visited: HashSet<String>,
+    warnings: Vec<String>,
+}
+
+/// How a walk along `next` links ended.
+enum WalkEnd {
+    /// The first page answered 304.
+    NotModified,
+    /// Reached posts already held, or the last page.
+    Done,
+    /// The page budget ran out; `next` is where to go on.
+    CutOff { next: Url },
+    /// A page after the first failed; `next` is that page.
+    Interrupted { next: Url },
+}
+
+struct FetchedPage {
+    status: u16,
+    etag: Option<String>,
+    last_modified: Option<String>,
+    /// None for 304 Not Modified.
+    page: Option<Page>,
+}
+
+/// Crawler-owned pagination state, kept as JSON in [`SourceCheckpoint::cursor`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct CursorState {
+    /// Stretches of a listing not yet fetched, newest first.
+    #[serde(default)]
+    backfill: Vec<Gap>,
+}
+
+/// Posts older than a run could page to: resume at `next`, stop at posts published
+/// at or before `until` (the newest post held when the gap opened).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Gap {
+    next: String,
+    until: DateTime<Utc>,
+}
+
+/// Delay before retry number `attempt + 1`: `initial · 2^attempt`, capped at `max`,
+/// scaled by `jitter` ∈ [0, 1) ("full jitter", so retries from many crawls spread out).
+fn backoff_delay(initial: Duration, max: Duration, attempt: u32, jitter: f64) -> Duration {
+    let ceiling = initial
+        .saturating_mul(1u32 << attempt.min(20))
+        .min(max.max(initial));
+    ceiling.mul_f64(jitter.clamp(0.0, 1.0))
+}
+
 fn mark_success(checkpoint: &mut SourceCheckpoint, at: DateTime<Utc>, items: u64) {
     checkpoint.last_success_at = Some(at);
     checkpoint.consecutive_failures = 0;
@@ -503,7 +914,7 @@ fn max_time(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTi
     }
 }
 
-fn parse_http_url(raw: &str) -> Result<Url> {
+pub(crate) fn parse_http_url(raw: &str) -> Result<Url> {
     let url = Url::parse(raw.trim()).map_err(|error| CrawlError::InvalidUrl {
         url: raw.to_string(),
         reason: error.to_string(),
@@ -599,6 +1010,31 @@ mod tests {
     fn crawler_is_send_and_sync() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Crawler>();
+    }
+
+    #[test]
+    fn backoff_doubles_caps_and_jitters() {
+        let ms = Duration::from_millis;
+        assert_eq!(backoff_delay(ms(100), ms(1000), 0, 1.0), ms(100));
+        assert_eq!(backoff_delay(ms(100), ms(1000), 2, 1.0), ms(400));
+        assert_eq!(backoff_delay(ms(100), ms(1000), 9, 1.0), ms(1000));
+        assert_eq!(backoff_delay(ms(100), ms(1000), 40, 1.0), ms(1000));
+        assert_eq!(backoff_delay(ms(100), ms(1000), 2, 0.5), ms(200));
+        assert_eq!(backoff_delay(ms(100), ms(1000), 2, 0.0), Duration::ZERO);
+    }
+
+    #[test]
+    fn cursor_state_round_trips() {
+        let state = CursorState {
+            backfill: vec![Gap {
+                next: "https://example.com/api?after=13".into(),
+                until: Utc::now(),
+            }],
+        };
+        let text = serde_json::to_string(&state).expect("json");
+        let back: CursorState = serde_json::from_str(&text).expect("parse");
+        assert_eq!(back.backfill.len(), 1);
+        assert_eq!(back.backfill[0].next, state.backfill[0].next);
     }
 
     #[test]

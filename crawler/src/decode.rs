@@ -12,6 +12,9 @@ const SNIFF_BYTES: usize = 1024;
 /// 1024 bytes, else UTF-8. Returns the text, the name of the encoding used, and whether
 /// malformed sequences had to be replaced.
 ///
+/// Last resort: bytes the chosen encoding cannot decode but that are valid UTF-8 are
+/// read as UTF-8 (a page converted to UTF-8 that kept its old charset declaration).
+///
 /// One deviation from the strict order: when the HTTP charset produces malformed
 /// sequences but the document's own declaration decodes cleanly, the declaration wins.
 /// Servers often stamp a default `charset=utf-8` (or ISO-8859-1) on every file, while the
@@ -46,6 +49,15 @@ pub fn decode_body(
         if !retry_errors {
             return (retry.into_owned(), Some(declared.name()), false);
         }
+    }
+    // A page re-saved as UTF-8 that kept its old `<meta charset=gb2312>`: a legacy
+    // multi-byte encoding almost never yields bytes that are also valid UTF-8, so
+    // bytes that fail the declared encoding but are valid UTF-8 are UTF-8.
+    if had_errors
+        && chosen != UTF_8
+        && let Ok(utf8) = std::str::from_utf8(bytes)
+    {
+        return (utf8.to_string(), Some(UTF_8.name()), false);
     }
     (text.into_owned(), Some(chosen.name()), had_errors)
 }

@@ -13,6 +13,17 @@ pub enum CrawlError {
         source_name: String,
         kind: &'static str,
     },
+    #[error("source {source_name:?}: {message}")]
+    Config {
+        source_name: String,
+        message: String,
+    },
+    #[error("{host} asked us to back off; not before {}s from now", retry_after.as_secs())]
+    BackedOff {
+        host: String,
+        /// What is left of the back-off window.
+        retry_after: Duration,
+    },
     #[error("invalid URL {url:?}: {reason}")]
     InvalidUrl { url: String, reason: String },
     #[error(
@@ -48,7 +59,7 @@ pub enum CrawlError {
     },
     #[error("response from {url} is larger than the {limit}-byte limit (crawler.max_body_bytes)")]
     TooLarge { url: String, limit: u64 },
-    #[error("source {source_name:?}: could not parse the feed: {message}")]
+    #[error("source {source_name:?}: could not parse the response: {message}")]
     Parse {
         source_name: String,
         message: String,
@@ -68,9 +79,11 @@ impl CrawlError {
             | CrawlError::Connect { .. }
             | CrawlError::Network { .. }
             | CrawlError::Dns { .. }
-            | CrawlError::RobotsUnavailable { .. } => true,
+            | CrawlError::RobotsUnavailable { .. }
+            | CrawlError::BackedOff { .. } => true,
             CrawlError::Http { status, .. } => *status >= 500 || *status == 429 || *status == 408,
             CrawlError::UnsupportedKind { .. }
+            | CrawlError::Config { .. }
             | CrawlError::InvalidUrl { .. }
             | CrawlError::PrivateAddress { .. }
             | CrawlError::RobotsDisallowed { .. }
@@ -86,6 +99,7 @@ impl CrawlError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             CrawlError::Http { retry_after, .. } => *retry_after,
+            CrawlError::BackedOff { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }

@@ -12,8 +12,11 @@
 //! - [`BrandMatcher`] assigns brands, for crawled and imported posts alike.
 //! - [`CrawlError`] says whether a failure is worth retrying ([`CrawlError::is_transient`]).
 //!
-//! Only the `rss` source kind is implemented; other kinds return
-//! [`CrawlError::UnsupportedKind`].
+//! Every source kind of SPEC.md is read: `rss`, `html` (CSS selectors, see
+//! `html_extract`), `json` (JSON pointers, see `json_extract`) and the platform
+//! adapters in [`platforms`]. [`Extractor`] picks the reader for a source; the crawler
+//! follows `next` pages within `max_pages` and keeps unfetched stretches of a listing
+//! in the checkpoint's cursor so the next run fills them in.
 //!
 //! [`Post`]: vigil_core::Post
 //! [`SourceCheckpoint`]: vigil_core::SourceCheckpoint
@@ -22,10 +25,14 @@ mod crawler;
 mod dates;
 mod decode;
 mod error;
+mod extract;
 mod feed;
 mod html;
+mod html_extract;
 mod item;
+mod json_extract;
 mod matcher;
+pub mod platforms;
 mod repair;
 mod robots;
 mod ssrf;
@@ -34,8 +41,11 @@ pub use crawler::{CrawlOutcome, Crawler, failed_checkpoint};
 pub use dates::{epoch, parse_date};
 pub use decode::decode_body;
 pub use error::{CrawlError, Result};
+pub use extract::{Extractor, check_source};
 pub use feed::{ParsedFeed, parse_feed};
 pub use html::{decode_entities, strip_html};
+pub use html_extract::{HTML_FIELD_NAMES, HtmlSpec, extract_html, parse_count, parse_rating};
 pub use item::{Item, Page, PageContext, finish_items};
+pub use json_extract::{DEFAULT_CURSOR_PARAM, JSON_FIELD_NAMES, JsonSpec, extract_json};
 pub use matcher::BrandMatcher;
 pub use ssrf::is_forbidden_ip;

@@ -51,8 +51,6 @@ impl BrandMatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
-    use std::time::Duration;
     use vigil_config::SourceKind;
 
     fn brand(name: &str, query: &str) -> BrandConfig {
@@ -65,16 +63,8 @@ mod tests {
 
     fn source(brands: &[&str]) -> SourceConfig {
         SourceConfig {
-            name: "s".into(),
-            kind: SourceKind::Rss,
-            url: "http://example.com/feed".into(),
-            interval: Duration::from_secs(300),
             brands: brands.iter().map(|b| b.to_string()).collect(),
-            item: None,
-            items: None,
-            fields: BTreeMap::new(),
-            next_page: None,
-            max_pages: 1,
+            ..SourceConfig::new("s", SourceKind::Rss, "http://example.com/feed")
         }
     }
 

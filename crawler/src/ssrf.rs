@@ -20,6 +20,22 @@ use url::{Host, Url};
 
 use crate::CrawlError;
 
+/// The guard's exceptions: addresses named in `crawler.allow_addresses` (an intranet
+/// feed, a test server) that may be reached although they are private.
+#[derive(Debug, Clone, Default)]
+pub struct Exemptions(std::sync::Arc<[IpAddr]>);
+
+impl Exemptions {
+    pub fn new(addresses: &[IpAddr]) -> Self {
+        Exemptions(addresses.iter().copied().collect())
+    }
+
+    /// Forbidden and not exempted.
+    pub fn forbids(&self, ip: IpAddr) -> bool {
+        is_forbidden_ip(ip) && !self.0.contains(&ip)
+    }
+}
+
 /// True for addresses a crawler must not reach from the outside in.
 pub fn is_forbidden_ip(ip: IpAddr) -> bool {
     match ip {
@@ -70,7 +86,7 @@ fn is_forbidden_v6(ip: Ipv6Addr) -> bool {
 
 /// Resolves `url`'s host and fails with [`CrawlError::PrivateAddress`] if any address
 /// it resolves to is forbidden.
-pub async fn check_url(url: &Url) -> Result<(), CrawlError> {
+pub async fn check_url(url: &Url, exempt: &Exemptions) -> Result<(), CrawlError> {
     let host = url.host().ok_or_else(|| CrawlError::InvalidUrl {
         url: url.to_string(),
         reason: "no host".into(),
@@ -83,12 +99,12 @@ pub async fn check_url(url: &Url) -> Result<(), CrawlError> {
     };
     match host {
         Host::Ipv4(v4) => {
-            if is_forbidden_v4(v4) {
+            if exempt.forbids(IpAddr::V4(v4)) {
                 return Err(refuse(IpAddr::V4(v4)));
             }
         }
         Host::Ipv6(v6) => {
-            if is_forbidden_v6(v6) {
+            if exempt.forbids(IpAddr::V6(v6)) {
                 return Err(refuse(IpAddr::V6(v6)));
             }
         }
@@ -101,7 +117,7 @@ pub async fn check_url(url: &Url) -> Result<(), CrawlError> {
                     message: error.to_string(),
                 })?;
             for addr in addrs {
-                if is_forbidden_ip(addr.ip()) {
+                if exempt.forbids(addr.ip()) {
                     return Err(refuse(addr.ip()));
                 }
             }
@@ -143,16 +159,17 @@ pub fn find_forbidden<'a>(error: &'a (dyn StdError + 'static)) -> Option<&'a For
 }
 
 /// A DNS resolver that refuses names resolving to forbidden addresses.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct GuardedResolver;
+#[derive(Debug, Clone, Default)]
+pub struct GuardedResolver(pub Exemptions);
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let host = name.as_str().to_string();
+        let exempt = self.0.clone();
         Box::pin(async move {
             let addrs: Vec<SocketAddr> =
                 tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            if let Some(bad) = addrs.iter().find(|a| is_forbidden_ip(a.ip())) {
+            if let Some(bad) = addrs.iter().find(|a| exempt.forbids(a.ip())) {
                 return Err(Box::new(ForbiddenAddress {
                     host,
                     addr: bad.ip(),
@@ -164,12 +181,14 @@ impl Resolve for GuardedResolver {
 }
 
 /// At most `max_redirects` hops; with `guard`, no hop to a literal forbidden IP.
-pub fn redirect_policy(max_redirects: usize, guard: bool) -> redirect::Policy {
+pub fn redirect_policy(max_redirects: usize, guard: Option<Exemptions>) -> redirect::Policy {
     redirect::Policy::custom(move |attempt| {
         if attempt.previous().len() > max_redirects {
             return attempt.error(TooManyRedirects { max: max_redirects });
         }
-        if guard && let Some(forbidden) = forbidden_literal(attempt.url()) {
+        if let Some(exempt) = &guard
+            && let Some(forbidden) = forbidden_literal(attempt.url(), exempt)
+        {
             return attempt.error(forbidden);
         }
         attempt.follow()
@@ -178,13 +197,13 @@ pub fn redirect_policy(max_redirects: usize, guard: bool) -> redirect::Policy {
 
 /// A redirect target whose host is a literal forbidden IP (names go through the
 /// resolver instead).
-fn forbidden_literal(url: &Url) -> Option<ForbiddenAddress> {
+fn forbidden_literal(url: &Url, exempt: &Exemptions) -> Option<ForbiddenAddress> {
     let addr = match url.host()? {
         Host::Ipv4(v4) => IpAddr::V4(v4),
         Host::Ipv6(v6) => IpAddr::V6(v6),
         Host::Domain(_) => return None,
     };
-    is_forbidden_ip(addr).then(|| ForbiddenAddress {
+    exempt.forbids(addr).then(|| ForbiddenAddress {
         host: url.host_str().unwrap_or_default().to_string(),
         addr,
     })
@@ -267,20 +286,26 @@ mod tests {
     #[test]
     fn redirect_targets_with_private_literals_are_refused() {
         let url = |s: &str| Url::parse(s).expect("url");
-        assert!(forbidden_literal(&url("http://169.254.169.254/latest/meta-data")).is_some());
-        assert!(forbidden_literal(&url("http://[::ffff:10.0.0.1]/")).is_some());
-        assert!(forbidden_literal(&url("http://8.8.8.8/")).is_none());
+        let none = Exemptions::default();
         assert!(
-            forbidden_literal(&url("http://localhost/")).is_none(),
+            forbidden_literal(&url("http://169.254.169.254/latest/meta-data"), &none).is_some()
+        );
+        assert!(forbidden_literal(&url("http://[::ffff:10.0.0.1]/"), &none).is_some());
+        assert!(forbidden_literal(&url("http://8.8.8.8/"), &none).is_none());
+        assert!(
+            forbidden_literal(&url("http://localhost/"), &none).is_none(),
             "names go to the resolver"
         );
+        let exempt = Exemptions::new(&["127.0.0.2".parse().expect("ip")]);
+        assert!(forbidden_literal(&url("http://127.0.0.2:8080/"), &exempt).is_none());
+        assert!(forbidden_literal(&url("http://127.0.0.1:8080/"), &exempt).is_some());
     }
 
     #[tokio::test]
     async fn resolver_refuses_names_of_local_addresses() {
         use std::str::FromStr;
         let name = Name::from_str("localhost").expect("name");
-        let error = match GuardedResolver.resolve(name).await {
+        let error = match GuardedResolver::default().resolve(name).await {
             Ok(_) => panic!("localhost must be refused"),
             Err(error) => error,
         };
@@ -292,17 +317,17 @@ mod tests {
     async fn check_url_refuses_loopback_literal_and_localhost() {
         let literal = Url::parse("http://127.0.0.1:8080/feed").expect("url");
         assert!(matches!(
-            check_url(&literal).await,
+            check_url(&literal, &Exemptions::default()).await,
             Err(CrawlError::PrivateAddress { .. })
         ));
         let v6 = Url::parse("http://[::1]/feed").expect("url");
         assert!(matches!(
-            check_url(&v6).await,
+            check_url(&v6, &Exemptions::default()).await,
             Err(CrawlError::PrivateAddress { .. })
         ));
         let name = Url::parse("http://localhost:9/feed").expect("url");
         assert!(matches!(
-            check_url(&name).await,
+            check_url(&name, &Exemptions::default()).await,
             Err(CrawlError::PrivateAddress { .. })
         ));
     }

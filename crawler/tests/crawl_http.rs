@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +46,9 @@ fn config() -> CrawlerConfig {
         timeout: Duration::from_secs(10),
         connect_timeout: Duration::from_secs(5),
         max_redirects: 5,
+        retry_initial: Duration::from_millis(10),
+        retry_max: Duration::from_millis(50),
+        ..CrawlerConfig::default()
     }
 }
 
@@ -65,18 +67,7 @@ fn brands() -> Vec<BrandConfig> {
 }
 
 fn source(name: &str, url: String) -> SourceConfig {
-    SourceConfig {
-        name: name.into(),
-        kind: SourceKind::Rss,
-        url,
-        interval: Duration::from_secs(300),
-        brands: Vec::new(),
-        item: None,
-        items: None,
-        fields: BTreeMap::new(),
-        next_page: None,
-        max_pages: 1,
-    }
+    SourceConfig::new(name, SourceKind::Rss, url)
 }
 
 /// The server every test shares the shape of: feeds, robots.txt and failure modes.
@@ -579,15 +570,18 @@ async fn redirect_loops_stop() {
 }
 
 #[tokio::test]
-async fn other_kinds_are_unsupported_for_now() {
+async fn bad_selectors_are_config_errors_before_any_request() {
+    let server = feed_server().await;
     let crawler = Crawler::new(&config(), &brands()).expect("crawler");
-    let mut src = source("reviews", "https://reviews.example.com/acme".into());
+    let mut src = source("reviews", server.url("/reviews"));
     src.kind = SourceKind::Html;
-    let err = crawler.crawl(&src, None).await.expect_err("unsupported");
-    assert!(
-        matches!(err, CrawlError::UnsupportedKind { kind: "html", .. }),
-        "{err}"
-    );
+    src.item = Some("div.review[".into());
+    let err = crawler.crawl(&src, None).await.expect_err("bad selector");
+    assert!(matches!(err, CrawlError::Config { .. }), "{err}");
+    assert!(err.to_string().contains("div.review["), "{err}");
+    assert!(!err.is_transient());
+    assert!(vigil_crawler::check_source(&src).is_err());
+    assert!(server.requests().is_empty(), "nothing fetched");
 }
 
 #[tokio::test]

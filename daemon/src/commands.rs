@@ -34,13 +34,19 @@ pub fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
                 .smtp
                 .iter()
                 .filter_map(|s| s.password_env.as_deref()),
+        )
+        .chain(
+            config
+                .sources
+                .iter()
+                .flat_map(|s| [s.password_env.as_deref(), s.token_env.as_deref()])
+                .flatten(),
         );
     for variable in env_vars {
         if let Err(problem) = vigil_config::secret_from_env(variable) {
             warnings.push(problem);
         }
     }
-    warnings.extend(crate::pipeline::unsupported_sources(&config));
     println!(
         "{}: ok ({} brands, {} sources, {} rules, {} scripts; data in {})",
         path.display(),
@@ -274,17 +280,12 @@ pub async fn import(path: &Path, args: ImportArgs) -> anyhow::Result<ExitCode> {
         .config
         .source(&args.source)
         .cloned()
-        .unwrap_or_else(|| vigil_config::SourceConfig {
-            name: args.source.clone(),
-            kind: vigil_config::SourceKind::Json,
-            url: String::new(),
-            interval: std::time::Duration::from_secs(300),
-            brands: Vec::new(),
-            item: None,
-            items: None,
-            fields: Default::default(),
-            next_page: None,
-            max_pages: 1,
+        .unwrap_or_else(|| {
+            vigil_config::SourceConfig::new(
+                args.source.clone(),
+                vigil_config::SourceKind::Json,
+                String::new(),
+            )
         });
     let matcher = vigil_crawler::BrandMatcher::new(&services.config.brands);
     let mut index_stage = open_index_unless_daemon(&services);

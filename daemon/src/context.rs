@@ -23,7 +23,19 @@ pub fn load_config(path: &Path, allow_default: bool) -> anyhow::Result<Config> {
         ))
         .into());
     }
-    Ok(vigil_config::load(path)?)
+    let config = vigil_config::load(path)?;
+    // What the config loader cannot judge: CSS selectors and JSON pointers are the
+    // crawler's language.
+    let problems: Vec<String> = config
+        .sources
+        .iter()
+        .filter_map(|source| vigil_crawler::check_source(source).err())
+        .map(|error| format!("{}: {error}", path.display()))
+        .collect();
+    if !problems.is_empty() {
+        return Err(UsageError(problems.join("\n")).into());
+    }
+    Ok(config)
 }
 
 pub fn open_store(config: &Config) -> anyhow::Result<Arc<vigil_store::Store>> {

@@ -86,16 +86,6 @@ pub struct CrawlBatch {
     pub result: Result<CrawlOutcome, CrawlError>,
 }
 
-/// Sources whose kind this build cannot fetch yet (only `rss` is implemented).
-pub fn unsupported_sources(config: &Config) -> Vec<String> {
-    config
-        .sources
-        .iter()
-        .filter(|s| s.kind != vigil_config::SourceKind::Rss)
-        .map(|s| format!("source {:?}: kind {:?} is not fetched by this build yet (only rss); it will record an error on every run", s.name, s.kind.as_str()))
-        .collect()
-}
-
 /// `vigil run`.
 pub async fn run_daemon(config_path: &Path) -> anyhow::Result<ExitCode> {
     let config = context::load_config(config_path, false)?;
@@ -105,9 +95,6 @@ pub async fn run_daemon(config_path: &Path) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("binding the HTTP API to {listen}"))?;
     info!(%listen, sources = services.config.sources.len(), brands = services.config.brands.len(), "vigil started");
-    for problem in unsupported_sources(&services.config) {
-        warn!("{problem}");
-    }
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     run_pipeline(services, shutdown, Some(listener)).await?;

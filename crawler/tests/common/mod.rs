@@ -5,15 +5,19 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 #[derive(Debug, Clone)]
 pub struct Request {
+    /// When the request head was read.
+    pub at: Instant,
+    pub method: String,
     pub path: String,
     /// Header names lower-cased.
     pub headers: BTreeMap<String, String>,
@@ -26,6 +30,13 @@ pub enum Reply {
     Slow(Duration),
     /// 200 with `len` bytes and no Content-Length (body ends when the connection closes).
     Unsized(usize),
+    /// 200, no Content-Length, `chunk`-byte writes every `every` until `total` bytes or
+    /// the client hangs up; bytes accepted are counted in [`TestServer::body_bytes`].
+    Trickle {
+        chunk: usize,
+        every: Duration,
+        total: usize,
+    },
 }
 
 pub fn ok(content_type: &str, body: impl Into<Vec<u8>>) -> Reply {
@@ -45,28 +56,65 @@ pub type Handler = Arc<dyn Fn(&Request) -> Reply + Send + Sync>;
 pub struct TestServer {
     pub addr: SocketAddr,
     log: Arc<Mutex<Vec<Request>>>,
+    connections: Arc<AtomicUsize>,
+    body_bytes: Arc<AtomicUsize>,
+}
+
+#[derive(Clone)]
+struct Counters {
+    log: Arc<Mutex<Vec<Request>>>,
+    body_bytes: Arc<AtomicUsize>,
 }
 
 impl TestServer {
     pub async fn start(handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> TestServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        Self::start_on("127.0.0.1".parse().expect("ip"), handler).await
+    }
+
+    /// On a chosen loopback address (Linux answers on all of 127.0.0.0/8), so a test
+    /// can exempt one address from the SSRF guard and keep the rest refused.
+    pub async fn start_on(
+        ip: IpAddr,
+        handler: impl Fn(&Request) -> Reply + Send + Sync + 'static,
+    ) -> TestServer {
+        let listener = TcpListener::bind((ip, 0)).await.expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let log = Arc::new(Mutex::new(Vec::new()));
+        let counters = Counters {
+            log: Arc::new(Mutex::new(Vec::new())),
+            body_bytes: Arc::new(AtomicUsize::new(0)),
+        };
+        let connections = Arc::new(AtomicUsize::new(0));
         let handler: Handler = Arc::new(handler);
-        let server_log = log.clone();
+        let server = TestServer {
+            addr,
+            log: counters.log.clone(),
+            connections: connections.clone(),
+            body_bytes: counters.body_bytes.clone(),
+        };
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
+                connections.fetch_add(1, Ordering::SeqCst);
                 let handler = handler.clone();
-                let log = server_log.clone();
+                let counters = counters.clone();
                 tokio::spawn(async move {
-                    let _ = serve(stream, handler, log).await;
+                    let _ = serve(stream, handler, counters).await;
                 });
             }
         });
-        TestServer { addr, log }
+        server
+    }
+
+    /// TCP connections accepted, whether or not a request followed.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    /// Body bytes of [`Reply::Trickle`] replies the kernel accepted.
+    pub fn body_bytes(&self) -> usize {
+        self.body_bytes.load(Ordering::SeqCst)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -80,13 +128,17 @@ impl TestServer {
     pub fn hits(&self, path: &str) -> usize {
         self.requests().iter().filter(|r| r.path == path).count()
     }
+
+    /// Requests whose path (with query) starts with `prefix`.
+    pub fn hits_prefix(&self, prefix: &str) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.path.starts_with(prefix))
+            .count()
+    }
 }
 
-async fn serve(
-    mut stream: TcpStream,
-    handler: Handler,
-    log: Arc<Mutex<Vec<Request>>>,
-) -> std::io::Result<()> {
+async fn serve(mut stream: TcpStream, handler: Handler, counters: Counters) -> std::io::Result<()> {
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 4096];
     while !buffer.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -99,14 +151,20 @@ async fn serve(
     let head = String::from_utf8_lossy(&buffer).to_string();
     let mut lines = head.split("\r\n");
     let request_line = lines.next().unwrap_or_default();
+    let method = request_line.split(' ').next().unwrap_or("GET").to_string();
     let path = request_line.split(' ').nth(1).unwrap_or("/").to_string();
     let headers = lines
         .take_while(|l| !l.is_empty())
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
-    let request = Request { path, headers };
-    log.lock().expect("log").push(request.clone());
+    let request = Request {
+        at: Instant::now(),
+        method,
+        path,
+        headers,
+    };
+    counters.log.lock().expect("log").push(request.clone());
 
     match handler(&request) {
         Reply::Full(code, headers, body) => {
@@ -147,6 +205,28 @@ async fn serve(
                     return Ok(());
                 }
                 sent += n;
+            }
+        }
+        Reply::Trickle {
+            chunk,
+            every,
+            total,
+        } => {
+            stream
+                .write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n",
+                )
+                .await?;
+            let block = vec![b'x'; chunk];
+            let mut sent = 0;
+            while sent < total {
+                let n = chunk.min(total - sent);
+                if stream.write_all(&block[..n]).await.is_err() || stream.flush().await.is_err() {
+                    return Ok(());
+                }
+                counters.body_bytes.fetch_add(n, Ordering::SeqCst);
+                sent += n;
+                tokio::time::sleep(every).await;
             }
         }
     }
