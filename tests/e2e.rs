@@ -885,3 +885,189 @@ fn posts_imported_while_the_daemon_runs_are_indexed_by_it() {
         "indexed with its sentiment: {hits}"
     );
 }
+
+/// Issue 3 end to end: an `html` source paged by `next_page`, a `json` API source and
+/// an RSS source that goes down. The daemon crawls all three, the down source shows as
+/// `down` in /api/sources and /metrics, opens a `source_down` incident that is mailed,
+/// and when the source answers again the daemon resolves the incident itself.
+#[test]
+fn html_and_json_sources_and_a_source_going_down() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    let feeds = SharedFeeds::default();
+    {
+        let mut state = feeds.lock().unwrap();
+        for i in 0..5 {
+            state.reviews.push(item(
+                &format!("rev-{i}"),
+                &format!("Acme kettle review {i}: the lid broke, disappointed"),
+                10 + i,
+            ));
+            state.api_posts.push(item(
+                &format!("api-{i}"),
+                &format!("Acme toaster thread {i}, works fine"),
+                20 + i,
+            ));
+        }
+        state.english.push(item("en-0", "Acme news item", 30));
+        state.flaky_down = true;
+    }
+    let base = start_feed_server(feeds.clone());
+    let smtp_port = free_port();
+    let api_port = free_port();
+    let mail_dir = dir.join("mail");
+    let config = acme_config(
+        dir,
+        "acme",
+        &format!(
+            r#"
+[server]
+listen = "127.0.0.1:{api_port}"
+
+[[sources]]
+name = "reviews"
+kind = "html"
+url = "{base}/reviews.html"
+interval = "1s"
+item = "div.review"
+fields = {{ text = "p.body", author = ".author", published = "time@datetime", url = "a.permalink@href", rating = ".stars@data-rating" }}
+next_page = "a.next@href"
+max_pages = 3
+
+[[sources]]
+name = "api"
+kind = "json"
+url = "{base}/api/posts"
+interval = "1s"
+items = "/data/children"
+fields = {{ id = "/data/id", text = "/data/body", author = "/data/author", published = "/data/created_utc", url = "/data/permalink", score = "/data/score" }}
+next_page = "/data/after"
+
+[[sources]]
+name = "flaky"
+kind = "rss"
+url = "{base}/flaky.rss"
+interval = "1s"
+down_after = "2s"
+
+[crawler]
+per_host_interval = "10ms"
+allow_private_addresses = true
+retries = 0
+
+[alerts]
+evaluate_every = "1s"
+
+[alerts.smtp]
+host = "127.0.0.1"
+port = {smtp_port}
+tls = "none"
+from = "Vigil <vigil@test.invalid>"
+
+[[alerts.recipients]]
+name = "ops"
+emails = ["ops@test.invalid"]
+"#
+        ),
+    );
+    let check = run(&["check-config", "--config", config.to_str().unwrap()]);
+    assert!(check.status.success(), "{}", stderr(&check));
+    let _smtp = spawn_mailcatcher(smtp_port, &mail_dir);
+    let mut daemon = spawn_daemon(&config, &dir.join("daemon.log"));
+
+    // All five reviews (three pages) and all five API posts, with their fields.
+    wait_for(
+        "html and json posts indexed",
+        Duration::from_secs(60),
+        || {
+            search_json(&config, "*", &["--source", "reviews"]).0 == 5
+                && search_json(&config, "*", &["--source", "api"]).0 == 5
+        },
+    );
+    let (_, _, hits) = search_json(&config, "lid", &["--source", "reviews"]);
+    let hit = &hits["hits"][0];
+    assert_eq!(hit["author"], "user-rev-0", "{hit}");
+    assert!(
+        hit["url"].as_str().unwrap().ends_with("/reviews/rev-0"),
+        "{hit}"
+    );
+    let (_, _, hits) = search_json(&config, "toaster", &["--source", "api"]);
+    assert!(
+        hits["hits"][0]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{base}/api/p/")),
+        "relative permalink resolved: {hits}"
+    );
+
+    // The flaky source: down, reported, mailed.
+    wait_for("source_down incident", Duration::from_secs(60), || {
+        let out = run(&[
+            "incidents",
+            "list",
+            "--format",
+            "json",
+            "--config",
+            config.to_str().unwrap(),
+        ]);
+        stdout(&out).contains("source_down:flaky")
+    });
+    let (status, body) = http(api_port, "GET", "/api/sources", None);
+    assert_eq!(status, 200);
+    let sources: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let flaky = sources["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "flaky")
+        .cloned()
+        .unwrap();
+    assert_eq!(flaky["status"], "down", "{flaky}");
+    assert!(
+        flaky["consecutive_failures"].as_u64().unwrap() >= 2,
+        "{flaky}"
+    );
+    assert!(
+        flaky["last_error"].as_str().unwrap().contains("500"),
+        "{flaky}"
+    );
+    let reviews = sources["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "reviews")
+        .cloned()
+        .unwrap();
+    assert_eq!(reviews["status"], "ok", "{reviews}");
+    let (_, metrics) = http(api_port, "GET", "/metrics", None);
+    assert!(
+        metrics.contains("vigil_source_up{source=\"flaky\",kind=\"rss\"} 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("vigil_source_up{source=\"reviews\",kind=\"html\"} 1"),
+        "{metrics}"
+    );
+    wait_for("source_down mail", Duration::from_secs(30), || {
+        mails(&mail_dir)
+            .iter()
+            .any(|m| mail_text(m).contains("flaky"))
+    });
+
+    // Back up: the daemon resolves its own incident.
+    feeds.lock().unwrap().flaky_down = false;
+    wait_for("source_down resolved", Duration::from_secs(60), || {
+        let out = run(&[
+            "incidents",
+            "list",
+            "--status",
+            "resolved",
+            "--format",
+            "json",
+            "--config",
+            config.to_str().unwrap(),
+        ]);
+        stdout(&out).contains("source_down:flaky")
+    });
+    daemon.terminate();
+}

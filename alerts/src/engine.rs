@@ -42,7 +42,13 @@ pub struct AlertEngine {
     escalate_after: TimeDelta,
     dashboard_url: Option<String>,
     templates: Templates,
+    source_down_notify: Vec<String>,
 }
+
+/// Incidents about the monitoring itself (a source failing, or a brand falling silent
+/// on a source) are opened by the daemon under rule names starting with this, and
+/// notify `alerts.source_down_notify`.
+pub const SOURCE_DOWN_RULE: &str = "source_down";
 
 fn delta(what: &str, duration: std::time::Duration) -> Result<TimeDelta> {
     TimeDelta::from_std(duration)
@@ -98,6 +104,7 @@ impl AlertEngine {
             response_window: delta("response_window", alerts.crisis.response_window)?,
             remind_every: delta("remind_every", alerts.crisis.remind_every)?,
             escalate_after: delta("escalate_after", alerts.crisis.escalate_after)?,
+            source_down_notify: alerts.source_down_notify.clone(),
             dashboard_url: alerts.dashboard_url.clone(),
             templates,
         })
@@ -263,9 +270,15 @@ impl AlertEngine {
             if have.contains(&(kind, seq)) {
                 continue;
             }
-            let Some(rule) = self.rule(&incident.rule) else {
-                tracing::warn!(incident = incident.id, rule = %incident.rule, "incident's rule is no longer configured; no recipients to notify");
-                break;
+            let (notify, script) = match self.rule(&incident.rule) {
+                Some(rule) => (rule.config.notify.as_slice(), rule.config.script.as_deref()),
+                None if incident.rule.starts_with(SOURCE_DOWN_RULE) => {
+                    (self.source_down_notify.as_slice(), None)
+                }
+                None => {
+                    tracing::warn!(incident = incident.id, rule = %incident.rule, "incident's rule is no longer configured; no recipients to notify");
+                    break;
+                }
             };
             let with_escalation = match kind {
                 NotificationKind::First => false,
@@ -275,7 +288,7 @@ impl AlertEngine {
                 NotificationKind::Escalation => true,
                 NotificationKind::Summary => escalated,
             };
-            let recipients = self.recipients_of(&rule.config.notify, with_escalation);
+            let recipients = self.recipients_of(notify, with_escalation);
             if recipients.is_empty() {
                 tracing::warn!(incident = incident.id, rule = %incident.rule, kind = kind.as_str(), "rule has no recipient addresses; notification not queued");
                 continue;
@@ -289,7 +302,7 @@ impl AlertEngine {
                 kind,
                 seq,
                 now,
-                script: rule.config.script.as_deref(),
+                script,
                 first_subject: first_subject.as_deref(),
                 trend,
                 dashboard_url: self.dashboard_url.as_deref(),

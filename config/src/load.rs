@@ -428,6 +428,7 @@ fn read_alerts(root: &mut TableReader, diag: &mut Diagnostics) -> (AlertsConfig,
             retry_initial: std::time::Duration::from_secs(5),
             retry_max: std::time::Duration::from_secs(300),
         },
+        source_down_notify: Vec::new(),
     };
     let mut refs = Vec::new();
     let Some(mut t) = root.table(diag, "alerts") else {
@@ -452,10 +453,28 @@ fn read_alerts(root: &mut TableReader, diag: &mut Diagnostics) -> (AlertsConfig,
         alerts.outbox.retry_max = outbox.duration_or(diag, "retry_max", "5m");
         outbox.finish(diag);
     }
+    let source_down_notify = t.string_list(diag, "source_down_notify");
     for mut r in t.tables(diag, "recipients") {
         alerts.recipients.push(read_recipient(&mut r, diag));
         r.finish(diag);
     }
+    for (name, span) in &source_down_notify {
+        if !alerts.recipients.iter().any(|r| &r.name == name) {
+            diag.error(
+                span,
+                &t.key_path("source_down_notify"),
+                format!(
+                    "unknown recipient {name:?}: {}",
+                    known(alerts.recipients.iter().map(|r| &r.name))
+                ),
+            );
+        }
+    }
+    alerts.source_down_notify = if source_down_notify.is_empty() {
+        alerts.recipients.iter().map(|r| r.name.clone()).collect()
+    } else {
+        source_down_notify.into_iter().map(|(n, _)| n).collect()
+    };
     for mut r in t.tables(diag, "rules") {
         let (rule, rule_refs) = read_rule(&mut r, diag);
         alerts.rules.push(rule);

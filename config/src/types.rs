@@ -319,6 +319,9 @@ pub struct AlertsConfig {
     /// Base URL of the dashboard, for "how to acknowledge" links (extension).
     pub dashboard_url: Option<String>,
     pub outbox: OutboxConfig,
+    /// Recipient groups told about `source_down` incidents (extension; default: every
+    /// group).
+    pub source_down_notify: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -37,6 +37,17 @@ fn example_config_in_the_repository_is_valid() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../vigil.example.toml");
     let config = vigil_config::load(&path).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(config.alerts.rules.len(), 3);
+    let mut kinds: Vec<&str> = config.sources.iter().map(|s| s.kind.as_str()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    assert_eq!(kinds.len(), 8, "every source kind is shown: {kinds:?}");
+    let reviews = config.source("acme-reviews").expect("html example");
+    assert_eq!(reviews.fields.get("published").map(String::as_str), Some("time@datetime"));
+    assert_eq!(reviews.max_pages, 3);
+    assert_eq!(config.source("reddit").expect("reddit").max_pages, 5, "API default");
+    assert_eq!(config.source("acme-news").expect("rss").max_pages, 1);
+    assert_eq!(config.crawler.retries, 2);
+    assert_eq!(config.alerts.source_down_notify, vec!["pr-team".to_string()]);
     assert!(
         config
             .script("product-safety")

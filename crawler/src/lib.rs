@@ -48,4 +48,5 @@ pub use html_extract::{HTML_FIELD_NAMES, HtmlSpec, extract_html, parse_count, pa
 pub use item::{Item, Page, PageContext, finish_items};
 pub use json_extract::{DEFAULT_CURSOR_PARAM, JSON_FIELD_NAMES, JsonSpec, extract_json};
 pub use matcher::BrandMatcher;
+pub use robots::{MAX_ROBOTS_BYTES, RobotsRules, product_token};
 pub use ssrf::is_forbidden_ip;

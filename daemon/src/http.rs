@@ -270,27 +270,7 @@ async fn sources(
 ) -> ApiResult<Json<serde_json::Value>> {
     authorize(&services, &headers, Role::Viewer)?;
     let checkpoints = services.store.checkpoints().map_err(ApiError::internal)?;
-    let rows: Vec<serde_json::Value> = services
-        .config
-        .sources
-        .iter()
-        .map(|source| {
-            let checkpoint = checkpoints.iter().find(|c| c.source == source.name);
-            serde_json::json!({
-                "name": source.name,
-                "kind": source.kind.as_str(),
-                "url": source.url,
-                "interval_secs": source.interval.as_secs(),
-                "last_attempt_at": checkpoint.and_then(|c| c.last_attempt_at),
-                "last_success_at": checkpoint.and_then(|c| c.last_success_at),
-                "last_error_at": checkpoint.and_then(|c| c.last_error_at),
-                "last_error": checkpoint.and_then(|c| c.last_error.clone()),
-                "consecutive_failures": checkpoint.map_or(0, |c| c.consecutive_failures),
-                "items_last_run": checkpoint.map_or(0, |c| c.items_last_run),
-                "posts_stored": checkpoint.map_or(0, |c| c.posts_stored),
-            })
-        })
-        .collect();
+    let rows = crate::health::source_health(&services.config, &checkpoints, services.clock.now());
     Ok(Json(serde_json::json!({ "sources": rows })))
 }
 
@@ -325,6 +305,11 @@ async fn metrics(State(services): State<Arc<Services>>, headers: HeaderMap) -> A
     }
     body.push_str("# HELP vigil_outbox_pending Notifications not yet delivered.\n# TYPE vigil_outbox_pending gauge\n");
     body.push_str(&format!("vigil_outbox_pending {pending}\n"));
+    let checkpoints = services.store.checkpoints().map_err(ApiError::internal)?;
+    crate::health::metrics(
+        &crate::health::source_health(&services.config, &checkpoints, services.clock.now()),
+        &mut body,
+    );
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,

@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod context;
 mod demo;
+mod health;
 mod http;
 mod mailcatcher;
 mod pipeline;

@@ -278,8 +278,12 @@ async fn source_loop(
             Ok(_) => source.interval,
             Err(error) => {
                 let failures = previous.as_ref().map_or(0, |c| c.consecutive_failures) + 1;
-                // A 429/503 says how long to stay away; never come back sooner.
-                next_delay(source.interval, failures).max(error.retry_after().unwrap_or_default())
+                // ±20% so sources that failed together do not retry in lockstep; a
+                // 429/503 says how long to stay away, and we never come back sooner.
+                let jitter = 0.8 + 0.4 * rand::random::<f64>();
+                next_delay(source.interval, failures)
+                    .mul_f64(jitter)
+                    .max(error.retry_after().unwrap_or_default())
             }
         };
         let batch = CrawlBatch {
@@ -623,6 +627,10 @@ async fn index_stage_task(
 /// Evaluates every rule and plans due notifications; returns how many were enqueued.
 pub fn evaluate_alerts(services: &Services) -> anyhow::Result<usize> {
     let now = services.clock.now();
+    // The monitoring watching itself: failing and silent sources.
+    if let Err(error) = crate::health::check_sources(&services.config, &services.store, now) {
+        error!(error = format!("{error:#}"), "source health check failed");
+    }
     // A failed evaluation must not hold back the response clock of open incidents.
     match services.engine.evaluate(&*services.store, now) {
         Ok(outcomes) => {

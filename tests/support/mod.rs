@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -258,6 +258,12 @@ pub struct FeedState {
     pub english: Vec<FeedItem>,
     pub chinese_gbk: Vec<FeedItem>,
     pub requests: usize,
+    /// Reviews on `/reviews.html`, two per page, newest first.
+    pub reviews: Vec<FeedItem>,
+    /// Posts of the JSON API `/api/posts`.
+    pub api_posts: Vec<FeedItem>,
+    /// `/flaky.rss` answers 500 while this is set, else the English feed.
+    pub flaky_down: bool,
 }
 
 pub type SharedFeeds = Arc<Mutex<FeedState>>;
@@ -333,11 +339,72 @@ async fn broken(UrlPath(kind): UrlPath<String>) -> Response {
     }
 }
 
+/// A review site: `div.review` items with author, `time@datetime`, rating and a
+/// permalink, two per page, `a.next` to the next page.
+async fn reviews(
+    State((feeds, _)): State<(SharedFeeds, String)>,
+    Query(params): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let page: usize = params
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let items = feeds.lock().unwrap().reviews.clone();
+    let mut html = String::from(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Reviews</title></head><body><main>",
+    );
+    for review in items.iter().skip((page - 1) * 2).take(2) {
+        html.push_str(&format!(
+            "<div class=\"review\" id=\"r-{0}\"><a class=\"permalink\" href=\"/reviews/{0}\">#</a><span class=\"author\">{1}</span><time datetime=\"{2}\">earlier</time><span class=\"stars\" data-rating=\"2\">★★</span><p class=\"body\">{3}</p></div>",
+            review.guid,
+            escape(&review.author),
+            review.published.to_rfc3339(),
+            escape(&review.text)
+        ));
+    }
+    if items.len() > page * 2 {
+        html.push_str(&format!(
+            "<a class=\"next\" href=\"/reviews.html?page={}\">next</a>",
+            page + 1
+        ));
+    }
+    html.push_str("</main></body></html>");
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+}
+
+/// A JSON API shaped like SPEC.md's example: `/data/children/*/data/{id,body,...}`.
+async fn api_posts(State((feeds, _)): State<(SharedFeeds, String)>) -> Response {
+    let items = feeds.lock().unwrap().api_posts.clone();
+    let children: Vec<serde_json::Value> = items
+        .iter()
+        .map(|item| {
+            serde_json::json!({"data": {
+                "id": item.guid,
+                "body": item.text,
+                "author": item.author,
+                "created_utc": item.published.timestamp(),
+                "permalink": format!("/api/p/{}", item.guid),
+                "score": 42,
+            }})
+        })
+        .collect();
+    axum::Json(serde_json::json!({"data": {"children": children, "after": null}})).into_response()
+}
+
+async fn flaky(state: State<(SharedFeeds, String)>) -> Response {
+    if state.0.0.lock().unwrap().flaky_down {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "down for maintenance").into_response();
+    }
+    english(state).await
+}
+
 async fn robots() -> &'static str {
     "User-agent: *\nDisallow: /private/\n"
 }
 
-/// Serves `/en.rss`, `/zh-gbk.rss`, `/broken/{500,malformed,slow,huge}` and robots.txt on
+/// Serves `/en.rss`, `/zh-gbk.rss`, `/reviews.html`, `/api/posts`, `/flaky.rss`,
+/// `/broken/{500,malformed,slow,huge}` and robots.txt on
 /// a background runtime; returns the base URL.
 pub fn start_feed_server(feeds: SharedFeeds) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -356,6 +423,9 @@ pub fn start_feed_server(feeds: SharedFeeds) -> String {
                 .route("/robots.txt", get(robots))
                 .route("/en.rss", get(english))
                 .route("/zh-gbk.rss", get(chinese))
+                .route("/reviews.html", get(reviews))
+                .route("/api/posts", get(api_posts))
+                .route("/flaky.rss", get(flaky))
                 .route("/broken/{kind}", get(broken))
                 .with_state(state);
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
