@@ -984,9 +984,17 @@ emails = ["ops@test.invalid"]
                 && search_json(&config, "*", &["--source", "api"]).0 == 5
         },
     );
-    let (_, _, hits) = search_json(&config, "lid", &["--source", "reviews"]);
-    let hit = &hits["hits"][0];
+    let (total, _, hits) = search_json(&config, "lid", &["--source", "reviews"]);
+    assert_eq!(total, 5);
+    let hit = hits["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["text"].as_str().unwrap().contains("review 0:"))
+        .cloned()
+        .expect("review 0 found");
     assert_eq!(hit["author"], "user-rev-0", "{hit}");
+    assert_eq!(hit["engagement"]["rating"], 2.0, "{hit}");
     assert!(
         hit["url"].as_str().unwrap().ends_with("/reviews/rev-0"),
         "{hit}"

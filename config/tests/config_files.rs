@@ -42,12 +42,22 @@ fn example_config_in_the_repository_is_valid() {
     kinds.dedup();
     assert_eq!(kinds.len(), 8, "every source kind is shown: {kinds:?}");
     let reviews = config.source("acme-reviews").expect("html example");
-    assert_eq!(reviews.fields.get("published").map(String::as_str), Some("time@datetime"));
+    assert_eq!(
+        reviews.fields.get("published").map(String::as_str),
+        Some("time@datetime")
+    );
     assert_eq!(reviews.max_pages, 3);
-    assert_eq!(config.source("reddit").expect("reddit").max_pages, 5, "API default");
+    assert_eq!(
+        config.source("reddit").expect("reddit").max_pages,
+        5,
+        "API default"
+    );
     assert_eq!(config.source("acme-news").expect("rss").max_pages, 1);
     assert_eq!(config.crawler.retries, 2);
-    assert_eq!(config.alerts.source_down_notify, vec!["pr-team".to_string()]);
+    assert_eq!(
+        config.alerts.source_down_notify,
+        vec!["pr-team".to_string()]
+    );
     assert!(
         config
             .script("product-safety")

@@ -9,6 +9,8 @@
 //!   needs from the system of record, so `alerts` does not depend on `store`.
 //! - [`time`] parses durations (`30s`, `7d`) and time arguments (RFC 3339 or `24h` ago);
 //!   [`Clock`] makes time injectable so a 24-hour incident can be tested in milliseconds.
+//! - [`simhash`] fingerprints a post's normalised text so the store can link
+//!   near-duplicate copies to their original ([`hamming`], [`NEAR_DUPLICATE_DISTANCE`]).
 
 mod alerting;
 mod clock;
@@ -17,6 +19,7 @@ mod hash;
 mod post;
 pub mod query;
 mod sentiment;
+mod simhash;
 pub mod text;
 pub mod time;
 mod urls;
@@ -31,4 +34,5 @@ pub use hash::{HashChain, sha256_hex};
 pub use post::{Engagement, Post, Provenance, SourceCheckpoint, StoredPost, post_id};
 pub use query::{Query, QueryError};
 pub use sentiment::{Classifier, Label, Sentiment};
+pub use simhash::{MIN_TEXT_WEIGHT, NEAR_DUPLICATE_DISTANCE, hamming, simhash, simhash_bands};
 pub use urls::canonical_url;

@@ -606,6 +606,8 @@ pub fn erase(path: &Path, args: EraseArgs) -> anyhow::Result<ExitCode> {
     };
     let report = store.erase_posts(&target, &args.reason, "cli")?;
     stage.purge_erased(&store)?;
+    // Copies of an erased original now point at a promoted copy.
+    stage.refresh(&store, &report.relinked)?;
     index.reload()?;
     println!(
         "erased {} posts from the store and the index; tombstones keep only ids and content hashes{}",

@@ -290,7 +290,12 @@ fn human(seconds: f64) -> String {
 }
 
 /// One per-source Prometheus series: name, type, help, value.
-type Series = (&'static str, &'static str, &'static str, fn(&SourceHealth) -> f64);
+type Series = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&SourceHealth) -> f64,
+);
 
 /// Per-source Prometheus series.
 pub fn metrics(health: &[SourceHealth], out: &mut String) {

@@ -545,6 +545,22 @@ impl IndexStage {
         Ok(ids.len())
     }
 
+    /// Re-indexes posts whose stored record changed after indexing (copies re-linked
+    /// to a new original when theirs was erased).
+    pub fn refresh(&mut self, store: &Store, ids: &[String]) -> anyhow::Result<usize> {
+        let mut refreshed = 0;
+        for id in ids {
+            if let Some(post) = store.get_post(id)? {
+                self.writer.add(&post)?;
+                refreshed += 1;
+            }
+        }
+        if refreshed > 0 {
+            self.writer.commit(self.watermark)?;
+        }
+        Ok(refreshed)
+    }
+
     pub fn rebuild(
         &mut self,
         store: &Store,

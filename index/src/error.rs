@@ -8,11 +8,14 @@ pub enum IndexError {
     /// Another `IndexWriter` (almost always the daemon) holds the tantivy lock file.
     #[error("the index is in use by another vigil process (is the daemon running?)")]
     Locked,
-    /// The on-disk index was built by a version of vigil with a different schema.
+    /// The on-disk index was built by a version of vigil with a different schema, and
+    /// could not be replaced because another process holds its writer lock.
     #[error(
-        "the index at {path} was built with a different schema; delete that directory and run `vigil reindex` to rebuild it from the store"
+        "the index at {path} was built by another version of vigil with a different schema, and another process (an older daemon?) is using it; stop that process, then start the daemon or run `vigil reindex` to rebuild the index from the store"
     )]
     SchemaMismatch { path: PathBuf },
+    #[error("cannot replace the outdated index at {path}: {reason}")]
+    Replace { path: PathBuf, reason: String },
     #[error("cannot create the index directory {path}: {source}")]
     CreateDir {
         path: PathBuf,
@@ -36,6 +39,8 @@ pub enum IndexError {
     Wildcard { term: String, reason: String },
     #[error("index error: {0}")]
     Tantivy(#[from] tantivy::TantivyError),
+    #[error("cannot encode a document: {0}")]
+    Json(#[from] serde_json::Error),
 }
 
 impl IndexError {

@@ -1,23 +1,23 @@
 use std::ops::Bound;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tantivy::collector::{Count, TopDocs};
-use tantivy::directory::MmapDirectory;
-use tantivy::directory::error::LockError;
+use tantivy::directory::error::{DeleteError, LockError};
+use tantivy::directory::{Directory, INDEX_WRITER_LOCK, MmapDirectory};
 use tantivy::query::{
     BooleanQuery, ConstScoreQuery, Occur, Query as TantivyQuery, RangeQuery, TermQuery,
 };
-use tantivy::schema::{IndexRecordOption, Value};
+use tantivy::schema::{IndexRecordOption, Schema, Value};
 use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{
-    DocAddress, Index, IndexReader, Order, ReloadPolicy, Searcher, TantivyDocument, TantivyError,
-    Term,
+    DocAddress, Index, IndexReader, IndexSettings, Order, ReloadPolicy, Searcher, TantivyDocument,
+    TantivyError, Term,
 };
-use tracing::debug;
-use vigil_core::{Label, Query, StoredPost};
+use tracing::{debug, warn};
+use vigil_core::{Engagement, Label, Query, StoredPost};
 
 use crate::error::{IndexError, Result};
 use crate::query::QueryTranslator;
@@ -84,6 +84,13 @@ pub struct Hit {
     pub sentiment: Option<HitSentiment>,
     /// BM25 score; 1.0 for every hit of `*`, which is ordered by time instead.
     pub relevance: f32,
+    /// When this post is a copy of another (syndicated, reposted verbatim or nearly):
+    /// the original's id, which alerts count instead. `null` for originals.
+    #[serde(default)]
+    pub duplicate_of: Option<String>,
+    /// Reach and rating as the source reported them; omitted when it reported none.
+    #[serde(default, skip_serializing_if = "Engagement::is_empty")]
+    pub engagement: Engagement,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -102,6 +109,7 @@ pub struct SearchIndex {
     reader: IndexReader,
     fields: Fields,
     analyzer: TextAnalyzer,
+    rebuilt: bool,
 }
 
 impl std::fmt::Debug for SearchIndex {
@@ -113,6 +121,13 @@ impl std::fmt::Debug for SearchIndex {
 impl SearchIndex {
     /// Opens the index in `dir` (the index directory itself, e.g. `<data_dir>/index`),
     /// creating the directory and an empty index when missing.
+    ///
+    /// An index built with a different schema (by an older vigil) is derived data this
+    /// build cannot read: it is deleted and an empty one created in its place, with
+    /// watermark 0, so the daemon's catch-up (or `vigil reindex`) refills it from the
+    /// store; [`SearchIndex::was_rebuilt`] says so. This needs the index's writer lock:
+    /// while another process (an old daemon) holds it, opening fails with
+    /// [`IndexError::SchemaMismatch`].
     ///
     /// `dictionary_words` (brand names, Chinese terms) go into the segmenter's user
     /// dictionary so they are never split. Changing them only affects posts indexed
@@ -127,12 +142,11 @@ impl SearchIndex {
             source,
         })?;
         let (schema, fields) = build_schema();
-        let index = Index::open_or_create(directory, schema).map_err(|error| match error {
-            TantivyError::SchemaError(_) => IndexError::SchemaMismatch {
-                path: dir.to_path_buf(),
-            },
-            other => IndexError::Tantivy(other),
-        })?;
+        let (index, rebuilt) = match Index::open_or_create(directory.clone(), schema.clone()) {
+            Ok(index) => (index, false),
+            Err(TantivyError::SchemaError(_)) => (recreate(dir, directory, schema)?, true),
+            Err(other) => return Err(other.into()),
+        };
         let analyzer = vigil_analyzer(Arc::new(segmenter(dictionary_words)));
         index
             .tokenizers()
@@ -150,7 +164,15 @@ impl SearchIndex {
             reader,
             fields,
             analyzer,
+            rebuilt,
         })
+    }
+
+    /// True when [`SearchIndex::open`] found an index built with another schema (an
+    /// older vigil) and replaced it with an empty one: it holds nothing until the daemon
+    /// catches up from the store or `vigil reindex` runs.
+    pub fn was_rebuilt(&self) -> bool {
+        self.rebuilt
     }
 
     /// Takes the index's writer lock. `heap_bytes` is the indexing memory budget,
@@ -318,6 +340,12 @@ impl SearchIndex {
             lang: text(fields.lang),
             sentiment,
             relevance,
+            duplicate_of: text(fields.duplicate_of),
+            // Written by `IndexWriter::add` from an `Engagement`; a document that does
+            // not parse (none should) shows no engagement rather than failing the search.
+            engagement: text(fields.engagement)
+                .and_then(|json| serde_json::from_str(&json).ok())
+                .unwrap_or_default(),
         })
     }
 }
@@ -370,6 +398,16 @@ impl IndexWriter {
             doc.add_text(fields.text_cjk, title);
         }
         doc.add_text(fields.text_cjk, &post.text);
+        if let Some(original) = &post.duplicate_of {
+            doc.add_text(fields.duplicate_of, original);
+        }
+        if !post.engagement.is_empty() {
+            doc.add_text(fields.engagement, serde_json::to_string(&post.engagement)?);
+        }
+        doc.add_u64(
+            fields.reach,
+            u64::try_from(post.engagement.reach()).unwrap_or(0),
+        );
 
         self.writer.delete_term(id_term(fields, &post.id));
         self.writer.add_document(doc)?;
@@ -397,6 +435,46 @@ impl IndexWriter {
         debug!(watermark, opstamp, "index committed");
         Ok(())
     }
+}
+
+/// Replaces the index in `dir`, built with another schema, by an empty one with
+/// `schema`, holding the writer lock meanwhile. Deletes only the files the old index's
+/// meta lists as its own (segments, `meta.json`, `.managed.json`).
+fn recreate(dir: &Path, directory: MmapDirectory, schema: Schema) -> Result<Index> {
+    let mismatch = || IndexError::SchemaMismatch {
+        path: dir.to_path_buf(),
+    };
+    let old = Index::open(directory.clone())?;
+    let _lock = old
+        .directory()
+        .acquire_lock(&INDEX_WRITER_LOCK)
+        .map_err(|error| match error {
+            LockError::LockBusy => mismatch(),
+            other => IndexError::Tantivy(other.into()),
+        })?;
+    let mut files: Vec<PathBuf> = old.directory().list_managed_files().into_iter().collect();
+    files.sort();
+    files.push(PathBuf::from(".managed.json"));
+    // meta.json last: until it goes, the directory still reads as the old index.
+    files.push(PathBuf::from("meta.json"));
+    drop(old);
+    for file in &files {
+        match directory.delete(file) {
+            Ok(()) | Err(DeleteError::FileDoesNotExist(_)) => {}
+            Err(error) => {
+                return Err(IndexError::Replace {
+                    path: dir.to_path_buf(),
+                    reason: error.to_string(),
+                });
+            }
+        }
+    }
+    warn!(
+        dir = %dir.display(),
+        files = files.len(),
+        "the search index was built with another schema; replaced it with an empty one to be refilled from the store"
+    );
+    Ok(Index::create(directory, schema, IndexSettings::default())?)
 }
 
 fn id_term(fields: &Fields, post_id: &str) -> Term {

@@ -1,4 +1,8 @@
 //! The tantivy schema: one document per post, keyed by post id.
+//!
+//! Changing it (adding a field, changing options) makes existing indexes unreadable by
+//! this build; `SearchIndex::open` then rebuilds an empty index in their place, which
+//! the daemon refills from the store (its watermark starts again at 0).
 
 use tantivy::schema::{
     DateOptions, DateTimePrecision, FAST, Field, INDEXED, IndexRecordOption, STORED, STRING,
@@ -28,9 +32,17 @@ pub(crate) struct Fields {
     pub text: Field,
     /// Title and text again, one token per CJK character; not stored.
     pub text_cjk: Field,
+    /// Id of the original when the post is a copy (`Post::duplicate_of`); absent for
+    /// originals. Untokenized, so "copies of X" is a term query.
+    pub duplicate_of: Field,
+    /// `Post::engagement` as JSON; absent when the source reported none. Stored only.
+    pub engagement: Field,
+    /// `Engagement::reach()`, a fast field so results can be ordered by reach.
+    pub reach: Field,
 }
 
 pub(crate) const PUBLISHED_AT: &str = "published_at";
+pub(crate) const REACH: &str = "reach";
 
 pub(crate) fn build_schema() -> (Schema, Fields) {
     let mut builder = Schema::builder();
@@ -62,6 +74,9 @@ pub(crate) fn build_schema() -> (Schema, Fields) {
             "text_cjk",
             TextOptions::default().set_indexing_options(analyzed(CJK_TOKENIZER)),
         ),
+        duplicate_of: builder.add_text_field("duplicate_of", STRING | STORED),
+        engagement: builder.add_text_field("engagement", STORED),
+        reach: builder.add_u64_field(REACH, FAST),
     };
     (builder.build(), fields)
 }

@@ -631,15 +631,107 @@ fn odd_queries_and_texts_do_not_panic() {
 }
 
 #[test]
-fn index_built_with_another_schema_is_reported() {
+fn index_built_with_another_schema_is_replaced_by_an_empty_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut builder = tantivy::schema::Schema::builder();
+    let other = builder.add_text_field("other", tantivy::schema::TEXT);
+    let old = tantivy::Index::create_in_dir(dir.path(), builder.build()).unwrap();
+    {
+        let mut writer: tantivy::IndexWriter = old.writer(HEAP).unwrap();
+        writer
+            .add_document(tantivy::doc!(other => "an old document"))
+            .unwrap();
+        let mut prepared = writer.prepare_commit().unwrap();
+        prepared.set_payload("7");
+        prepared.commit().unwrap();
+    }
+    drop(old);
+    let index = SearchIndex::open(dir.path(), &[]).unwrap();
+    assert!(index.was_rebuilt());
+    assert_eq!(
+        index.watermark().unwrap(),
+        0,
+        "refilled from the store from seq 0"
+    );
+    assert_eq!(index.doc_count().unwrap(), 0);
+    let mut writer = index.writer(HEAP).unwrap();
+    writer.add(&simple(1, "x", "kettle")).unwrap();
+    writer.commit(1).unwrap();
+    assert_eq!(ids(&index, "kettle"), ["x"]);
+    drop(writer);
+    // Only the first open rebuilds.
+    let reopened = SearchIndex::open(dir.path(), &[]).unwrap();
+    assert!(!reopened.was_rebuilt());
+    assert_eq!(reopened.watermark().unwrap(), 1);
+    let files: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        files.len() < 20,
+        "the old segments were deleted, not left behind: {files:?}"
+    );
+}
+
+#[test]
+fn index_built_with_another_schema_and_in_use_is_reported() {
     let dir = tempfile::tempdir().unwrap();
     let mut builder = tantivy::schema::Schema::builder();
     builder.add_text_field("other", tantivy::schema::TEXT);
-    tantivy::Index::create_in_dir(dir.path(), builder.build()).unwrap();
+    let old = tantivy::Index::create_in_dir(dir.path(), builder.build()).unwrap();
+    // An older daemon still running holds the writer lock.
+    let old_writer: tantivy::IndexWriter = old.writer(HEAP).unwrap();
     let error = SearchIndex::open(dir.path(), &[]).unwrap_err();
     assert!(
         matches!(error, IndexError::SchemaMismatch { .. }),
         "{error:?}"
     );
     assert!(error.to_string().contains("vigil reindex"), "{error}");
+    drop(old_writer);
+    assert!(SearchIndex::open(dir.path(), &[]).unwrap().was_rebuilt());
+}
+
+#[test]
+fn copies_and_engagement_round_trip_into_hits() {
+    let mut copy = simple(2, "copy", "acme kettle recall notice");
+    copy.post.duplicate_of = Some("orig".into());
+    copy.post.engagement = vigil_core::Engagement {
+        score: Some(-3),
+        likes: Some(120),
+        reposts: Some(45),
+        replies: None,
+        rating: Some(4.5),
+    };
+    let original = simple(1, "orig", "acme kettle recall");
+    let (_dir, index) = index_with(&[original, copy.clone()], &[]);
+    let results = search(&index, "recall");
+    let by_id = |id: &str| results.hits.iter().find(|hit| hit.id == id).unwrap();
+    let copy_hit = by_id("copy");
+    assert_eq!(copy_hit.duplicate_of.as_deref(), Some("orig"));
+    assert_eq!(copy_hit.engagement, copy.post.engagement);
+    let original_hit = by_id("orig");
+    assert_eq!(original_hit.duplicate_of, None);
+    assert!(original_hit.engagement.is_empty());
+
+    let json = serde_json::to_value(&results).unwrap();
+    let hits = json["hits"].as_array().unwrap();
+    let copy_json = hits.iter().find(|hit| hit["id"] == "copy").unwrap();
+    let original_json = hits.iter().find(|hit| hit["id"] == "orig").unwrap();
+    assert_eq!(copy_json["duplicate_of"], "orig");
+    assert_eq!(
+        copy_json["engagement"],
+        serde_json::json!({"score": -3, "likes": 120, "reposts": 45, "rating": 4.5})
+    );
+    assert!(original_json["duplicate_of"].is_null());
+    assert!(
+        original_json.get("engagement").is_none(),
+        "empty engagement is omitted: {original_json}"
+    );
+    // JSON written before these fields existed still reads.
+    let mut old_hit = original_json.clone();
+    old_hit.as_object_mut().unwrap().remove("duplicate_of");
+    let parsed: vigil_index::Hit = serde_json::from_value(old_hit).unwrap();
+    assert_eq!(parsed.duplicate_of, None);
+    let back: SearchResults = serde_json::from_value(json).unwrap();
+    assert_eq!(back, results);
 }

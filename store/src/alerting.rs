@@ -1,5 +1,9 @@
 //! [`AlertStore`] for [`Store`]: window reads over `post_brands`, and incidents and the
 //! outbox delegated to their modules.
+//!
+//! Window reads see originals only (`post_brands.original = 1`): a post stored as a
+//! copy of another (`duplicate_of`, see `dedup.rs`) is neither counted nor quoted as
+//! evidence, so a story reposted 200 times weighs once in volume and negative share.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use rusqlite::params;
@@ -11,6 +15,18 @@ use vigil_core::{
 use crate::posts::clamp_limit;
 use crate::time::{format_time, parsed_col, time_col};
 use crate::{Result, Store, StoreError, incidents, outbox};
+
+/// Counts per bucket: the bucket bounds go in as a JSON array (`?1`), each bucket is a
+/// range on the covering index `post_brands (brand, original, published_at)`.
+const BUCKET_COUNTS_SQL: &str = "SELECT b.key, count(pb.seq)
+     FROM json_each(?1) AS b
+     LEFT JOIN post_brands AS pb
+         ON pb.brand = ?2
+         AND pb.original = 1
+         AND pb.published_at >= json_extract(b.value, '$[0]')
+         AND pb.published_at < json_extract(b.value, '$[1]')
+     GROUP BY b.key
+     ORDER BY b.key";
 
 /// More buckets than this is a caller bug (seconds over years), not a query to run.
 const MAX_BUCKETS: i64 = 1_000_000;
@@ -66,7 +82,8 @@ impl AlertStore for Store {
             "SELECT p.id, p.url, p.source, p.author, p.published_at, p.text,
                  p.sentiment_label, p.sentiment_score
              FROM post_brands AS pb JOIN posts AS p ON p.seq = pb.seq
-             WHERE pb.brand = ?1 AND pb.published_at >= ?2 AND pb.published_at < ?3
+             WHERE pb.brand = ?1 AND pb.original = 1
+                 AND pb.published_at >= ?2 AND pb.published_at < ?3
              ORDER BY pb.published_at DESC, pb.seq DESC
              LIMIT ?4",
         )?;
@@ -98,7 +115,7 @@ impl AlertStore for Store {
     }
 
     /// One query: the bucket bounds go in as a JSON array, each bucket is an index
-    /// range on `post_brands (brand, published_at)`, grouped by bucket index.
+    /// range on `post_brands (brand, original, published_at)`, grouped by bucket index.
     fn bucket_counts(
         &self,
         brand: &str,
@@ -112,16 +129,7 @@ impl AlertStore for Store {
         }
         let bounds_json = serde_json::to_string(&bounds)?;
         let conn = self.conn();
-        let mut statement = conn.prepare_cached(
-            "SELECT b.key, count(pb.seq)
-             FROM json_each(?1) AS b
-             LEFT JOIN post_brands AS pb
-                 ON pb.brand = ?2
-                 AND pb.published_at >= json_extract(b.value, '$[0]')
-                 AND pb.published_at < json_extract(b.value, '$[1]')
-             GROUP BY b.key
-             ORDER BY b.key",
-        )?;
+        let mut statement = conn.prepare_cached(BUCKET_COUNTS_SQL)?;
         let mut counts = vec![0u64; bounds.len()];
         let rows = statement.query_map(params![bounds_json, brand], |row| {
             Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?))
@@ -220,6 +228,29 @@ mod tests {
         }
         let just_short = t(12, 0) - TimeDelta::nanoseconds(1);
         assert_eq!(bucket_bounds(t(10, 0), just_short, 3600).unwrap().len(), 1);
+    }
+
+    /// Counting originals only must not cost a table lookup per post: the window
+    /// index covers the filter.
+    #[test]
+    fn bucket_counts_read_the_covering_window_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let conn = store.conn();
+        let mut plan = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {BUCKET_COUNTS_SQL}"))
+            .unwrap();
+        let details: Vec<String> = plan
+            .query_map(params!["[]", "acme"], |row| row.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(
+            details
+                .iter()
+                .any(|detail| detail.contains("COVERING INDEX post_brands_window")),
+            "{details:?}"
+        );
     }
 
     #[test]

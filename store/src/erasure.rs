@@ -1,6 +1,7 @@
 //! Erasure requests (GDPR, PIPL) and retention purges: the post's content goes, a
 //! tombstone stays (id, source, content hash, when, why), and the tombstone keeps the
-//! crawler from capturing the same item again.
+//! crawler from capturing the same item again. An erased original's remaining copies
+//! get a new original, the oldest of them (`dedup::promote_copies`).
 
 use std::collections::HashSet;
 
@@ -10,7 +11,7 @@ use sha2::{Digest, Sha256};
 use vigil_core::EvidencePost;
 
 use crate::time::format_time;
-use crate::{Result, Store, audit};
+use crate::{Result, Store, audit, dedup};
 
 /// Which posts an erasure request covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,19 +27,30 @@ pub enum ErasureTarget {
 pub struct ErasureReport {
     pub seqs: Vec<i64>,
     pub ids: Vec<String>,
+    /// Remaining posts whose `duplicate_of` changed because their original was erased:
+    /// the promoted oldest copy (now an original) and the copies re-pointed to it. The
+    /// index should re-add them (`Store::get_post`) so their hits show the new link.
+    pub relinked: Vec<String>,
     /// Seq of the audit entry recording the erasure (`None` when nothing matched).
     pub audit_seq: Option<i64>,
 }
 
-/// Tombstones and deletes the posts matching `condition`, and scrubs them from
-/// incident evidence. Returns (seqs, ids).
+/// What [`erase_matching`] removed and relinked.
+struct Erased {
+    seqs: Vec<i64>,
+    ids: Vec<String>,
+    relinked: Vec<String>,
+}
+
+/// Tombstones and deletes the posts matching `condition`, promotes a copy of each
+/// erased original that had copies, and scrubs the erased posts from incident evidence.
 fn erase_matching(
     tx: &Transaction<'_>,
     condition: &str,
     bind: &[&dyn rusqlite::ToSql],
     reason: &str,
     erased_at: &str,
-) -> Result<(Vec<i64>, Vec<String>)> {
+) -> Result<Erased> {
     let mut seqs = Vec::new();
     let mut ids = Vec::new();
     {
@@ -50,7 +62,11 @@ fn erase_matching(
         }
     }
     if seqs.is_empty() {
-        return Ok((seqs, ids));
+        return Ok(Erased {
+            seqs,
+            ids,
+            relinked: Vec::new(),
+        });
     }
     let erased_at_index = bind.len() + 1;
     let reason_index = bind.len() + 2;
@@ -67,8 +83,13 @@ fn erase_matching(
     )?;
     // post_brands rows go with them (ON DELETE CASCADE).
     tx.execute(&format!("DELETE FROM posts WHERE {condition}"), bind)?;
+    let relinked = dedup::promote_copies(tx, &ids)?;
     scrub_evidence(tx, &ids)?;
-    Ok((seqs, ids))
+    Ok(Erased {
+        seqs,
+        ids,
+        relinked,
+    })
 }
 
 /// Incident evidence quotes posts; an erased post's quote is replaced by a marker.
@@ -124,7 +145,7 @@ impl Store {
         let erased_at = format_time(now);
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (target_kind, (seqs, ids)) = match target {
+        let (target_kind, erased) = match target {
             ErasureTarget::Author(author) => (
                 "author",
                 erase_matching(&tx, "author = ?1", &[author], reason, &erased_at)?,
@@ -144,8 +165,9 @@ impl Store {
             }
         };
         let mut report = ErasureReport {
-            seqs,
-            ids,
+            seqs: erased.seqs,
+            ids: erased.ids,
+            relinked: erased.relinked,
             audit_seq: None,
         };
         if !report.ids.is_empty() {
@@ -154,6 +176,7 @@ impl Store {
                 "reason": reason,
                 "count": report.ids.len(),
                 "ids": report.ids,
+                "relinked": report.relinked.len(),
             });
             report.audit_seq = Some(audit::append_in(&tx, now, "erasure", actor, &payload)?.seq);
         }
@@ -191,7 +214,7 @@ impl Store {
         let cutoff_text = format_time(cutoff);
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let (seqs, ids) = erase_matching(
+        let erased = erase_matching(
             &tx,
             "published_at < ?1",
             &[&cutoff_text],
@@ -199,8 +222,9 @@ impl Store {
             &erased_at,
         )?;
         let mut report = ErasureReport {
-            seqs,
-            ids,
+            seqs: erased.seqs,
+            ids: erased.ids,
+            relinked: erased.relinked,
             audit_seq: None,
         };
         if !report.ids.is_empty() {
@@ -208,6 +232,7 @@ impl Store {
                 "published_before": cutoff_text,
                 "count": report.ids.len(),
                 "ids_sha256": ids_digest(&report.ids),
+                "relinked": report.relinked.len(),
             });
             report.audit_seq =
                 Some(audit::append_in(&tx, now, "retention_purge", actor, &payload)?.seq);

@@ -20,7 +20,8 @@ impl Store {
             .conn()
             .prepare_cached(
                 "SELECT count(*) FROM post_brands pb JOIN posts p ON p.seq = pb.seq
-                 WHERE pb.brand = ?1 AND pb.published_at >= ?2 AND pb.published_at < ?3
+                 WHERE pb.brand = ?1 AND pb.original IN (0, 1)
+                   AND pb.published_at >= ?2 AND pb.published_at < ?3
                    AND p.source = ?4",
             )?
             .query_row(

@@ -4,8 +4,13 @@
 //!
 //! - posts: [`Store::ingest`] deduplicates by `(source, external_id)` and by canonical
 //!   URL, assigns the monotonic `seq` every derived structure (classifier backlog,
-//!   search index) catches up to, and saves the source's [`SourceCheckpoint`] in the same
-//!   transaction, so a crash never leaves a checkpoint ahead of the posts it covers;
+//!   search index) catches up to, and saves the source's
+//!   [`SourceCheckpoint`](vigil_core::SourceCheckpoint) in the same transaction, so a
+//!   crash never leaves a checkpoint ahead of the posts it covers;
+//! - near-duplicates: a post whose text copies an earlier one (same content, or a
+//!   simhash within 3 bits within 7 days) is stored with `duplicate_of` naming the
+//!   original, and alert windows count originals only ([`Store::duplicates_of`];
+//!   the rules are in `dedup.rs`);
 //! - the audit log: append-only, hash-chained with [`vigil_core::HashChain`]
 //!   ([`Store::append_audit`], [`Store::verify_audit`], [`AuditEntry`]);
 //! - incidents and the notification outbox: the [`vigil_core::AlertStore`]
@@ -22,8 +27,10 @@
 mod alerting;
 mod audit;
 mod checkpoints;
+mod dedup;
 mod erasure;
 mod error;
+mod health;
 mod incidents;
 mod outbox;
 mod posts;
@@ -37,6 +44,7 @@ use rusqlite::Connection;
 use vigil_core::{Clock, SystemClock};
 
 pub use audit::{AuditEntry, AuditProblem, AuditVerification};
+pub use dedup::WINDOW_DAYS as NEAR_DUPLICATE_WINDOW_DAYS;
 pub use erasure::{ErasureReport, ErasureTarget};
 pub use error::{Result, StoreError};
 pub use posts::IngestReport;
@@ -54,6 +62,8 @@ pub const OUTBOX_ACTOR: &str = "outbox";
 /// connection, and other processes may open the same file concurrently.
 pub struct Store {
     conn: Mutex<Connection>,
+    /// Locked only while `conn` is held (ingest), so the two never deadlock.
+    near_duplicates: Mutex<dedup::NearDuplicateIndex>,
     path: PathBuf,
     clock: Arc<dyn Clock>,
 }
@@ -85,6 +95,7 @@ impl Store {
         tracing::debug!(path = %path.display(), "store opened");
         Ok(Store {
             conn: Mutex::new(conn),
+            near_duplicates: Mutex::new(dedup::NearDuplicateIndex::default()),
             path,
             clock,
         })
@@ -101,6 +112,16 @@ impl Store {
         self.conn
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The near-duplicate map; a panic while it was held may have left it half updated,
+    /// so a poisoned lock yields it invalidated (reloaded at the next sync).
+    fn near_duplicates(&self) -> MutexGuard<'_, dedup::NearDuplicateIndex> {
+        self.near_duplicates.lock().unwrap_or_else(|poisoned| {
+            let mut map = poisoned.into_inner();
+            map.invalidate();
+            map
+        })
     }
 
     fn now(&self) -> chrono::DateTime<chrono::Utc> {

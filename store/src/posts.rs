@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use vigil_core::{Post, Provenance, Sentiment, SourceCheckpoint, StoredPost};
 
 use crate::time::{format_time, json_col, parsed_col, time_col};
-use crate::{Result, Store, audit, checkpoints};
+use crate::{Result, Store, audit, checkpoints, dedup};
 
 /// What one [`Store::ingest`] call did.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18,6 +18,9 @@ pub struct IngestReport {
     /// Posts skipped because the store already held them (same source and external id,
     /// same canonical URL, or erased earlier), including repeats within the batch.
     pub duplicates: usize,
+    /// Of the posts stored, how many were linked as copies of an original
+    /// (`duplicate_of` set): stored and searchable, not counted by alert windows.
+    pub copies: usize,
 }
 
 pub(crate) const POST_COLUMNS: &str = "seq, id, source, external_id, url, canonical_url, author, \
@@ -90,8 +93,15 @@ fn next_seq(conn: &Connection) -> Result<i64> {
 }
 
 /// Inserts one post as `seq` unless a unique key (or a tombstone) says it is already
-/// known; returns whether it was stored.
-fn insert_post(conn: &Connection, seq: i64, post: &Post, stored_at: &str) -> Result<bool> {
+/// known; returns whether it was stored. `post.duplicate_of` is stored as given (the
+/// caller has decided it) and `fingerprint` is the text's simhash.
+fn insert_post(
+    conn: &Connection,
+    seq: i64,
+    post: &Post,
+    fingerprint: Option<u64>,
+    stored_at: &str,
+) -> Result<bool> {
     let published_at = format_time(post.published_at);
     let sentiment = post.sentiment.as_ref();
     let inserted = conn
@@ -100,9 +110,9 @@ fn insert_post(conn: &Connection, seq: i64, post: &Post, stored_at: &str) -> Res
                  title, text, lang, published_at, brands, fetched_at, fetch_url, http_status,
                  content_hash, extraction, sentiment_label, sentiment_score,
                  sentiment_confidence, sentiment_lang, sentiment_backend, sentiment_version,
-                 stored_at, engagement, duplicate_of)
+                 stored_at, engagement, duplicate_of, simhash)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                 ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
+                 ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
         )?
         .execute(params![
             seq,
@@ -135,15 +145,18 @@ fn insert_post(conn: &Connection, seq: i64, post: &Post, stored_at: &str) -> Res
                 Some(serde_json::to_string(&post.engagement)?)
             },
             post.duplicate_of,
+            fingerprint.map(dedup::to_sql),
         ])?;
     if inserted == 0 {
         return Ok(false);
     }
     let mut brand_insert = conn.prepare_cached(
-        "INSERT OR IGNORE INTO post_brands (seq, brand, published_at) VALUES (?1, ?2, ?3)",
+        "INSERT OR IGNORE INTO post_brands (seq, brand, published_at, original)
+         VALUES (?1, ?2, ?3, ?4)",
     )?;
+    let original = post.duplicate_of.is_none();
     for brand in &post.brands {
-        brand_insert.execute(params![seq, brand, published_at])?;
+        brand_insert.execute(params![seq, brand, published_at, original])?;
     }
     Ok(true)
 }
@@ -153,29 +166,69 @@ impl Store {
     /// stored from its source to `posts_stored`) and records one `ingest` audit entry,
     /// all in one transaction. A batch in which nothing new was stored is not audited:
     /// every `ingest` entry then covers exactly the seq range it names.
+    ///
+    /// Each stored post's `duplicate_of` is decided here, whatever the caller set: the
+    /// id of the original it copies (an earlier post, possibly earlier in the same
+    /// batch; see `dedup.rs`), or `None`. The returned posts carry the decision.
     pub fn ingest(
         &self,
         posts: &[Post],
         checkpoint: Option<&SourceCheckpoint>,
         actor: &str,
     ) -> Result<IngestReport> {
+        // Fingerprints are pure CPU work: computed before taking the write lock.
+        let fingerprints: Vec<Option<u64>> = posts
+            .iter()
+            .map(|post| vigil_core::simhash(&post.text))
+            .collect();
         let now = self.now();
         let stored_at = format_time(now);
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut report = IngestReport::default();
-        let mut seq = next_seq(&tx)?;
-        for post in posts {
-            if insert_post(&tx, seq, post, &stored_at)? {
-                report.stored.push(StoredPost {
-                    seq,
-                    post: post.clone(),
-                });
-                seq += 1;
-            } else {
-                report.duplicates += 1;
+        let mut near_duplicates = self.near_duplicates();
+        // The map follows this transaction's inserts; if the transaction does not
+        // commit, it is reloaded from the file next time.
+        near_duplicates.invalidate_unless_committed(|near_duplicates| {
+            near_duplicates.sync(&tx)?;
+            let mut report = IngestReport::default();
+            let mut seq = next_seq(&tx)?;
+            for (post, fingerprint) in posts.iter().zip(fingerprints) {
+                let mut post = post.clone();
+                post.duplicate_of = match fingerprint {
+                    Some(fingerprint) => near_duplicates.find_original(&tx, &post, fingerprint)?,
+                    None => None,
+                };
+                if insert_post(&tx, seq, &post, fingerprint, &stored_at)? {
+                    if let Some(fingerprint) = fingerprint {
+                        near_duplicates.record_insert(
+                            seq,
+                            fingerprint,
+                            post.duplicate_of.is_none(),
+                        );
+                    }
+                    if post.duplicate_of.is_some() {
+                        report.copies += 1;
+                    }
+                    report.stored.push(StoredPost { seq, post });
+                    seq += 1;
+                } else {
+                    report.duplicates += 1;
+                }
             }
-        }
+            near_duplicates.mark_synced(seq - 1);
+            self.finish_ingest(tx, now, report, checkpoint, actor)
+        })
+    }
+
+    /// Saves the checkpoint, audits and commits an ingest whose posts are inserted.
+    fn finish_ingest(
+        &self,
+        tx: rusqlite::Transaction<'_>,
+        now: chrono::DateTime<chrono::Utc>,
+        report: IngestReport,
+        checkpoint: Option<&SourceCheckpoint>,
+        actor: &str,
+    ) -> Result<IngestReport> {
         if let Some(checkpoint) = checkpoint {
             let added = report
                 .stored
@@ -199,6 +252,7 @@ impl Store {
                 "sources": sources,
                 "stored": report.stored.len(),
                 "duplicates": report.duplicates,
+                "copies": report.copies,
                 "first_seq": first.seq,
                 "last_seq": last.seq,
                 "ids_sha256": hex::encode(ids.finalize()),
@@ -209,6 +263,7 @@ impl Store {
         tracing::debug!(
             stored = report.stored.len(),
             duplicates = report.duplicates,
+            copies = report.copies,
             actor,
             "ingest committed"
         );
@@ -293,6 +348,18 @@ impl Store {
         let conn = self.conn();
         let mut statement = conn.prepare_cached(&sql)?;
         Ok(statement.query_row([id], post_from_row).optional()?)
+    }
+
+    /// Ids of the posts stored as copies of the post `id` (its `duplicate_of` links),
+    /// oldest first; empty for a copy, an unknown id, or an original nobody copied.
+    pub fn duplicates_of(&self, id: &str) -> Result<Vec<String>> {
+        let conn = self.conn();
+        let mut statement =
+            conn.prepare_cached("SELECT id FROM posts WHERE duplicate_of = ?1 ORDER BY seq")?;
+        let ids = statement
+            .query_map([id], |row| row.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(ids)
     }
 }
 

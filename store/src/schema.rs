@@ -15,7 +15,7 @@ const MIGRATIONS: &[&str] = &[V1, V2];
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Version 1. Times are RFC 3339 UTC text with nine fractional digits (see `time.rs`).
-const V1: &str = r#"
+pub(crate) const V1: &str = r#"
 CREATE TABLE posts (
     -- Assigned by ingest as max(posts, tombstones) + 1: dense, and never reused even
     -- after erasure, so every derived structure can use it as a watermark.
@@ -156,15 +156,65 @@ WHEN EXISTS (SELECT 1 FROM tombstones WHERE id = NEW.id)
 BEGIN SELECT RAISE(IGNORE); END;
 "#;
 
-/// Version 2: engagement and near-duplicate links on posts, crawler cursors.
-const V2: &str = r#"
+/// Version 2: engagement and near-duplicate links on posts, crawler cursors. Posts
+/// stored under version 1 get their fingerprints computed by [`backfill_simhash`] right
+/// after this script (SQLite cannot compute them) and stay originals.
+pub(crate) const V2: &str = r#"
 -- JSON object ({"score", "likes", "reposts", "replies", "rating"}), NULL when the
 -- source reports none.
 ALTER TABLE posts ADD COLUMN engagement TEXT;
--- The id of the earlier post this one copies (same content or near-duplicate text).
+-- The id of the original this post copies (same content or near-duplicate text, see
+-- dedup.rs); always an original itself, so links are one hop. NULL for originals.
 ALTER TABLE posts ADD COLUMN duplicate_of TEXT;
+-- vigil_core::simhash of the text as a signed 64-bit integer (the same 64 bits); NULL
+-- when the text is too short to have one. Looked up in memory, not through an index.
+ALTER TABLE posts ADD COLUMN simhash INTEGER;
+-- Bumped whenever originals are removed or promoted other than by ingest (erasure,
+-- retention), so every process rebuilds its in-memory near-duplicate map (dedup.rs).
+CREATE TABLE dedup_epoch (id INTEGER PRIMARY KEY CHECK (id = 1), epoch INTEGER NOT NULL);
+INSERT INTO dedup_epoch (id, epoch) VALUES (1, 0);
+-- Copies of an original: Store::duplicates_of and erasure's promotion.
+CREATE INDEX posts_duplicate_of ON posts (duplicate_of) WHERE duplicate_of IS NOT NULL;
+
+-- 1 for an original, 0 for a copy: alert windows count originals only, from the index.
+ALTER TABLE post_brands ADD COLUMN original INTEGER NOT NULL DEFAULT 1;
+DROP INDEX post_brands_window;
+CREATE INDEX post_brands_window ON post_brands (brand, original, published_at);
+
 ALTER TABLE checkpoints ADD COLUMN cursor TEXT;
 "#;
+
+/// Computes the fingerprint of every post stored before version 2. They are not linked
+/// to one another: history (and the incidents it triggered) keeps counting as it did,
+/// while new posts are matched against it.
+fn backfill_simhash(conn: &Connection, path: &Path) -> Result<()> {
+    let fingerprints: Vec<(i64, i64)> = {
+        let mut select = conn.prepare("SELECT seq, text FROM posts WHERE simhash IS NULL")?;
+        let rows = select.query_map([], |row| {
+            Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+        })?;
+        let mut fingerprints = Vec::new();
+        for row in rows {
+            let (seq, text) = row?;
+            if let Some(hash) = vigil_core::simhash(&text) {
+                fingerprints.push((seq, crate::dedup::to_sql(hash)));
+            }
+        }
+        fingerprints
+    };
+    let mut update = conn.prepare("UPDATE posts SET simhash = ?2 WHERE seq = ?1")?;
+    for (seq, hash) in &fingerprints {
+        update.execute(rusqlite::params![seq, hash])?;
+    }
+    if !fingerprints.is_empty() {
+        tracing::info!(
+            path = %path.display(),
+            posts = fingerprints.len(),
+            "computed near-duplicate fingerprints of existing posts"
+        );
+    }
+    Ok(())
+}
 
 /// Sets the connection pragmas and brings the schema up to [`SCHEMA_VERSION`].
 pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<()> {
@@ -180,6 +230,12 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<()> {
     // Ingest inserts into several indexes keyed by hashes (id, canonical URL); with the
     // default 2 MB page cache a million-post import spends its time re-reading pages.
     conn.pragma_update(None, "cache_size", -64 * 1024)?;
+    // Statement journals in memory. Every ingest INSERT needs one (the tombstone
+    // trigger, foreign keys), and once one statement's journal passes 64 KiB SQLite
+    // spills it to a temporary file for the rest of the transaction, after which each
+    // insert writes every index page it touches to that file. This store builds no big
+    // temporary tables that would need the disk instead.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.set_prepared_statement_cache_capacity(64);
 
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -201,8 +257,124 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<()> {
         let version = index as i64 + 1;
         tracing::info!(path = %path.display(), version, "migrating store schema");
         tx.execute_batch(migration)?;
+        if version == 2 {
+            backfill_simhash(&tx, path)?;
+        }
         tx.pragma_update(None, "user_version", version)?;
     }
     tx.commit()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use vigil_core::AlertStore;
+
+    const OLD_TEXT: &str = "Acme has recalled 40,000 kettles after reports that the base \
+         can overheat and melt; owners should stop using them and ask for a refund.";
+
+    /// Writes a database as version 1 of vigil left it: the V1 script, two posts (one
+    /// long enough for a fingerprint, one not) with their brand rows, a checkpoint.
+    fn write_version_1_database(path: &Path) {
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch(V1).unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        let insert = "INSERT INTO posts (seq, id, source, external_id, url, canonical_url,
+                 author, title, text, lang, published_at, brands, fetched_at, fetch_url,
+                 http_status, content_hash, extraction, sentiment_label, sentiment_score,
+                 sentiment_confidence, sentiment_lang, sentiment_backend, sentiment_version,
+                 stored_at)
+             VALUES (?1, ?2, 'news', ?2, NULL, NULL, '@old', NULL, ?3, 'en',
+                 ?4, '[\"acme\"]', ?4, 'https://news.example/feed', 200, 'hash-' || ?2,
+                 'rss:item', 'negative', -0.5, 0.8, 'en', 'lexicon', '1', ?4)";
+        for (seq, id, text, minute) in [(1, "old-long", OLD_TEXT, 0), (2, "old-short", "meh", 5)] {
+            let at = format!("2024-05-01T09:{minute:02}:00.000000000Z");
+            conn.execute(insert, rusqlite::params![seq, id, text, at])
+                .unwrap();
+            conn.execute(
+                "INSERT INTO post_brands (seq, brand, published_at) VALUES (?1, 'acme', ?2)",
+                rusqlite::params![seq, at],
+            )
+            .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO checkpoints (source, etag, posts_stored) VALUES ('news', '\"v1\"', 2)",
+            [],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_version_1_database_migrates_keeps_its_data_and_dedups_against_it() {
+        let dir = tempfile::tempdir().unwrap();
+        write_version_1_database(&dir.path().join(crate::DB_FILE_NAME));
+
+        let store = crate::Store::open(dir.path()).unwrap();
+        let version: i64 = store
+            .conn()
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+
+        let old = store.get_post("old-long").unwrap().unwrap();
+        assert_eq!(old.seq, 1);
+        assert_eq!(old.post.text, OLD_TEXT);
+        assert_eq!(old.post.author.as_deref(), Some("@old"));
+        assert_eq!(old.post.brands, ["acme"]);
+        assert_eq!(old.post.duplicate_of, None);
+        assert!(old.post.engagement.is_empty());
+        assert_eq!(old.post.sentiment.as_ref().map(|s| s.score), Some(-0.5));
+        // Fingerprints were computed for the old posts long enough to have one.
+        let fingerprints: Vec<Option<i64>> = {
+            let conn = store.conn();
+            let mut statement = conn
+                .prepare("SELECT simhash FROM posts ORDER BY seq")
+                .unwrap();
+            statement
+                .query_map([], |row| row.get(0))
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap()
+        };
+        assert_eq!(
+            fingerprints,
+            [
+                vigil_core::simhash(OLD_TEXT).map(crate::dedup::to_sql),
+                None
+            ]
+        );
+        let checkpoint = store.checkpoint("news").unwrap().unwrap();
+        assert_eq!(checkpoint.etag.as_deref(), Some("\"v1\""));
+        assert_eq!((checkpoint.posts_stored, checkpoint.cursor), (2, None));
+
+        // Old posts count as originals in alert windows.
+        let nine = Utc.with_ymd_and_hms(2024, 5, 1, 9, 0, 0).unwrap();
+        let ten = Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).unwrap();
+        assert_eq!(store.bucket_counts("acme", nine, ten, 3600).unwrap(), [2]);
+
+        // A new copy of an old post links to it; seqs continue after the old ones.
+        let mut copy = old.post.clone();
+        copy.id = vigil_core::post_id("blog", "copy");
+        copy.source = "blog".into();
+        copy.external_id = "copy".into();
+        copy.text = format!("{OLD_TEXT} via @newsdesk");
+        copy.provenance.content_hash = "another".into();
+        copy.sentiment = None;
+        copy.published_at = nine + chrono::TimeDelta::minutes(30);
+        let report = store.ingest(&[copy], None, "crawler").unwrap();
+        assert_eq!(report.stored[0].seq, 3);
+        assert_eq!(
+            report.stored[0].post.duplicate_of.as_deref(),
+            Some("old-long")
+        );
+        assert_eq!(store.duplicates_of("old-long").unwrap().len(), 1);
+        assert_eq!(store.bucket_counts("acme", nine, ten, 3600).unwrap(), [2]);
+
+        // Reopening does not migrate again.
+        drop(store);
+        let store = crate::Store::open(dir.path()).unwrap();
+        assert_eq!(store.post_count().unwrap(), 3);
+    }
 }

@@ -312,3 +312,121 @@ fn million_posts_throughput() {
         in_ingest
     );
 }
+
+/// Deterministic text for the realistic-length throughput run: pseudo-words (English-like)
+/// or CJK ideographs, so texts are distinct and long enough for near-duplicate detection,
+/// and their fingerprints spread over the bands about as real posts' do.
+struct TextGenerator(u64);
+
+impl TextGenerator {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn english(&mut self) -> String {
+        let words = 12 + self.below(24);
+        let mut text = String::from("Acme");
+        for _ in 0..words {
+            text.push(' ');
+            // A skewed pick over 3,000 pseudo-words of random letters, so common words
+            // recur as in English. (Texts built from a handful of syllables share most
+            // of their shingles, which real posts do not: their fingerprints crowd a
+            // few bands and make the near-duplicate lookup look 3× dearer than on the
+            // TweetEval corpus.)
+            let rank = self.below(3_000) + 1;
+            let word = self.below(rank);
+            let mut state = word.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+            for _ in 0..2 + word % 7 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                text.push(char::from(b'a' + (state % 26) as u8));
+            }
+        }
+        text.push('.');
+        text
+    }
+
+    fn chinese(&mut self) -> String {
+        let chars = 25 + self.below(60);
+        let mut text = String::from("艾克米");
+        for _ in 0..chars {
+            let code = 0x4E00 + self.below(3000) as u32;
+            text.push(char::from_u32(code).unwrap_or('水'));
+        }
+        text
+    }
+}
+
+/// Like `million_posts_throughput`, with realistic texts (60 % English-like of 12–35
+/// words, 40 % Chinese of 28–87 characters) of which one in ten is a lightly edited copy of an
+/// earlier post (a new link, "via @x", "转发"), so near-duplicate detection does real
+/// work. Run by hand:
+/// `cargo test -p vigil-store --test posts -- --ignored --nocapture million_realistic`.
+#[test]
+#[ignore = "a 1M-post throughput measurement (about two minutes), not a correctness check; run by hand"]
+fn million_realistic_posts_throughput() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let batches: i64 = std::env::var("VIGIL_BENCH_BATCHES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let mut generator = TextGenerator(42);
+    let mut recent: Vec<String> = Vec::new();
+    let mut in_ingest = std::time::Duration::ZERO;
+    let mut copies_sent = 0u64;
+    let started = std::time::Instant::now();
+    for batch in 0..batches {
+        let posts: Vec<_> = (0..5_000)
+            .map(|i| {
+                let n = batch * 5_000 + i;
+                let mut post = post(
+                    "bulk",
+                    &n.to_string(),
+                    &["acme"],
+                    at(0, 0, 0) + chrono::Duration::seconds(n),
+                );
+                post.text = if n % 10 == 9 && !recent.is_empty() {
+                    copies_sent += 1;
+                    let original = &recent[generator.below(recent.len() as u64) as usize];
+                    match generator.below(3) {
+                        0 => format!("{original} https://t.co/x{n}"),
+                        1 => format!("{original} via @user{n}"),
+                        _ => format!("{original} 转发"),
+                    }
+                } else if generator.below(10) < 6 {
+                    generator.english()
+                } else {
+                    generator.chinese()
+                };
+                post.provenance.content_hash = vigil_core::sha256_hex(&post.text);
+                if recent.len() < 1_000 {
+                    recent.push(post.text.clone());
+                } else {
+                    let slot = generator.below(1_000) as usize;
+                    recent[slot] = post.text.clone();
+                }
+                post
+            })
+            .collect();
+        let ingest_started = std::time::Instant::now();
+        store.ingest(&posts, None, "import").unwrap();
+        in_ingest += ingest_started.elapsed();
+    }
+    assert_eq!(store.post_count().unwrap(), batches as u64 * 5_000);
+    println!(
+        "{} posts ({copies_sent} edited copies) in {:?} ({:?} inside Store::ingest)",
+        batches * 5_000,
+        started.elapsed(),
+        in_ingest
+    );
+}
