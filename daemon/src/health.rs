@@ -7,7 +7,8 @@
 //! - **silent**: the source keeps succeeding, but a brand it used to bring mentions
 //!   for got none for `crawler.silent_after` (default 24h), while the seven windows of
 //!   that length before it brought at least [`SILENCE_MIN_BASELINE`] mentions in all.
-//!   A changed page layout or API usually looks exactly like this.
+//!   A changed page layout or API usually looks exactly like this. (Checked at most
+//!   every five minutes.)
 //!
 //! The incident (brand `*` for "down", the silent brand otherwise) goes through the
 //! normal response clock and mails `alerts.source_down_notify`; when the condition
@@ -29,6 +30,25 @@ const SILENCE_BASELINE_WINDOWS: i32 = 7;
 
 /// Who resolves incidents whose condition cleared.
 const RESOLVER: &str = "vigil";
+
+/// The silence check counts posts per (source, brand) over eight windows; it runs at
+/// most this often, not at every alert evaluation.
+const SILENCE_CHECK_EVERY: ChronoDuration = ChronoDuration::minutes(5);
+
+/// When the silence check last ran (process-wide: one daemon per process).
+static LAST_SILENCE_CHECK: std::sync::Mutex<Option<DateTime<Utc>>> = std::sync::Mutex::new(None);
+
+/// Whether the silence check is due at `now`, and if so marks it as run.
+fn silence_check_due(now: DateTime<Utc>) -> bool {
+    let mut last = LAST_SILENCE_CHECK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let due = last.is_none_or(|at| now < at || now - at >= SILENCE_CHECK_EVERY);
+    if due {
+        *last = Some(now);
+    }
+    due
+}
 
 /// One source as the API and metrics show it.
 #[derive(Debug, Clone, Serialize)]
@@ -155,6 +175,7 @@ pub fn find_conditions(
 ) -> anyhow::Result<Vec<Finding>> {
     let checkpoints = store.checkpoints()?;
     let silent_after = ChronoDuration::from_std(config.crawler.silent_after)?;
+    let check_silence = silence_check_due(now);
     let mut findings = Vec::new();
     for (source, health) in config
         .sources
@@ -180,7 +201,7 @@ pub fn find_conditions(
             threshold: limit.as_secs_f64(),
         });
         // Silence only means something while the source itself is fine.
-        if health.status != "ok" {
+        if !check_silence || health.status != "ok" {
             continue;
         }
         let brands: Vec<&str> = if source.brands.is_empty() {
@@ -385,6 +406,17 @@ mod tests {
         assert_eq!(failing_since(&source, &checkpoint), Some(at(2)));
         checkpoint.consecutive_failures = 0;
         assert_eq!(failing_since(&source, &checkpoint), None);
+    }
+
+    #[test]
+    fn silence_check_runs_at_most_every_five_minutes() {
+        let start = at(100);
+        assert!(silence_check_due(start));
+        assert!(!silence_check_due(start + ChronoDuration::minutes(1)));
+        assert!(silence_check_due(start + ChronoDuration::minutes(5)));
+        assert!(!silence_check_due(start + ChronoDuration::minutes(9)));
+        // A clock set back (tests, NTP) does not stop the check.
+        assert!(silence_check_due(start));
     }
 
     #[test]
