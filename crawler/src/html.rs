@@ -5,8 +5,9 @@
 /// Tags whose content is never text a person reads.
 const SKIP_CONTENT: &[&str] = &["script", "style", "template", "noscript"];
 
-/// Tags that separate blocks of text: they become a line break.
-const BLOCK_TAGS: &[&str] = &[
+/// Tags that separate blocks of text: they become a line break (here and in the
+/// `html` source kind's `text` field).
+pub(crate) const BLOCK_TAGS: &[&str] = &[
     "address",
     "article",
     "aside",
@@ -19,6 +20,7 @@ const BLOCK_TAGS: &[&str] = &[
     "figcaption",
     "figure",
     "footer",
+    "form",
     "h1",
     "h2",
     "h3",

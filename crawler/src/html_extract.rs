@@ -38,7 +38,7 @@ use vigil_core::Engagement;
 
 use crate::dates::find_date;
 use crate::decode::decode_body;
-use crate::html::collapse_whitespace;
+use crate::html::{BLOCK_TAGS, collapse_whitespace};
 use crate::item::{Item, Page, PageContext, finish_items};
 
 /// The field names an `html` source may map, in the order the docs list them.
@@ -62,41 +62,6 @@ const QUOTE_CHARS: usize = 60;
 
 /// Elements whose content is never text a person reads.
 const SKIP_CONTENT: &[&str] = &["script", "style", "template", "noscript", "head"];
-
-/// Elements that separate blocks of text: line breaks in the `text` field.
-const BLOCK_ELEMENTS: &[&str] = &[
-    "address",
-    "article",
-    "aside",
-    "blockquote",
-    "br",
-    "dd",
-    "div",
-    "dl",
-    "dt",
-    "figcaption",
-    "figure",
-    "footer",
-    "form",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "header",
-    "hr",
-    "li",
-    "main",
-    "nav",
-    "ol",
-    "p",
-    "pre",
-    "section",
-    "table",
-    "tr",
-    "ul",
-];
 
 /// Elements that separate words without starting a block.
 const SPACE_ELEMENTS: &[&str] = &["td", "th", "img", "caption", "input", "button"];
@@ -753,7 +718,7 @@ fn element_text(
     let root_id = root.id();
     let mut out = String::new();
     let separator = |name: &str| -> Option<char> {
-        if BLOCK_ELEMENTS.contains(&name) {
+        if BLOCK_TAGS.contains(&name) {
             Some(if blocks { '\n' } else { ' ' })
         } else if SPACE_ELEMENTS.contains(&name) {
             Some(' ')
