@@ -101,10 +101,13 @@ for target in "${TARGETS[@]}"; do
         *) max_len=() ;;
     esac
     status=0
+    # A fixed seed (FUZZ_SEED to change it) makes CI repeatable: a crash it reports is
+    # one a rerun reproduces, not luck. Longer exploratory runs: FUZZ_SEED=0 (random).
     # New inputs go to the first folder (kept between runs of this checkout, ignored
     # by git); the seed folder is read only.
     cargo fuzz run --sanitizer none "$target" "$corpus" "$SEEDS/$target" -- \
         -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2048 \
+        -seed="${FUZZ_SEED:-1}" \
         -print_final_stats=1 "${max_len[@]}" >"$log" 2>&1 || status=$?
     execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1 || true)
     rate=$(grep -o 'exec/s: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1 || true)
