@@ -237,10 +237,17 @@ impl Crawler {
                     cursor.backfill[0].next = resume.to_string();
                     break;
                 }
-                Err(error) => {
+                Err(error) if error.is_transient() => {
                     run.warnings
                         .push(format!("backfill from {} failed: {error}", gap.next));
                     break;
+                }
+                Err(error) => {
+                    // Retrying will not help (robots.txt says no, 404, not a listing):
+                    // give the gap up rather than fail on it at every run.
+                    run.warnings
+                        .push(format!("gave up backfilling from {}: {error}", gap.next));
+                    cursor.backfill.remove(0);
                 }
             }
         }

@@ -555,3 +555,42 @@ async fn not_modified_costs_nothing() {
     assert_eq!(second.checkpoint.etag.as_deref(), Some("\"v1\""));
     assert_eq!(server.hits("/a"), 2);
 }
+
+#[tokio::test]
+async fn a_gap_that_cannot_be_fetched_is_given_up_not_retried_forever() {
+    let newest = Arc::new(Mutex::new(10));
+    let gone = Arc::new(Mutex::new(false));
+    let inner = listing(&newest);
+    let flag = gone.clone();
+    let server = TestServer::start(move |request| {
+        if *flag.lock().expect("flag") && request.path.contains("after=13") {
+            return status(404);
+        }
+        inner(request)
+    })
+    .await;
+    let crawler = crawler(&config());
+    let source = json_source("api", server.url("/posts"), 2);
+    let first = crawler.crawl(&source, None).await.expect("first");
+    *newest.lock().expect("newest") = 16;
+    let second = crawler
+        .crawl(&source, Some(&first.checkpoint))
+        .await
+        .expect("second");
+    assert!(second.checkpoint.cursor.is_some(), "gap opened");
+
+    *gone.lock().expect("flag") = true;
+    let third = crawler
+        .crawl(&source, Some(&second.checkpoint))
+        .await
+        .expect("head still fine");
+    assert_eq!(third.checkpoint.cursor, None, "a 404 gap is dropped");
+    assert!(
+        third
+            .warnings
+            .iter()
+            .any(|w| w.contains("gave up backfilling")),
+        "{:?}",
+        third.warnings
+    );
+}
