@@ -412,7 +412,7 @@ impl AlertEngine {
             .window_posts(&incident.brand, incident.opened_at, now, WINDOW_POST_LIMIT)
             .map_err(store_error("window_posts"))?;
         if let Some(query) = rule.and_then(|r| r.config.query.as_ref()) {
-            posts.retain(|p| query.matches(&p.text));
+            posts.retain(|p| p.matches(query));
         }
         let (value_at_opening, value_now) = match rule {
             Some(rule) => (

@@ -325,10 +325,7 @@ fn read_baseline_posts<S: AlertStore>(
 }
 
 fn filter(posts: Vec<EvidencePost>, query: &Query) -> Vec<EvidencePost> {
-    posts
-        .into_iter()
-        .filter(|p| query.matches(&p.text))
-        .collect()
+    posts.into_iter().filter(|p| p.matches(query)).collect()
 }
 
 /// Splits `[from, to)` into buckets of `size` that end at `to - k·size`, like

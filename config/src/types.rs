@@ -351,4 +351,27 @@ impl Config {
     pub fn recipient(&self, name: &str) -> Option<&RecipientConfig> {
         self.alerts.recipients.iter().find(|r| r.name == name)
     }
+
+    /// Words the Chinese segmenter must keep whole: brand names and the CJK terms of
+    /// brand queries and rule queries. Sorted, without repeats.
+    pub fn dictionary_words(&self) -> Vec<String> {
+        let mut words: Vec<String> = Vec::new();
+        let queries = self
+            .brands
+            .iter()
+            .map(|b| &b.query)
+            .chain(self.alerts.rules.iter().filter_map(|r| r.query.as_ref()));
+        for query in queries {
+            words.extend(
+                query
+                    .positive_terms()
+                    .into_iter()
+                    .filter(|t| t.chars().any(vigil_core::text::is_cjk)),
+            );
+        }
+        words.extend(self.brands.iter().map(|b| b.name.to_lowercase()));
+        words.sort();
+        words.dedup();
+        words
+    }
 }

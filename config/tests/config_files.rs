@@ -79,7 +79,7 @@ fn bad_config_reports_every_problem_with_position() {
     let expected = [
         "bad.toml:3:1: storage.retention_dayz: unknown key (did you mean \"retention_days\"?)",
         "bad.toml:6:10: server.listen: \"localhost\" is not an address: expected IP:PORT, e.g. \"127.0.0.1:8080\"",
-        "bad.toml:10:9: brands[0].query: invalid query \"acme OR\": query error at column 8: expected a term, a \"phrase\", '(' or '*', found the end of the query",
+        "bad.toml:10:9: brands[0].query: invalid query \"acme OR\": query error at column 8: expected a term, a \"phrase\", field:value, '(' or '*', found the end of the query",
         "bad.toml:14:8: sources[0].kind: unknown value \"rsss\": expected one of rss, html, json, reddit, hackernews, mastodon, bluesky, appstore",
         "bad.toml:15:7: sources[0].url: \"ftp://example.com/feed\" is not an http(s) URL",
         "bad.toml:16:12: sources[0].interval: invalid duration \"5 minutes\": unknown unit \" minutes\" (expected a number and a unit: ms, s, m, h, d, w; e.g. \"30s\", \"7d\")",

@@ -121,6 +121,21 @@ pub struct EvidencePost {
     pub score: Option<f32>,
 }
 
+impl EvidencePost {
+    /// Whether a rule's `query` selects this post. Field operators see the post's
+    /// author, source and URL; `lang:` matches nothing here, since evidence carries no
+    /// language.
+    pub fn matches(&self, query: &crate::Query) -> bool {
+        let meta = crate::query::MatchMeta {
+            author: self.author.as_deref(),
+            source: Some(&self.source),
+            url: self.url.as_deref(),
+            lang: None,
+        };
+        query.matches_prepared(&crate::query::MatchText::with_meta(&self.text, meta))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Incident {
     pub id: i64,

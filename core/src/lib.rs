@@ -35,4 +35,4 @@ pub use post::{Engagement, Post, Provenance, SourceCheckpoint, StoredPost, post_
 pub use query::{Query, QueryError};
 pub use sentiment::{Classifier, Label, Sentiment};
 pub use simhash::{MIN_TEXT_WEIGHT, NEAR_DUPLICATE_DISTANCE, hamming, simhash, simhash_bands};
-pub use urls::canonical_url;
+pub use urls::{canonical_url, site_key, site_keys, site_keys_of_host};

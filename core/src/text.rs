@@ -50,6 +50,13 @@ pub fn truncate_chars(text: &str, max_chars: usize) -> String {
     out
 }
 
+/// An author handle as `author:` compares it: trimmed, lower case, without a leading
+/// `@` (`@AcmeSupport` and `acmesupport` are the same author).
+pub fn author_key(author: &str) -> String {
+    let author = author.trim();
+    author.strip_prefix('@').unwrap_or(author).to_lowercase()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

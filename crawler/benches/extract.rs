@@ -161,12 +161,20 @@ fn html(c: &mut Criterion) {
         assert_eq!(posts, 50, "the synthetic page must yield its 50 reviews");
         bench_html(&mut group, name, &review, page.as_bytes(), url);
     }
-    // The HTML parser alone (html5ever through scraper) on the 100 KB page: the floor
-    // under extract_html.
+    // The HTML parsers alone on the 100 KB page: html5ever through scraper (what
+    // extract_html used before the fast tree builder), and the fast builder.
     let page = review_page(1, "", 50, 200, Some("?page=2"));
     group.throughput(Throughput::Bytes(page.len() as u64));
     group.bench_function("parse_only_scraper_100k", |b| {
         b.iter(|| black_box(scraper::Html::parse_document(black_box(&page))))
+    });
+    // The fast tree builder alone on the same page (the same tree; see html_tree.rs).
+    assert!(
+        vigil_crawler::parse_html_fast(&page).is_ok(),
+        "the fast parser must accept the synthetic page"
+    );
+    group.bench_function("parse_only_fast_100k", |b| {
+        b.iter(|| black_box(vigil_crawler::parse_html_fast(black_box(&page))))
     });
 
     if let Some(dir) = shared_fixtures("html") {

@@ -60,7 +60,8 @@ pub struct CrawlOutcome {
 pub struct Crawler {
     client: reqwest::Client,
     config: CrawlerConfig,
-    matcher: BrandMatcher,
+    /// Shared with the blocking tasks that extract and match each page.
+    matcher: Arc<BrandMatcher>,
     robots_agent: String,
     /// Origin → its robots.txt slot. The async mutex makes concurrent crawls of one
     /// host wait for a single robots.txt fetch instead of each fetching it.
@@ -132,7 +133,7 @@ impl Crawler {
         Ok(Crawler {
             client,
             config: config.clone(),
-            matcher: BrandMatcher::new(brands),
+            matcher: Arc::new(BrandMatcher::new(brands)),
             robots_agent: product_token(&config.user_agent),
             robots: Mutex::new(HashMap::new()),
             hosts: Mutex::new(HashMap::new()),
@@ -256,10 +257,8 @@ impl Crawler {
         let newest = run.posts.iter().map(|p| p.published_at).max();
         let mut posts = Vec::with_capacity(items_seen);
         let mut unmatched = 0;
-        for mut post in run.posts {
-            post.brands = self
-                .matcher
-                .brands_for(source, post.title.as_deref(), &post.text);
+        // Brands were matched with the extraction, off the async workers (fetch_page).
+        for post in run.posts {
             if post.brands.is_empty() {
                 unmatched += 1;
             } else {
@@ -433,7 +432,10 @@ impl Crawler {
         let content_type = fetched.content_type.clone();
         let body = fetched.body;
         let extractor = walker.extractor.clone();
-        // Parsing a multi-megabyte document is CPU work: keep it off the async workers.
+        let matcher = Arc::clone(&self.matcher);
+        let source_brands = walker.source.brands.clone();
+        // Parsing a multi-megabyte document and matching brands over its posts is CPU
+        // work: keep it off the async workers.
         let page = tokio::task::spawn_blocking(move || {
             let context = PageContext {
                 source: &source_name,
@@ -441,7 +443,12 @@ impl Crawler {
                 http_status: Some(status),
                 fetched_at,
             };
-            extractor.extract(&body, content_type.as_deref(), &context)
+            let mut page = extractor.extract(&body, content_type.as_deref(), &context)?;
+            for post in &mut page.posts {
+                post.brands =
+                    matcher.brands_listed(&source_brands, post.title.as_deref(), &post.text);
+            }
+            Ok::<_, CrawlError>(page)
         })
         .await
         .map_err(|error| CrawlError::Internal {

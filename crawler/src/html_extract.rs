@@ -31,6 +31,7 @@
 //! matched nothing (usually a changed page layout), undecodable bytes.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::LazyLock;
 
 use scraper::{ElementRef, Html, Node, Selector};
 use url::Url;
@@ -39,6 +40,7 @@ use vigil_core::Engagement;
 use crate::dates::find_date;
 use crate::decode::decode_body;
 use crate::html::{BLOCK_TAGS, collapse_whitespace};
+use crate::html_tree::parse_html;
 use crate::item::{Item, Page, PageContext, finish_items};
 
 /// The field names an `html` source may map, in the order the docs list them.
@@ -386,15 +388,39 @@ fn quote(value: &str) -> String {
 /// The body is decoded with [`decode_body`] (BOM, `content_type` charset, `<meta>`
 /// charset, and valid UTF-8 behind a stale legacy `<meta charset>`). Items without text or title are skipped by
 /// [`finish_items`] and counted there.
+///
+/// The page is parsed by [`parse_html`], which gives the same tree as html5ever.
 pub fn extract_html(
     spec: &HtmlSpec,
     body: &[u8],
     content_type: Option<&str>,
     context: &PageContext<'_>,
 ) -> Page {
+    extract_parsed(spec, body, content_type, context, parse_html)
+}
+
+/// [`extract_html`] with every page parsed by html5ever
+/// ([`Html::parse_document`]): the reference the fast parser is tested against.
+#[doc(hidden)]
+pub fn extract_html_html5ever(
+    spec: &HtmlSpec,
+    body: &[u8],
+    content_type: Option<&str>,
+    context: &PageContext<'_>,
+) -> Page {
+    extract_parsed(spec, body, content_type, context, Html::parse_document)
+}
+
+fn extract_parsed(
+    spec: &HtmlSpec,
+    body: &[u8],
+    content_type: Option<&str>,
+    context: &PageContext<'_>,
+    parse: fn(&str) -> Html,
+) -> Page {
     let mut warnings = Vec::new();
     let text = decode_page(body, content_type, &mut warnings);
-    let document = Html::parse_document(&text);
+    let document = parse(&text);
     let base = base_url(&document, context.fetch_url);
 
     let items: Vec<ElementRef<'_>> = document.select(&spec.item).collect();
@@ -451,9 +477,10 @@ fn decode_page(body: &[u8], content_type: Option<&str>, warnings: &mut Vec<Strin
 /// `<base href>` resolved against the fetched URL, else the fetched URL.
 fn base_url(document: &Html, fetch_url: &str) -> Option<Url> {
     let fetched = Url::parse(fetch_url).ok()?;
-    let base_selector = Selector::parse("base[href]").ok()?;
+    static BASE: LazyLock<Option<Selector>> = LazyLock::new(|| Selector::parse("base[href]").ok());
+    let base_selector = BASE.as_ref()?;
     let declared = document
-        .select(&base_selector)
+        .select(base_selector)
         .next()
         .and_then(|base| base.value().attr("href"))
         .and_then(|href| fetched.join(href.trim()).ok())
@@ -522,7 +549,7 @@ fn extract_item(
         };
         let text_value = || -> String {
             if target.attribute.is_some() {
-                collapse_whitespace(value).replace('\n', " ")
+                one_line(collapse_whitespace(value))
             } else {
                 single_line(found)
             }
@@ -691,8 +718,11 @@ fn first_time_element<'a>(
     item: ElementRef<'a>,
     is_item: &dyn Fn(ElementRef<'_>) -> bool,
 ) -> Option<&'a str> {
-    let selector = Selector::parse("time[datetime]").ok()?;
-    item.select(&selector)
+    // Parsed once: this runs for every item of specs without `published`.
+    static TIME: LazyLock<Option<Selector>> =
+        LazyLock::new(|| Selector::parse("time[datetime]").ok());
+    let selector = TIME.as_ref()?;
+    item.select(selector)
         .find(|found| !inside_nested_item(*found, item, is_item))
         .and_then(|time| time.value().attr("datetime"))
 }
@@ -777,7 +807,16 @@ fn finish_text(raw: &str, blocks: bool) -> String {
     if blocks {
         collapsed
     } else {
-        collapsed.replace('\n', " ")
+        one_line(collapsed)
+    }
+}
+
+/// Line breaks become spaces (no copy when there are none).
+fn one_line(text: String) -> String {
+    if text.contains('\n') {
+        text.replace('\n', " ")
+    } else {
+        text
     }
 }
 

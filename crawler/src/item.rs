@@ -4,7 +4,7 @@
 //! canonical URL, content hash, provenance, date sanity).
 
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
-use vigil_core::text::detect_lang;
+use vigil_core::text::is_cjk;
 use vigil_core::{Engagement, Post, Provenance, canonical_url, post_id, sha256_hex};
 
 /// A publication date this far past the fetch time is a broken clock or time zone,
@@ -66,7 +66,7 @@ pub fn finish_items(
     let mut posts = Vec::with_capacity(items.len());
     for item in items {
         let title = non_empty(item.title);
-        let mut text = item.text.trim().to_string();
+        let mut text = trimmed(item.text);
         if text.is_empty() {
             match &title {
                 // Headline-only items: the title is all there is to classify.
@@ -135,6 +135,15 @@ pub fn finish_items(
     posts
 }
 
+/// `value` without surrounding whitespace; no copy when there is none.
+fn trimmed(value: String) -> String {
+    if value.trim().len() == value.len() {
+        value
+    } else {
+        value.trim().to_string()
+    }
+}
+
 fn non_empty(value: Option<String>) -> Option<String> {
     value
         .map(|v| v.trim().to_string())
@@ -154,7 +163,7 @@ pub(crate) fn reconcile_lang(declared: &str, title: &str, text: &str) -> Option<
     if primary.is_empty() || !primary.chars().all(|c| c.is_ascii_alphabetic()) {
         return None;
     }
-    let detected = detect_lang(&format!("{title}\n{text}"));
+    let detected = detect_lang_joined(title, text);
     let declared_cjk = matches!(primary.as_str(), "zh" | "ja" | "ko");
     let lang = match detected {
         "zh" if !declared_cjk => "zh".to_string(),
@@ -164,9 +173,145 @@ pub(crate) fn reconcile_lang(declared: &str, title: &str, text: &str) -> Option<
     Some(lang)
 }
 
+const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// How many of the eight ASCII bytes of `word` are letters (`A`–`Z`, `a`–`z`).
+fn ascii_letters(word: u64) -> usize {
+    // Lower-cased, every byte is below 0x80: adding 0x1F sets bit 7 from `a` up,
+    // adding 0x05 sets it from `{` up; no byte carries into the next.
+    let lower = word | (0x20 * LOW_BITS);
+    let from_a = lower.wrapping_add(0x1F * LOW_BITS);
+    let past_z = lower.wrapping_add(0x05 * LOW_BITS);
+    (from_a & !past_z & HIGH_BITS).count_ones() as usize
+}
+
+/// Exactly [`vigil_core::text::detect_lang`] of `"{title}\n{text}"`, without building
+/// that string: ASCII bytes are classified without decoding, and the scan stops as soon
+/// as the rest of the text (at most one letter per byte, one Han character per three
+/// bytes) can no longer change the answer.
+pub(crate) fn detect_lang_joined(title: &str, text: &str) -> &'static str {
+    let mut han = 0usize;
+    let mut latin = 0usize;
+    let total = title.len() + text.len();
+    let mut done = 0usize;
+    for part in [title, text] {
+        let bytes = part.as_bytes();
+        let mut at = 0;
+        while at < bytes.len() {
+            // A stretch between checks of whether the answer is settled.
+            let stop = (at + 256).min(bytes.len());
+            while at < stop {
+                // ASCII eight bytes at a time; other characters one by one.
+                while let Some(word) = bytes.get(at..at + 8).filter(|_| at + 8 <= stop) {
+                    let word = u64::from_le_bytes([
+                        word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
+                    ]);
+                    if word & HIGH_BITS != 0 {
+                        break;
+                    }
+                    latin += ascii_letters(word);
+                    at += 8;
+                }
+                let Some(&byte) = bytes.get(at).filter(|_| at < stop) else {
+                    break;
+                };
+                if byte.is_ascii() {
+                    latin += usize::from(byte.is_ascii_alphabetic());
+                    at += 1;
+                } else {
+                    let c = part[at..].chars().next().unwrap_or(' ');
+                    if is_cjk(c) {
+                        han += 1;
+                    } else if c.is_alphabetic() {
+                        latin += 1;
+                    }
+                    at += c.len_utf8();
+                }
+            }
+            let rest = total - done - at;
+            // Every CJK character `is_cjk` accepts takes at least 3 bytes in UTF-8.
+            if latin > 4 * (han + rest / 3) {
+                return "en";
+            }
+            if han > 0 && 4 * han >= latin + rest {
+                return "zh";
+            }
+        }
+        done += bytes.len();
+    }
+    if han == 0 && latin == 0 {
+        "und"
+    } else if han * 5 >= han + latin {
+        "zh"
+    } else {
+        "en"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_ascii_letters_eight_at_a_time() {
+        for start in 0u8..=120 {
+            let bytes: Vec<u8> = (0..8).map(|i| start + i).collect();
+            let word = u64::from_le_bytes(bytes.clone().try_into().unwrap());
+            let expected = bytes.iter().filter(|b| b.is_ascii_alphabetic()).count();
+            assert_eq!(ascii_letters(word), expected, "{bytes:?}");
+        }
+    }
+
+    #[test]
+    fn detect_lang_joined_matches_core() {
+        let pieces = [
+            "The kettle ",
+            "boils",
+            "水壶",
+            "坏了",
+            "Acme",
+            " ",
+            "1234",
+            "!!",
+            "é",
+            "ひらがな",
+            "한국어",
+            "\n",
+            "🙂",
+            "𠀀",
+            "Ωμέγα",
+        ];
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for round in 0..4_000 {
+            let mut parts = [String::new(), String::new()];
+            for part in &mut parts {
+                let count = if round % 7 == 0 { 400 } else { seed % 9 };
+                for _ in 0..count {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    part.push_str(pieces[(seed % pieces.len() as u64) as usize]);
+                }
+            }
+            if round % 11 == 0 {
+                // Long one-script stretches: where the early exit decides.
+                let latin = "kettle ".repeat(seed as usize % 700);
+                let han = "水".repeat(seed as usize % 900);
+                parts[1] = if round % 2 == 0 {
+                    format!("{latin}{han}")
+                } else {
+                    format!("{han}{latin}")
+                };
+            }
+            let [title, text] = &parts;
+            assert_eq!(
+                detect_lang_joined(title, text),
+                vigil_core::text::detect_lang(&format!("{title}\n{text}")),
+                "{title:?} / {text:?}"
+            );
+        }
+    }
 
     fn context(now: DateTime<Utc>) -> PageContext<'static> {
         PageContext {

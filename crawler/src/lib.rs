@@ -9,6 +9,8 @@
 //! - [`parse_feed`] is the pure half (bytes → posts) for RSS 2.0/1.0/0.9x and Atom;
 //!   [`decode_body`] picks the character encoding (BOM, HTTP charset, XML declaration,
 //!   HTML meta) so GB2312, Big5, Shift-JIS and broken UTF-8 all come out as text.
+//! - [`parse_html`] parses HTML pages into the same tree as html5ever, with a fast
+//!   builder for documents that need no error recovery (html5ever for the rest).
 //! - [`BrandMatcher`] assigns brands, for crawled and imported posts alike.
 //! - [`CrawlError`] says whether a failure is worth retrying ([`CrawlError::is_transient`]).
 //!
@@ -29,6 +31,7 @@ mod extract;
 mod feed;
 mod html;
 mod html_extract;
+mod html_tree;
 mod item;
 mod json_extract;
 mod matcher;
@@ -44,7 +47,10 @@ pub use error::{CrawlError, Result};
 pub use extract::{Extractor, check_source};
 pub use feed::{ParsedFeed, parse_feed};
 pub use html::{decode_entities, strip_html};
-pub use html_extract::{HTML_FIELD_NAMES, HtmlSpec, extract_html, parse_count, parse_rating};
+pub use html_extract::{
+    HTML_FIELD_NAMES, HtmlSpec, extract_html, extract_html_html5ever, parse_count, parse_rating,
+};
+pub use html_tree::{Unsupported, compare_parsers, parse_html, parse_html_fast};
 pub use item::{Item, Page, PageContext, finish_items};
 pub use json_extract::{DEFAULT_CURSOR_PARAM, JSON_FIELD_NAMES, JsonSpec, extract_json};
 pub use matcher::BrandMatcher;

@@ -27,8 +27,18 @@ impl BrandMatcher {
         title: Option<&str>,
         text: &str,
     ) -> Vec<String> {
-        if !source.brands.is_empty() {
-            return source.brands.clone();
+        self.brands_listed(&source.brands, title, text)
+    }
+
+    /// [`brands_for`](Self::brands_for) with the source's `brands` list given directly.
+    pub fn brands_listed(
+        &self,
+        source_brands: &[String],
+        title: Option<&str>,
+        text: &str,
+    ) -> Vec<String> {
+        if !source_brands.is_empty() {
+            return source_brands.to_vec();
         }
         self.matching(title, text)
     }

@@ -45,7 +45,7 @@ pub enum Command {
     /// One pass over the sources, then exit.
     Crawl(CrawlArgs),
     /// Search captured mentions with the boolean query language (`*` matches everything).
-    Search(SearchArgs),
+    Search(Box<SearchArgs>),
     /// Bulk-load posts from JSON Lines through the pipeline (match, store, classify, index).
     Import(ImportArgs),
     /// Score JSON Lines from stdin: {"id", "text", "lang"?} → {"id","label","score","confidence","lang"}.
@@ -91,13 +91,20 @@ pub struct CrawlArgs {
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum SearchFormat {
+    /// One line per hit, matched terms marked.
     Table,
+    /// `{"total", "hits", "next_cursor"}` for one page.
     Json,
+    /// Every hit (or `--limit`), streamed page by page: a header line, then one row each.
+    Csv,
+    /// Every hit (or `--limit`), streamed: one JSON object per line.
+    Jsonl,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct SearchArgs {
-    /// Query, e.g. '"acme kettle" OR 艾克米 NOT recall'; `*` matches everything.
+    /// Query in the boolean language (docs/query-language.md), e.g. '"acme kettle" OR 艾克米
+    /// NOT recall', 'author:@acme', 'kettle NEAR/3 leak'; `*` matches everything.
     pub query: String,
     /// Only mentions of this brand (as named in the config).
     #[arg(long)]
@@ -108,18 +115,36 @@ pub struct SearchArgs {
     /// Only posts with this sentiment label.
     #[arg(long, value_parser = ["negative", "neutral", "positive"])]
     pub sentiment: Option<String>,
+    /// Only posts in this language (`en`, `zh`, ...).
+    #[arg(long)]
+    pub lang: Option<String>,
     /// Published at or after: RFC 3339 time, a date, or a relative time like `24h` / `7d` (that long ago).
     #[arg(long)]
     pub from: Option<String>,
-    /// Published before (same forms as --from).
+    /// Published at or before (same forms as --from).
     #[arg(long)]
     pub to: Option<String>,
-    /// Hits to show.
-    #[arg(long, default_value_t = 20)]
-    pub limit: usize,
+    /// Sentiment score at least this (-1..1).
+    #[arg(long, allow_hyphen_values = true)]
+    pub min_score: Option<f32>,
+    /// Sentiment score at most this (-1..1).
+    #[arg(long, allow_hyphen_values = true)]
+    pub max_score: Option<f32>,
+    /// Reach (likes + reposts + replies + score) at least this.
+    #[arg(long, alias = "min-engagement")]
+    pub min_reach: Option<u64>,
+    /// Order: relevance (default for a query), time/newest (default for `*`), oldest.
+    #[arg(long, value_parser = ["relevance", "time", "newest", "oldest"])]
+    pub sort: Option<String>,
+    /// Hits to show (table/json: default 20; csv/jsonl: default all).
+    #[arg(long)]
+    pub limit: Option<usize>,
     /// Hits to skip (paging).
     #[arg(long, default_value_t = 0)]
     pub offset: usize,
+    /// Continue after the page that printed this cursor (`next_cursor`).
+    #[arg(long)]
+    pub cursor: Option<String>,
     #[arg(long, value_enum, default_value_t = SearchFormat::Table)]
     pub format: SearchFormat,
 }

@@ -4,13 +4,15 @@
 use std::io::{BufRead, BufWriter, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use tracing::debug;
 
-use vigil_core::{IncidentStatus, Label, Post, Provenance, Query, post_id, sha256_hex};
+use vigil_core::{IncidentStatus, Post, Provenance, post_id, sha256_hex};
 
 use crate::UsageError;
 use crate::cli::{
@@ -156,53 +158,75 @@ fn open_index_unless_daemon(services: &Services) -> Option<IndexStage> {
 
 pub fn search(path: &Path, args: SearchArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(path, false)?;
-    let query = Query::parse(&args.query).map_err(|e| UsageError(format!("in the query: {e}")))?;
-    let now = Utc::now();
-    let request = vigil_index::SearchRequest {
-        query,
+    let params = crate::search::SearchParams {
+        q: Some(args.query),
         brand: args.brand,
         source: args.source,
-        sentiment: args
-            .sentiment
-            .as_deref()
-            .map(|s| s.parse::<Label>().map_err(UsageError))
-            .transpose()?,
-        from: parse_time(&args.from, now)?,
-        to: parse_time(&args.to, now)?,
+        sentiment: args.sentiment,
+        lang: args.lang,
+        from: args.from,
+        to: args.to,
+        min_score: args.min_score,
+        max_score: args.max_score,
+        min_reach: args.min_reach,
+        sort: args.sort,
         limit: args.limit,
-        offset: args.offset,
+        offset: Some(args.offset),
+        cursor: args.cursor,
+        highlight: Some(matches!(
+            args.format,
+            SearchFormat::Table | SearchFormat::Json
+        )),
     };
+    let request = params
+        .to_request(Utc::now(), 20)
+        .map_err(|e| UsageError(format!("in the search: {e}")))?;
     let index = context::open_index(&config)?;
-    let results = index.search(&request)?;
+    if index.doc_count()? == 0 && index.was_rebuilt() {
+        eprintln!(
+            "note: the search index was rebuilt empty for this version of vigil; run `vigil reindex` (or start the daemon) to fill it from the store"
+        );
+    }
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
+    let export = match args.format {
+        SearchFormat::Csv => Some(crate::search::ExportFormat::Csv),
+        SearchFormat::Jsonl => Some(crate::search::ExportFormat::Jsonl),
+        SearchFormat::Table | SearchFormat::Json => None,
+    };
+    if let Some(format) = export {
+        crate::search::export(
+            &index,
+            request,
+            args.limit,
+            format,
+            &mut out,
+            &mut std::io::stderr(),
+        )
+        .map_err(search_error)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let results = index.search(&request).map_err(search_error)?;
     match args.format {
         SearchFormat::Json => {
             serde_json::to_writer(&mut out, &results)?;
             writeln!(out)?;
         }
-        SearchFormat::Table => {
-            writeln!(out, "{} hits", results.total)?;
-            for hit in &results.hits {
-                let sentiment = hit
-                    .sentiment
-                    .as_ref()
-                    .map_or("-".to_string(), |s| format!("{} {:+.2}", s.label, s.score));
-                writeln!(
-                    out,
-                    "{}  {}  {:<10} {:<16} {}  [{}]",
-                    hit.published_at.format("%Y-%m-%d %H:%M"),
-                    hit.id,
-                    hit.source,
-                    sentiment,
-                    vigil_core::text::truncate_chars(&hit.text.replace('\n', " "), 100),
-                    hit.url.as_deref().unwrap_or("")
-                )?;
-            }
-        }
+        _ => crate::search::write_table(&mut out, &results, crate::search::stdout_is_terminal())?,
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Search errors the user caused (bad cursor, bad filter, bad wildcard) exit 2.
+fn search_error(error: impl Into<anyhow::Error>) -> anyhow::Error {
+    let error = error.into();
+    match error.downcast_ref::<vigil_index::IndexError>() {
+        Some(index_error) if index_error.is_bad_request() => {
+            UsageError(format!("in the search: {index_error}")).into()
+        }
+        _ => error,
+    }
 }
 
 /// One line of `vigil import` input.
@@ -273,6 +297,12 @@ fn import_post(
     })
 }
 
+/// `vigil import`: three threads overlap the work. This one reads, parses, matches
+/// brands and classifies; a store thread ingests each batch (dedup, provenance, audit)
+/// with its sentiment in the same transaction; an index thread adds what was stored and
+/// commits every [`IMPORT_COMMIT_EVERY`] and at the end. A crash anywhere loses
+/// nothing: the store is the log, and the next process catches the index up from the
+/// watermark in its last commit.
 pub async fn import(path: &Path, args: ImportArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(path, false)?;
     let services = Services::open(config)?;
@@ -288,11 +318,12 @@ pub async fn import(path: &Path, args: ImportArgs) -> anyhow::Result<ExitCode> {
             )
         });
     let matcher = vigil_crawler::BrandMatcher::new(&services.config.brands);
-    let mut index_stage = open_index_unless_daemon(&services);
-    let reader: Box<dyn BufRead> = if args.file == "-" {
+    let index_stage = open_index_unless_daemon(&services);
+    let reader: Box<dyn BufRead + Send> = if args.file == "-" {
         Box::new(std::io::BufReader::new(std::io::stdin()))
     } else {
-        Box::new(std::io::BufReader::new(
+        Box::new(std::io::BufReader::with_capacity(
+            1 << 20,
             std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file))?,
         ))
     };
@@ -301,71 +332,72 @@ pub async fn import(path: &Path, args: ImportArgs) -> anyhow::Result<ExitCode> {
     } else {
         args.file.clone()
     };
-    let now = Utc::now();
     let started = Instant::now();
-    let progress = std::io::stderr().is_terminal();
-    let (mut stored, mut duplicates, mut unmatched, mut lines) = (0usize, 0usize, 0usize, 0usize);
-    let mut rejected: Vec<(usize, String)> = Vec::new();
-    let mut batch: Vec<Post> = Vec::with_capacity(args.batch);
-    let mut flush =
-        |batch: &mut Vec<Post>, stored: &mut usize, duplicates: &mut usize| -> anyhow::Result<()> {
-            if batch.is_empty() {
-                return Ok(());
-            }
-            let (s, d) = tokio::task::block_in_place(|| {
-                pipeline::process_posts(&services, index_stage.as_mut(), batch, None, "import")
-            })?;
-            *stored += s;
-            *duplicates += d;
-            batch.clear();
-            Ok(())
-        };
-    let mut reader = reader;
-    let mut raw_line = Vec::new();
-    loop {
-        raw_line.clear();
-        if reader
-            .read_until(b'\n', &mut raw_line)
-            .context("reading the input")?
-            == 0
-        {
-            break;
-        }
-        lines += 1;
-        let line = match std::str::from_utf8(&raw_line) {
-            Ok(line) => line.trim_end_matches(['\n', '\r']),
-            Err(error) => {
-                rejected.push((lines, format!("not UTF-8: {error}")));
-                continue;
-            }
-        };
-        if line.trim().is_empty() {
-            continue;
-        }
-        match import_post(line, &args.source, &file_label, now) {
-            Ok(mut post) => {
-                post.brands = matcher.brands_for(&source_config, post.title.as_deref(), &post.text);
-                if post.brands.is_empty() {
-                    unmatched += 1;
-                } else {
-                    batch.push(post);
-                }
-            }
-            Err(reason) => rejected.push((lines, reason)),
-        }
-        if batch.len() >= args.batch {
-            flush(&mut batch, &mut stored, &mut duplicates)?;
-            if progress {
-                let rate = lines as f64 / started.elapsed().as_secs_f64().max(1e-3);
-                eprint!("\r{lines} lines read, {stored} stored ({rate:.0} lines/s)   ");
-            }
-        }
-    }
-    flush(&mut batch, &mut stored, &mut duplicates)?;
-    if progress {
+    let reading = ImportReader {
+        services: &services,
+        matcher: &matcher,
+        source_config: &source_config,
+        source: &args.source,
+        file_label: &file_label,
+        batch_size: args.batch.max(1),
+        progress: std::io::stderr().is_terminal(),
+        started,
+    };
+    let stored_count = AtomicUsize::new(0);
+    let (summary, stored, duplicates, index_stage) =
+        tokio::task::block_in_place(|| -> anyhow::Result<_> {
+            std::thread::scope(|scope| {
+                let (post_tx, post_rx) = std::sync::mpsc::sync_channel::<Vec<Post>>(2);
+                let (stored_tx, stored_rx) =
+                    std::sync::mpsc::sync_channel::<Vec<vigil_core::StoredPost>>(2);
+                let to_index = index_stage.is_some().then_some(stored_tx);
+                let (services, stored_count) = (&services, &stored_count);
+                let store_thread = std::thread::Builder::new()
+                    .name("import-store".into())
+                    .spawn_scoped(scope, move || {
+                        import_store_stage(services, post_rx, to_index, stored_count)
+                    })?;
+                let index_thread = match index_stage {
+                    Some(mut stage) => Some(
+                        std::thread::Builder::new()
+                            .name("import-index".into())
+                            .spawn_scoped(scope, move || -> anyhow::Result<IndexStage> {
+                                import_index_stage(&mut stage, &services.store, stored_rx)?;
+                                Ok(stage)
+                            })?,
+                    ),
+                    None => {
+                        drop(stored_rx);
+                        None
+                    }
+                };
+                let read = reading.run(reader, post_tx, stored_count);
+                // Join every thread before reporting, so an error in one names its cause.
+                let store_result = store_thread
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("the store thread panicked"))?;
+                let index_result = index_thread
+                    .map(|thread| {
+                        thread
+                            .join()
+                            .map_err(|_| anyhow::anyhow!("the index thread panicked"))?
+                    })
+                    .transpose();
+                let (stored, duplicates) = store_result?;
+                let index_stage = index_result?;
+                let summary = read?;
+                Ok((summary, stored, duplicates, index_stage))
+            })
+        })?;
+    if reading.progress {
         eprintln!();
     }
     services.index.reload()?;
+    let ImportSummary {
+        lines,
+        unmatched,
+        rejected,
+    } = summary;
     services.store.append_audit(
         "import",
         "cli",
@@ -387,6 +419,245 @@ pub async fn import(path: &Path, args: ImportArgs) -> anyhow::Result<ExitCode> {
         println!("  … and {} more", rejected.len() - 20);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How often `vigil import` commits the index while it runs.
+const IMPORT_COMMIT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// What the reading thread counted.
+struct ImportSummary {
+    lines: usize,
+    unmatched: usize,
+    rejected: Vec<(usize, String)>,
+}
+
+/// The reading side of `vigil import`: parse, match and classify, in batches.
+struct ImportReader<'a> {
+    services: &'a Services,
+    matcher: &'a vigil_crawler::BrandMatcher,
+    source_config: &'a vigil_config::SourceConfig,
+    source: &'a str,
+    file_label: &'a str,
+    batch_size: usize,
+    progress: bool,
+    started: Instant,
+}
+
+/// Lines read but not yet parsed: `lines[i]` is line `first_line + i` of the input.
+struct RawChunk {
+    first_line: usize,
+    lines: Vec<Vec<u8>>,
+}
+
+/// Threads that parse, match and classify; with the store and index threads they keep
+/// both cores busy.
+const IMPORT_PARSE_WORKERS: usize = 2;
+
+impl ImportReader<'_> {
+    /// Reads the input in chunks of `batch_size` lines on this thread and has
+    /// [`IMPORT_PARSE_WORKERS`] threads turn each chunk into a batch for the store.
+    fn run(
+        &self,
+        mut reader: Box<dyn BufRead + Send>,
+        to_store: std::sync::mpsc::SyncSender<Vec<Post>>,
+        stored: &AtomicUsize,
+    ) -> anyhow::Result<ImportSummary> {
+        let (chunk_tx, chunk_rx) =
+            std::sync::mpsc::sync_channel::<RawChunk>(IMPORT_PARSE_WORKERS * 2);
+        let chunk_rx = std::sync::Mutex::new(chunk_rx);
+        std::thread::scope(|scope| {
+            let mut workers = Vec::new();
+            for worker in 0..IMPORT_PARSE_WORKERS {
+                let (chunk_rx, to_store) = (&chunk_rx, to_store.clone());
+                workers.push(
+                    std::thread::Builder::new()
+                        .name(format!("import-parse-{worker}"))
+                        .spawn_scoped(scope, move || self.parse_chunks(chunk_rx, to_store))?,
+                );
+            }
+            drop(to_store);
+            let mut lines = 0usize;
+            let mut chunk = RawChunk {
+                first_line: 1,
+                lines: Vec::with_capacity(self.batch_size),
+            };
+            let mut read_error = None;
+            loop {
+                let mut raw_line = Vec::new();
+                let at_end = match reader.read_until(b'\n', &mut raw_line) {
+                    Ok(0) => true,
+                    Ok(_) => false,
+                    Err(error) => {
+                        read_error = Some(anyhow::Error::new(error).context("reading the input"));
+                        true
+                    }
+                };
+                if !at_end {
+                    lines += 1;
+                    chunk.lines.push(raw_line);
+                }
+                if chunk.lines.len() >= self.batch_size || (at_end && !chunk.lines.is_empty()) {
+                    let next = RawChunk {
+                        first_line: lines + 1,
+                        lines: Vec::with_capacity(self.batch_size),
+                    };
+                    if chunk_tx.send(std::mem::replace(&mut chunk, next)).is_err() {
+                        // The workers stopped because the store thread did; its error
+                        // is the one to report.
+                        break;
+                    }
+                    if self.progress {
+                        let rate = lines as f64 / self.started.elapsed().as_secs_f64().max(1e-3);
+                        eprint!(
+                            "\r{lines} lines read, {} stored ({rate:.0} lines/s)   ",
+                            stored.load(Ordering::Relaxed)
+                        );
+                    }
+                }
+                if at_end {
+                    break;
+                }
+            }
+            drop(chunk_tx);
+            let mut summary = ImportSummary {
+                lines,
+                unmatched: 0,
+                rejected: Vec::new(),
+            };
+            let mut busy = std::time::Duration::ZERO;
+            for worker in workers {
+                let (unmatched, rejected, worked) = worker
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("an import parse thread panicked"))?;
+                summary.unmatched += unmatched;
+                summary.rejected.extend(rejected);
+                busy += worked;
+            }
+            summary.rejected.sort_by_key(|(line, _)| *line);
+            debug!(
+                busy_s = busy.as_secs_f64(),
+                workers = IMPORT_PARSE_WORKERS,
+                "import: parsing, matching and classifying"
+            );
+            match read_error {
+                Some(error) => Err(error),
+                None => Ok(summary),
+            }
+        })
+    }
+
+    /// One parse worker: chunks in, classified batches out. Returns (unmatched,
+    /// rejected lines, time spent working).
+    fn parse_chunks(
+        &self,
+        chunks: &std::sync::Mutex<std::sync::mpsc::Receiver<RawChunk>>,
+        to_store: std::sync::mpsc::SyncSender<Vec<Post>>,
+    ) -> (usize, Vec<(usize, String)>, std::time::Duration) {
+        let now = Utc::now();
+        let (mut unmatched, mut rejected) = (0usize, Vec::new());
+        let mut busy = std::time::Duration::ZERO;
+        loop {
+            // A poisoned lock means another worker panicked; stop too.
+            let next = match chunks.lock() {
+                Ok(receiver) => receiver.recv(),
+                Err(_) => break,
+            };
+            let Ok(chunk) = next else { break };
+            let began = Instant::now();
+            let mut batch = Vec::with_capacity(chunk.lines.len());
+            for (offset, raw_line) in chunk.lines.iter().enumerate() {
+                let number = chunk.first_line + offset;
+                let line = match std::str::from_utf8(raw_line) {
+                    Ok(line) => line.trim_end_matches(['\n', '\r']),
+                    Err(error) => {
+                        rejected.push((number, format!("not UTF-8: {error}")));
+                        continue;
+                    }
+                };
+                if line.trim().is_empty() {
+                    continue;
+                }
+                match import_post(line, self.source, self.file_label, now) {
+                    Ok(mut post) => {
+                        post.brands = self.matcher.brands_for(
+                            self.source_config,
+                            post.title.as_deref(),
+                            &post.text,
+                        );
+                        if post.brands.is_empty() {
+                            unmatched += 1;
+                        } else {
+                            batch.push(post);
+                        }
+                    }
+                    Err(reason) => rejected.push((number, reason)),
+                }
+            }
+            pipeline::classify_unstored(self.services, &mut batch);
+            busy += began.elapsed();
+            if !batch.is_empty() && to_store.send(batch).is_err() {
+                break;
+            }
+        }
+        (unmatched, rejected, busy)
+    }
+}
+
+/// Stores each batch (with the sentiment it already carries) and hands what was stored
+/// to the index thread. Returns (stored, duplicates).
+fn import_store_stage(
+    services: &Services,
+    batches: std::sync::mpsc::Receiver<Vec<Post>>,
+    to_index: Option<std::sync::mpsc::SyncSender<Vec<vigil_core::StoredPost>>>,
+    stored_count: &AtomicUsize,
+) -> anyhow::Result<(usize, usize)> {
+    let (mut stored, mut duplicates) = (0, 0);
+    let mut busy = std::time::Duration::ZERO;
+    for batch in batches {
+        let began = Instant::now();
+        let report = services.store.ingest(&batch, None, "import")?;
+        busy += began.elapsed();
+        stored += report.stored.len();
+        duplicates += report.duplicates;
+        stored_count.store(stored, Ordering::Relaxed);
+        if let Some(to_index) = &to_index
+            && to_index.send(report.stored).is_err()
+        {
+            // The index thread stopped; the store has the posts and the next process
+            // indexes them. Keep storing.
+            continue;
+        }
+    }
+    debug!(busy_s = busy.as_secs_f64(), stored, "import: storing");
+    Ok((stored, duplicates))
+}
+
+/// Adds stored posts to the index, committing every [`IMPORT_COMMIT_EVERY`] and once at
+/// the end.
+fn import_index_stage(
+    stage: &mut IndexStage,
+    store: &vigil_store::Store,
+    batches: std::sync::mpsc::Receiver<Vec<vigil_core::StoredPost>>,
+) -> anyhow::Result<()> {
+    let mut last_commit = Instant::now();
+    let mut busy = std::time::Duration::ZERO;
+    for batch in batches {
+        let began = Instant::now();
+        stage.add_batch(store, &batch)?;
+        if last_commit.elapsed() >= IMPORT_COMMIT_EVERY {
+            stage.commit()?;
+            last_commit = Instant::now();
+        }
+        busy += began.elapsed();
+    }
+    let began = Instant::now();
+    stage.commit()?;
+    debug!(
+        busy_s = busy.as_secs_f64(),
+        final_commit_s = began.elapsed().as_secs_f64(),
+        "import: indexing"
+    );
+    Ok(())
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use vigil_config::Config;
-use vigil_core::text::is_cjk;
 
 use crate::UsageError;
 
@@ -44,32 +43,9 @@ pub fn open_store(config: &Config) -> anyhow::Result<Arc<vigil_store::Store>> {
     Ok(Arc::new(store))
 }
 
-/// Words the Chinese segmenter must keep whole: brand names and the CJK terms of brand
-/// queries and rule queries.
-pub fn dictionary_words(config: &Config) -> Vec<String> {
-    let mut words: Vec<String> = Vec::new();
-    let queries = config
-        .brands
-        .iter()
-        .map(|b| &b.query)
-        .chain(config.alerts.rules.iter().filter_map(|r| r.query.as_ref()));
-    for query in queries {
-        words.extend(
-            query
-                .positive_terms()
-                .into_iter()
-                .filter(|t| t.chars().any(is_cjk)),
-        );
-    }
-    words.extend(config.brands.iter().map(|b| b.name.to_lowercase()));
-    words.sort();
-    words.dedup();
-    words
-}
-
 pub fn open_index(config: &Config) -> anyhow::Result<Arc<vigil_index::SearchIndex>> {
     let dir = config.storage.data_dir.join("index");
-    let index = vigil_index::SearchIndex::open(&dir, &dictionary_words(config))
+    let index = vigil_index::SearchIndex::open(&dir, &config.dictionary_words())
         .with_context(|| format!("opening the search index in {}", dir.display()))?;
     Ok(Arc::new(index))
 }

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use tracing::error;
 
 use vigil_config::Role;
-use vigil_core::{AlertStore as _, IncidentStatus, Label, Query};
+use vigil_core::{AlertStore as _, IncidentStatus};
 
 use crate::pipeline::Services;
 
@@ -27,6 +27,11 @@ pub fn router(services: Arc<Services>) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/api/search", get(search))
+        .route("/api/timeline", get(crate::insights::timeline))
+        .route("/api/share_of_voice", get(crate::insights::share_of_voice))
+        .route("/api/top/sources", get(crate::insights::top_sources))
+        .route("/api/top/authors", get(crate::insights::top_authors))
+        .route("/api/top/terms", get(crate::insights::top_terms))
         .route("/api/incidents", get(list_incidents))
         .route("/api/incidents/{id}/ack", post(ack_incident))
         .route("/api/incidents/{id}/resolve", post(resolve_incident))
@@ -41,14 +46,14 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
             message: message.into(),
         }
     }
 
-    fn internal(error: impl std::fmt::Display) -> Self {
+    pub(crate) fn internal(error: impl std::fmt::Display) -> Self {
         error!(%error, "API request failed");
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -67,7 +72,7 @@ impl IntoResponse for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 /// Constant-time comparison, so response timing does not reveal a token's prefix.
 fn same_secret(a: &str, b: &str) -> bool {
@@ -80,7 +85,11 @@ fn same_secret(a: &str, b: &str) -> bool {
 }
 
 /// Who is calling: `(token name, role)`; `("anonymous", Admin)` when no tokens are configured.
-fn authorize(services: &Services, headers: &HeaderMap, needed: Role) -> ApiResult<(String, Role)> {
+pub(crate) fn authorize(
+    services: &Services,
+    headers: &HeaderMap,
+    needed: Role,
+) -> ApiResult<(String, Role)> {
     let tokens = &services.config.server.tokens;
     if tokens.is_empty() {
         return Ok(("anonymous".into(), Role::Admin));
@@ -129,59 +138,34 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-#[derive(Debug, Deserialize)]
-pub struct SearchParams {
-    q: Option<String>,
-    brand: Option<String>,
-    source: Option<String>,
-    sentiment: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    limit: Option<usize>,
-    offset: Option<usize>,
-}
+/// Hits per page through the API are capped here; exports go through the CLI.
+const API_MAX_LIMIT: usize = 1_000;
 
 async fn search(
     State(services): State<Arc<Services>>,
     headers: HeaderMap,
-    QueryParams(params): QueryParams<SearchParams>,
+    QueryParams(params): QueryParams<crate::search::SearchParams>,
 ) -> ApiResult<Json<vigil_index::SearchResults>> {
     authorize(&services, &headers, Role::Viewer)?;
-    let bad = |message: String| ApiError::new(StatusCode::BAD_REQUEST, message);
-    let query =
-        Query::parse(params.q.as_deref().unwrap_or("*")).map_err(|e| bad(format!("q: {e}")))?;
-    let now = Utc::now();
-    let time = |value: &Option<String>, name: &str| {
-        value
-            .as_deref()
-            .map(|t| {
-                vigil_core::time::parse_time_arg(t, now).map_err(|e| bad(format!("{name}: {e}")))
-            })
-            .transpose()
-    };
-    let request = vigil_index::SearchRequest {
-        query,
-        brand: params.brand,
-        source: params.source,
-        sentiment: params
-            .sentiment
-            .as_deref()
-            .map(|s| {
-                s.parse::<Label>()
-                    .map_err(|e| bad(format!("sentiment: {e}")))
-            })
-            .transpose()?,
-        from: time(&params.from, "from")?,
-        to: time(&params.to, "to")?,
-        limit: params.limit.unwrap_or(20).min(1000),
-        offset: params.offset.unwrap_or(0),
-    };
+    let mut request = params
+        .to_request(Utc::now(), 20)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e))?;
+    request.limit = request.limit.min(API_MAX_LIMIT);
     let index = services.index.clone();
     let results = tokio::task::spawn_blocking(move || index.search(&request))
         .await
         .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
+        .map_err(index_error)?;
     Ok(Json(results))
+}
+
+/// A search error: 400 with the reason when the request was at fault, else 500.
+fn index_error(error: vigil_index::IndexError) -> ApiError {
+    if error.is_bad_request() {
+        ApiError::new(StatusCode::BAD_REQUEST, error.to_string())
+    } else {
+        ApiError::internal(error)
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -7,8 +7,10 @@ mod context;
 mod demo;
 mod health;
 mod http;
+mod insights;
 mod mailcatcher;
 mod pipeline;
+mod search;
 
 use std::process::ExitCode;
 
@@ -79,7 +81,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run => runtime()?.block_on(pipeline::run_daemon(&cli.config)),
         Command::Demo(args) => runtime()?.block_on(demo::run(args)),
         Command::Crawl(args) => runtime()?.block_on(commands::crawl_once(&cli.config, args)),
-        Command::Search(args) => commands::search(&cli.config, args),
+        Command::Search(args) => commands::search(&cli.config, *args),
         Command::Import(args) => runtime()?.block_on(commands::import(&cli.config, args)),
         Command::Classify(args) => commands::classify(&cli.config, args),
         Command::Incidents(command) => commands::incidents(&cli.config, command),

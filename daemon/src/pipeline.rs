@@ -386,6 +386,22 @@ pub fn classify_posts(
     classify_and_record(&services.store, services.classifier.as_ref(), posts)
 }
 
+/// Classifies posts before they are stored, so the store writes each one with its
+/// sentiment in the ingest transaction (no second update).
+pub fn classify_unstored(services: &Services, posts: &mut [Post]) {
+    let inputs: Vec<(&str, Option<&str>)> = posts
+        .iter()
+        .map(|p| (p.text.as_str(), p.lang.as_deref()))
+        .collect();
+    let sentiments = services.classifier.classify_batch(&inputs);
+    for (post, sentiment) in posts.iter_mut().zip(sentiments) {
+        if post.lang.is_none() {
+            post.lang = Some(sentiment.lang.clone());
+        }
+        post.sentiment = Some(sentiment);
+    }
+}
+
 fn classify_and_record(
     store: &Store,
     classifier: &dyn Classifier,
@@ -457,14 +473,37 @@ async fn classify_stage(
 /// The single index writer and the store sequence number it has committed up to.
 pub struct IndexStage {
     writer: IndexWriter,
+    /// Store seq of the last post added (committed or not).
     watermark: i64,
+    /// Posts added since the last commit.
+    uncommitted: usize,
 }
 
 impl IndexStage {
     pub fn open(index: &SearchIndex) -> anyhow::Result<IndexStage> {
         let writer = index.writer(64 * 1024 * 1024)?;
         let watermark = index.watermark()?;
-        Ok(IndexStage { writer, watermark })
+        Ok(IndexStage {
+            writer,
+            watermark,
+            uncommitted: 0,
+        })
+    }
+
+    /// Commits what [`IndexStage::add_batch`] added, with the watermark in the commit
+    /// payload; a no-op when nothing is pending. Returns whether it committed.
+    pub fn commit(&mut self) -> anyhow::Result<bool> {
+        if self.uncommitted == 0 {
+            return Ok(false);
+        }
+        self.commit_all()?;
+        Ok(true)
+    }
+
+    fn commit_all(&mut self) -> anyhow::Result<()> {
+        self.writer.commit(self.watermark)?;
+        self.uncommitted = 0;
+        Ok(())
     }
 
     pub fn watermark(&self) -> i64 {
@@ -475,6 +514,15 @@ impl IndexStage {
     /// right after the watermark (posts stored by another process, or deleted) first
     /// catches up from the store, so the committed watermark never skips a post.
     pub fn apply(&mut self, store: &Store, posts: &[StoredPost]) -> anyhow::Result<usize> {
+        let added = self.add_batch(store, posts)?;
+        self.commit()?;
+        Ok(added)
+    }
+
+    /// [`IndexStage::apply`] without the commit: batches arriving together share one
+    /// commit ([`IndexStage::commit`]). Until then a crash loses nothing, since the
+    /// committed watermark still points before them and the store has them.
+    pub fn add_batch(&mut self, store: &Store, posts: &[StoredPost]) -> anyhow::Result<usize> {
         let Some(first) = posts.first() else {
             return Ok(0);
         };
@@ -488,7 +536,6 @@ impl IndexStage {
                 return Ok(added);
             }
         }
-        let mut changed = false;
         for post in posts {
             if post.seq <= self.watermark {
                 continue;
@@ -498,11 +545,8 @@ impl IndexStage {
             }
             self.writer.add(post)?;
             self.watermark = post.seq;
+            self.uncommitted += 1;
             added += 1;
-            changed = true;
-        }
-        if changed {
-            self.writer.commit(self.watermark)?;
         }
         Ok(added)
     }
@@ -524,10 +568,10 @@ impl IndexStage {
                 self.watermark = post.seq;
                 added += 1;
             }
-            self.writer.commit(self.watermark)?;
+            self.commit_all()?;
         }
         if added > 0 {
-            self.writer.commit(self.watermark)?;
+            self.commit_all()?;
         }
         Ok(added)
     }
@@ -540,7 +584,7 @@ impl IndexStage {
             self.writer.delete(id)?;
         }
         if !ids.is_empty() {
-            self.writer.commit(self.watermark)?;
+            self.commit_all()?;
         }
         Ok(ids.len())
     }
@@ -556,7 +600,7 @@ impl IndexStage {
             }
         }
         if refreshed > 0 {
-            self.writer.commit(self.watermark)?;
+            self.commit_all()?;
         }
         Ok(refreshed)
     }
@@ -581,12 +625,16 @@ impl IndexStage {
                 self.watermark = post.seq;
                 added += 1;
             }
-            self.writer.commit(self.watermark)?;
+            self.commit_all()?;
             progress(self.watermark, total);
         }
         Ok(added)
     }
 }
+
+/// The daemon commits the index after every batch, or after this many posts when
+/// batches queue up, so a post is searchable soon after it is stored.
+const MAX_POSTS_PER_COMMIT: usize = 20_000;
 
 async fn index_stage_task(
     services: Arc<Services>,
@@ -602,7 +650,16 @@ async fn index_stage_task(
     loop {
         let result = tokio::select! {
             batch = rx.recv(), if upstream_open => match batch {
-                Some(posts) => block_in_place(|| stage.apply(&services.store, &posts)),
+                // Batches that queued up meanwhile share one commit.
+                Some(posts) => block_in_place(|| -> anyhow::Result<usize> {
+                    let mut added = stage.add_batch(&services.store, &posts)?;
+                    while added < MAX_POSTS_PER_COMMIT {
+                        let Ok(more) = rx.try_recv() else { break };
+                        added += stage.add_batch(&services.store, &more)?;
+                    }
+                    stage.commit()?;
+                    Ok(added)
+                }),
                 None => {
                     // The crawl stages have drained. Keep serving imports until shutdown.
                     upstream_open = false;

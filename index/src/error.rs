@@ -37,6 +37,12 @@ pub enum IndexError {
     QueryTooDeep { max: usize },
     #[error("cannot search for wildcard term {term:?}: {reason}")]
     Wildcard { term: String, reason: String },
+    /// A `cursor` that no search of this version returned.
+    #[error("invalid cursor {cursor:?}: pass `next_cursor` from the previous page unchanged")]
+    InvalidCursor { cursor: String },
+    /// A filter value outside its range (a score bound outside -1..1, from after to).
+    #[error("invalid filter: {0}")]
+    InvalidFilter(String),
     #[error("index error: {0}")]
     Tantivy(#[from] tantivy::TantivyError),
     #[error("cannot encode a document: {0}")]
@@ -44,6 +50,18 @@ pub enum IndexError {
 }
 
 impl IndexError {
+    /// True when the request was at fault (cursor, filter, query shape): an API answers
+    /// 400 and the CLI exits 2.
+    pub fn is_bad_request(&self) -> bool {
+        matches!(
+            self,
+            IndexError::InvalidCursor { .. }
+                | IndexError::InvalidFilter(_)
+                | IndexError::QueryTooDeep { .. }
+                | IndexError::Wildcard { .. }
+        )
+    }
+
     /// True when retrying later may succeed (the lock is released when the other
     /// process exits); everything else needs a different input or a rebuild.
     pub fn is_transient(&self) -> bool {

@@ -11,9 +11,10 @@ use tantivy::query::{
     BooleanQuery, ConstScoreQuery, Occur, Query as TantivyQuery, RangeQuery, TermQuery,
 };
 use tantivy::schema::{IndexRecordOption, Schema, Value};
+use tantivy::snippet::SnippetGenerator;
 use tantivy::tokenizer::TextAnalyzer;
 use tantivy::{
-    DocAddress, Index, IndexReader, IndexSettings, Order, ReloadPolicy, Searcher, TantivyDocument,
+    DocAddress, Index, IndexReader, IndexSettings, ReloadPolicy, Searcher, TantivyDocument,
     TantivyError, Term,
 };
 use tracing::{debug, warn};
@@ -21,29 +22,76 @@ use vigil_core::{Engagement, Label, Query, StoredPost};
 
 use crate::error::{IndexError, Result};
 use crate::query::QueryTranslator;
-use crate::schema::{Fields, PUBLISHED_AT, build_schema};
+use crate::schema::{Fields, PUBLISHED_AT, SEQ, build_schema};
 use crate::tokenizer::{CJK_TOKENIZER, VIGIL_TOKENIZER, cjk_analyzer, segmenter, vigil_analyzer};
 
 /// Hits per page are capped here so a huge `limit` cannot make tantivy allocate for it.
 pub const MAX_LIMIT: usize = 10_000;
 
+/// Longest highlighted passage, in characters.
+pub const SNIPPET_CHARS: usize = 200;
+
 /// tantivy refuses less than this per indexing thread.
 const MIN_HEAP_PER_THREAD: usize = 15_000_000;
 
-/// What to search for: the query plus exact-match filters.
+/// What to search for: the query plus filters, order and page.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchRequest {
     pub query: Query,
     pub brand: Option<String>,
     pub source: Option<String>,
     pub sentiment: Option<Label>,
+    /// Language code as stored (`en`, `zh`, ...).
+    pub lang: Option<String>,
     /// Inclusive; compared at one-second precision.
     pub from: Option<DateTime<Utc>>,
     /// Inclusive; compared at one-second precision.
     pub to: Option<DateTime<Utc>>,
+    /// Sentiment score at least this (-1..1); unscored posts never pass a score bound.
+    pub min_score: Option<f32>,
+    /// Sentiment score at most this.
+    pub max_score: Option<f32>,
+    /// `Engagement::reach()` at least this.
+    pub min_reach: Option<u64>,
+    /// Order of the hits; `None` means relevance for a query, newest first for `*`.
+    pub sort: Option<Sort>,
     /// Capped at [`MAX_LIMIT`].
     pub limit: usize,
+    /// Hits to skip. Ignored when `cursor` is set.
     pub offset: usize,
+    /// `SearchResults::next_cursor` of the previous page: continues after its last hit.
+    /// In time order this is stable while posts are added (new posts do not shift later
+    /// pages); in relevance order it is an offset.
+    pub cursor: Option<String>,
+    /// Compute a highlighted snippet for every hit.
+    pub highlight: bool,
+}
+
+/// How hits are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sort {
+    /// BM25, best first; ties in index order.
+    Relevance,
+    /// Newest `published_at` first; ties by store sequence, newest first.
+    Newest,
+    /// Oldest first.
+    Oldest,
+}
+
+impl std::str::FromStr for Sort {
+    type Err = String;
+
+    fn from_str(value: &str) -> std::result::Result<Self, String> {
+        match value {
+            "relevance" => Ok(Sort::Relevance),
+            "time" | "newest" => Ok(Sort::Newest),
+            "oldest" => Ok(Sort::Oldest),
+            other => Err(format!(
+                "unknown sort {other:?}: expected relevance, time (newest first) or oldest"
+            )),
+        }
+    }
 }
 
 impl SearchRequest {
@@ -54,10 +102,26 @@ impl SearchRequest {
             brand: None,
             source: None,
             sentiment: None,
+            lang: None,
             from: None,
             to: None,
+            min_score: None,
+            max_score: None,
+            min_reach: None,
+            sort: None,
             limit,
             offset: 0,
+            cursor: None,
+            highlight: false,
+        }
+    }
+
+    /// The order these hits come in.
+    pub fn effective_sort(&self) -> Sort {
+        match self.sort {
+            Some(sort) => sort,
+            None if self.query == Query::All => Sort::Newest,
+            None => Sort::Relevance,
         }
     }
 }
@@ -67,6 +131,9 @@ pub struct SearchResults {
     /// Every matching post, not just this page.
     pub total: u64,
     pub hits: Vec<Hit>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 /// One post as search returns it (the JSON hit shape of `vigil search` and `/api/search`).
@@ -91,6 +158,37 @@ pub struct Hit {
     /// Reach and rating as the source reported them; omitted when it reported none.
     #[serde(default, skip_serializing_if = "Engagement::is_empty")]
     pub engagement: Engagement,
+    /// The best passage of the text with the matched terms marked; only when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub highlight: Option<Highlight>,
+}
+
+/// A passage of a hit's text (or title) with the query's terms marked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Highlight {
+    /// The passage, plain text, at most [`SNIPPET_CHARS`] characters.
+    pub fragment: String,
+    /// Byte ranges of `fragment` that matched, in order, not overlapping.
+    pub ranges: Vec<[usize; 2]>,
+    /// `fragment` HTML-escaped with each range wrapped in `<mark>`.
+    pub html: String,
+}
+
+impl Highlight {
+    /// The fragment with each match wrapped in `open` and `close` (for terminals).
+    pub fn marked(&self, open: &str, close: &str) -> String {
+        let mut out = String::with_capacity(self.fragment.len() + 16);
+        let mut at = 0;
+        for [start, end] in &self.ranges {
+            out.push_str(&self.fragment[at..*start]);
+            out.push_str(open);
+            out.push_str(&self.fragment[*start..*end]);
+            out.push_str(close);
+            at = *end;
+        }
+        out.push_str(&self.fragment[at..]);
+        out
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -106,9 +204,9 @@ pub struct HitSentiment {
 #[derive(Clone)]
 pub struct SearchIndex {
     index: Index,
-    reader: IndexReader,
-    fields: Fields,
-    analyzer: TextAnalyzer,
+    pub(crate) reader: IndexReader,
+    pub(crate) fields: Fields,
+    pub(crate) analyzer: TextAnalyzer,
     rebuilt: bool,
 }
 
@@ -194,7 +292,22 @@ impl SearchIndex {
             writer,
             reader: self.reader.clone(),
             fields: self.fields,
+            newest_seq: self.watermark()?.max(self.max_indexed_seq()?),
         })
+    }
+
+    /// The highest store seq of any committed document (0 when empty), from the seq
+    /// column's per-segment maximum.
+    fn max_indexed_seq(&self) -> Result<i64> {
+        self.reader.reload()?;
+        let searcher = self.reader.searcher();
+        let mut max = 0u64;
+        for segment in searcher.segment_readers() {
+            if let Ok(column) = segment.fast_fields().u64(SEQ) {
+                max = max.max(column.max_value());
+            }
+        }
+        Ok(i64::try_from(max).unwrap_or(i64::MAX))
     }
 
     /// Store seq of the last committed batch; 0 for a new index.
@@ -209,41 +322,87 @@ impl SearchIndex {
         }
     }
 
-    /// Runs a search. `*` is ordered newest first; anything else by relevance (BM25),
-    /// ties in index order. `total` counts every match, whatever the page.
+    /// Runs a search: one page of hits in the requested order, the exact `total`, and a
+    /// cursor for the next page.
     pub fn search(&self, request: &SearchRequest) -> Result<SearchResults> {
         let searcher = self.reader.searcher();
-        let query = self.build_query(request)?;
+        let (main, filters) = self.query_parts(request)?;
+        let query = with_filters(
+            main.box_clone(),
+            filters.iter().map(|filter| filter.box_clone()).collect(),
+        );
+        let total = searcher.search(&query, &Count)? as u64;
         let limit = request.limit.min(MAX_LIMIT);
-        let page_possible = limit > 0 && (request.offset as u64) < searcher.num_docs();
-        if !page_possible {
-            let total = searcher.search(&query, &Count)? as u64;
-            return Ok(SearchResults {
-                total,
-                hits: Vec::new(),
-            });
-        }
-        let page = TopDocs::with_limit(limit).and_offset(request.offset);
-        let (total, scored): (usize, Vec<(f32, DocAddress)>) = if request.query == Query::All {
-            let by_time = page.order_by_fast_field::<tantivy::DateTime>(PUBLISHED_AT, Order::Desc);
-            let (total, docs) = searcher.search(&query, &(Count, by_time))?;
-            (
-                total,
-                docs.into_iter()
-                    .map(|(_, address)| (1.0, address))
-                    .collect(),
-            )
-        } else {
-            searcher.search(&query, &(Count, page.order_by_score()))?
+        let mut results = SearchResults {
+            total,
+            hits: Vec::new(),
+            next_cursor: None,
         };
-        let mut hits = Vec::with_capacity(scored.len());
-        for (relevance, address) in scored {
-            hits.push(self.hit(&searcher, address, relevance)?);
+        if limit == 0 || total == 0 {
+            return Ok(results);
         }
-        Ok(SearchResults {
-            total: total as u64,
-            hits,
-        })
+        let highlighter = if request.highlight {
+            Some(Highlighter::new(&searcher, &*main, &self.fields)?)
+        } else {
+            None
+        };
+        let sort = request.effective_sort();
+        let (page, next_cursor): (Vec<(f32, DocAddress)>, Option<String>) = match sort {
+            Sort::Relevance => {
+                let offset = match &request.cursor {
+                    Some(cursor) => parse_offset_cursor(cursor)?,
+                    None => request.offset,
+                };
+                if offset as u64 >= total {
+                    return Ok(results);
+                }
+                let collector = TopDocs::with_limit(limit)
+                    .and_offset(offset)
+                    .order_by_score();
+                let docs = searcher.search(&query, &collector)?;
+                let next = offset + docs.len();
+                let more = (next as u64) < total && !docs.is_empty();
+                (docs, more.then(|| format!("o{next}")))
+            }
+            Sort::Newest | Sort::Oldest => {
+                let newest = sort == Sort::Newest;
+                let (page_query, offset) = match &request.cursor {
+                    Some(cursor) => {
+                        let after = TimeCursor::parse(cursor)?;
+                        let mut clauses = filters;
+                        clauses.push(after.remaining(&self.fields, newest));
+                        (with_filters(main, clauses), 0)
+                    }
+                    None => (query, request.offset),
+                };
+                // One more than asked says whether another page exists.
+                let collector = TopDocs::with_limit(limit + 1)
+                    .and_offset(offset)
+                    .order_by(time_key_computer(newest));
+                let mut docs = searcher.search(&page_query, &collector)?;
+                let more = docs.len() > limit;
+                docs.truncate(limit);
+                let next = match docs.last() {
+                    Some((key, _)) if more => Some(TimeCursor::from_key(*key, newest).to_string()),
+                    _ => None,
+                };
+                (
+                    docs.into_iter()
+                        .map(|(_, address)| (1.0, address))
+                        .collect(),
+                    next,
+                )
+            }
+        };
+        for (relevance, address) in page {
+            let mut hit = self.hit(&searcher, address, relevance)?;
+            if let Some(highlighter) = &highlighter {
+                hit.highlight = Some(highlighter.highlight(&hit));
+            }
+            results.hits.push(hit);
+        }
+        results.next_cursor = next_cursor;
+        Ok(results)
     }
 
     /// Documents visible to searches (committed and reloaded).
@@ -256,13 +415,23 @@ impl SearchIndex {
         Ok(self.reader.reload()?)
     }
 
-    fn build_query(&self, request: &SearchRequest) -> Result<Box<dyn TantivyQuery>> {
-        let mut translator = QueryTranslator {
+    /// The whole query for `request`: its boolean query narrowed by every filter.
+    pub(crate) fn build_query(&self, request: &SearchRequest) -> Result<Box<dyn TantivyQuery>> {
+        let (main, filters) = self.query_parts(request)?;
+        Ok(with_filters(main, filters))
+    }
+
+    fn translator(&self) -> QueryTranslator {
+        QueryTranslator {
             fields: self.fields,
             analyzer: self.analyzer.clone(),
             cjk_analyzer: cjk_analyzer(),
-        };
-        let main = translator.translate(&request.query)?;
+        }
+    }
+
+    /// The request's boolean query, and its filters as separate queries.
+    fn query_parts(&self, request: &SearchRequest) -> Result<QueryParts> {
+        let main = self.translator().translate(&request.query)?;
         let fields = self.fields;
         let mut filters: Vec<Box<dyn TantivyQuery>> = Vec::new();
         let exact = |field, value: &str| -> Box<dyn TantivyQuery> {
@@ -280,6 +449,16 @@ impl SearchIndex {
         if let Some(label) = request.sentiment {
             filters.push(exact(fields.sentiment, label.as_str()));
         }
+        if let Some(lang) = &request.lang {
+            filters.push(exact(fields.lang, &lang.trim().to_ascii_lowercase()));
+        }
+        if let (Some(from), Some(to)) = (request.from, request.to)
+            && from > to
+        {
+            return Err(IndexError::InvalidFilter(format!(
+                "from ({from}) is after to ({to})"
+            )));
+        }
         if request.from.is_some() || request.to.is_some() {
             let bound = |time: Option<DateTime<Utc>>| match time {
                 Some(time) => Bound::Included(Term::from_field_date(
@@ -293,15 +472,37 @@ impl SearchIndex {
                 bound(request.to),
             )));
         }
-        if filters.is_empty() {
-            return Ok(main);
+        for (name, value) in [
+            ("min_score", request.min_score),
+            ("max_score", request.max_score),
+        ] {
+            if let Some(value) = value
+                && !(-1.0..=1.0).contains(&value)
+            {
+                return Err(IndexError::InvalidFilter(format!(
+                    "{name} {value} is outside -1..1"
+                )));
+            }
         }
-        let mut clauses: Vec<(Occur, Box<dyn TantivyQuery>)> = vec![(Occur::Must, main)];
-        for filter in filters {
-            // Score 0 so filters narrow the hits without changing their ranking.
-            clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))));
+        if request.min_score.is_some() || request.max_score.is_some() {
+            let bound = |score: Option<f32>, default: f64| {
+                Bound::Included(Term::from_field_f64(
+                    fields.score,
+                    score.map_or(default, f64::from),
+                ))
+            };
+            filters.push(Box::new(RangeQuery::new(
+                bound(request.min_score, -1.0),
+                bound(request.max_score, 1.0),
+            )));
         }
-        Ok(Box::new(BooleanQuery::new(clauses)))
+        if let Some(reach) = request.min_reach {
+            filters.push(Box::new(RangeQuery::new(
+                Bound::Included(Term::from_field_u64(fields.reach, reach)),
+                Bound::Unbounded,
+            )));
+        }
+        Ok((main, filters))
     }
 
     fn hit(&self, searcher: &Searcher, address: DocAddress, relevance: f32) -> Result<Hit> {
@@ -346,8 +547,208 @@ impl SearchIndex {
             engagement: text(fields.engagement)
                 .and_then(|json| serde_json::from_str(&json).ok())
                 .unwrap_or_default(),
+            highlight: None,
         })
     }
+}
+
+/// A request's boolean query and its filters, kept apart for highlighting and cursors.
+type QueryParts = (Box<dyn TantivyQuery>, Vec<Box<dyn TantivyQuery>>);
+
+/// `main` narrowed by `filters`, which score 0 so they do not change the ranking.
+fn with_filters(
+    main: Box<dyn TantivyQuery>,
+    filters: Vec<Box<dyn TantivyQuery>>,
+) -> Box<dyn TantivyQuery> {
+    if filters.is_empty() {
+        return main;
+    }
+    let mut clauses: Vec<(Occur, Box<dyn TantivyQuery>)> = vec![(Occur::Must, main)];
+    for filter in filters {
+        clauses.push((Occur::Must, Box::new(ConstScoreQuery::new(filter, 0.0))));
+    }
+    Box::new(BooleanQuery::new(clauses))
+}
+
+/// A relevance-order cursor: `o<offset>`.
+fn parse_offset_cursor(cursor: &str) -> Result<usize> {
+    cursor
+        .strip_prefix('o')
+        .and_then(|offset| offset.parse().ok())
+        .ok_or_else(|| IndexError::InvalidCursor {
+            cursor: cursor.to_string(),
+        })
+}
+
+/// A time-order cursor: the last hit's `published_at` (seconds) and store sequence,
+/// written `t<seconds>.<seq>`. The next page is everything strictly past it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TimeCursor {
+    seconds: i64,
+    seq: u64,
+}
+
+/// Sort key for time order: published_at seconds (sign bit flipped so it orders as
+/// unsigned) in the high half, store sequence in the low half; inverted for oldest
+/// first, since tantivy keeps the largest keys.
+fn time_key(seconds: i64, seq: u64, newest: bool) -> u128 {
+    let key = (u128::from((seconds as u64) ^ (1 << 63)) << 64) | u128::from(seq);
+    if newest { key } else { !key }
+}
+
+fn time_key_computer(
+    newest: bool,
+) -> impl Fn(&tantivy::SegmentReader) -> Box<dyn FnMut(tantivy::DocId) -> u128> + Send + Sync + 'static
+{
+    move |segment: &tantivy::SegmentReader| {
+        let fast = segment.fast_fields();
+        let published = fast
+            .date(PUBLISHED_AT)
+            .ok()
+            .map(|column| column.first_or_default_col(tantivy::DateTime::from_timestamp_secs(0)));
+        let seq = fast
+            .u64(SEQ)
+            .ok()
+            .map(|column| column.first_or_default_col(0));
+        Box::new(move |doc| {
+            let seconds = published
+                .as_ref()
+                .map_or(0, |column| column.get_val(doc).into_timestamp_secs());
+            let seq = seq.as_ref().map_or(0, |column| column.get_val(doc));
+            time_key(seconds, seq, newest)
+        })
+    }
+}
+
+impl TimeCursor {
+    fn from_key(key: u128, newest: bool) -> TimeCursor {
+        let key = if newest { key } else { !key };
+        TimeCursor {
+            seconds: (((key >> 64) as u64) ^ (1 << 63)) as i64,
+            seq: key as u64,
+        }
+    }
+
+    fn parse(cursor: &str) -> Result<TimeCursor> {
+        let invalid = || IndexError::InvalidCursor {
+            cursor: cursor.to_string(),
+        };
+        let (seconds, seq) = cursor
+            .strip_prefix('t')
+            .and_then(|rest| rest.split_once('.'))
+            .ok_or_else(invalid)?;
+        Ok(TimeCursor {
+            seconds: seconds.parse().map_err(|_| invalid())?,
+            seq: seq.parse().map_err(|_| invalid())?,
+        })
+    }
+
+    /// Documents after this cursor in the given order.
+    fn remaining(&self, fields: &Fields, newest: bool) -> Box<dyn TantivyQuery> {
+        let date = |seconds| {
+            Term::from_field_date(
+                fields.published_at,
+                tantivy::DateTime::from_timestamp_secs(seconds),
+            )
+        };
+        let seq = Term::from_field_u64(fields.seq, self.seq);
+        let (earlier_or_later, same_second_rest): (RangeQuery, RangeQuery) = if newest {
+            (
+                RangeQuery::new(Bound::Unbounded, Bound::Excluded(date(self.seconds))),
+                RangeQuery::new(Bound::Unbounded, Bound::Excluded(seq)),
+            )
+        } else {
+            (
+                RangeQuery::new(Bound::Excluded(date(self.seconds)), Bound::Unbounded),
+                RangeQuery::new(Bound::Excluded(seq), Bound::Unbounded),
+            )
+        };
+        let same_second = RangeQuery::new(
+            Bound::Included(date(self.seconds)),
+            Bound::Included(date(self.seconds)),
+        );
+        let tie: Box<dyn TantivyQuery> = Box::new(BooleanQuery::new(vec![
+            (Occur::Must, Box::new(same_second) as Box<dyn TantivyQuery>),
+            (Occur::Must, Box::new(same_second_rest)),
+        ]));
+        Box::new(BooleanQuery::new(vec![
+            (
+                Occur::Should,
+                Box::new(earlier_or_later) as Box<dyn TantivyQuery>,
+            ),
+            (Occur::Should, tie),
+        ]))
+    }
+}
+
+impl std::fmt::Display for TimeCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "t{}.{}", self.seconds, self.seq)
+    }
+}
+
+/// Marks the query's terms in a hit's text: word terms through the `text` field's
+/// analyzer (so `exploded` marks "explodes"), CJK through the per-character field.
+struct Highlighter {
+    words: SnippetGenerator,
+    cjk: SnippetGenerator,
+}
+
+impl Highlighter {
+    fn new(searcher: &Searcher, query: &dyn TantivyQuery, fields: &Fields) -> Result<Highlighter> {
+        let mut words = SnippetGenerator::create(searcher, query, fields.text)?;
+        words.set_max_num_chars(SNIPPET_CHARS);
+        let mut cjk = SnippetGenerator::create(searcher, query, fields.text_cjk)?;
+        cjk.set_max_num_chars(SNIPPET_CHARS);
+        Ok(Highlighter { words, cjk })
+    }
+
+    fn highlight(&self, hit: &Hit) -> Highlight {
+        let candidates = [self.words.snippet(&hit.text), self.cjk.snippet(&hit.text)];
+        let best = candidates
+            .into_iter()
+            .chain(hit.title.as_deref().map(|title| self.words.snippet(title)))
+            .find(|snippet| !snippet.highlighted().is_empty());
+        match best {
+            Some(snippet) => Highlight {
+                fragment: snippet.fragment().to_string(),
+                ranges: snippet
+                    .highlighted()
+                    .iter()
+                    .map(|range| [range.start, range.end])
+                    .collect(),
+                html: {
+                    let mut snippet = snippet;
+                    snippet.set_snippet_prefix_postfix("<mark>", "</mark>");
+                    snippet.to_html()
+                },
+            },
+            None => {
+                // `*`, a filter-only search, or a wildcard: the opening of the text.
+                let fragment = vigil_core::text::truncate_chars(&hit.text, SNIPPET_CHARS);
+                Highlight {
+                    html: html_escape(&fragment),
+                    fragment,
+                    ranges: Vec::new(),
+                }
+            }
+        }
+    }
+}
+
+fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Holds the index's writer lock until dropped. Changes become visible to searches
@@ -356,6 +757,11 @@ pub struct IndexWriter {
     writer: tantivy::IndexWriter<TantivyDocument>,
     reader: IndexReader,
     fields: Fields,
+    /// Highest store seq committed or added through this writer. A post above it
+    /// cannot be in the index yet (the commit payload says which seqs the index holds),
+    /// so adding it skips the delete that makes `add` an upsert: applying deletes at
+    /// commit means looking every id up in every segment.
+    newest_seq: i64,
 }
 
 impl std::fmt::Debug for IndexWriter {
@@ -393,6 +799,15 @@ impl IndexWriter {
                 doc.add_text(field, value);
             }
         }
+        if let Some(author) = &post.author {
+            doc.add_text(fields.author_key, vigil_core::text::author_key(author));
+        }
+        if let Some(url) = &post.url {
+            doc.add_text(fields.url_key, url.to_lowercase());
+            for site in vigil_core::site_keys(url) {
+                doc.add_text(fields.site, site);
+            }
+        }
         doc.add_text(fields.text, &post.text);
         if let Some(title) = &post.title {
             doc.add_text(fields.text_cjk, title);
@@ -409,7 +824,11 @@ impl IndexWriter {
             u64::try_from(post.engagement.reach()).unwrap_or(0),
         );
 
-        self.writer.delete_term(id_term(fields, &post.id));
+        if stored.seq > self.newest_seq {
+            self.newest_seq = stored.seq;
+        } else {
+            self.writer.delete_term(id_term(fields, &post.id));
+        }
         self.writer.add_document(doc)?;
         Ok(())
     }
@@ -422,6 +841,7 @@ impl IndexWriter {
     /// Removes every document (before a rebuild); takes effect at the next commit.
     pub fn delete_all(&mut self) -> Result<()> {
         self.writer.delete_all_documents()?;
+        self.newest_seq = 0;
         Ok(())
     }
 
@@ -431,6 +851,7 @@ impl IndexWriter {
         let mut prepared = self.writer.prepare_commit()?;
         prepared.set_payload(&watermark.to_string());
         let opstamp = prepared.commit()?;
+        self.newest_seq = self.newest_seq.max(watermark);
         self.reader.reload()?;
         debug!(watermark, opstamp, "index committed");
         Ok(())

@@ -13,6 +13,7 @@
 //! indexes CJK character by character so Chinese terms are found as substrings, the
 //! way `Query::matches` finds them.
 
+mod aggregate;
 mod error;
 mod forward_only;
 mod index;
@@ -20,7 +21,13 @@ mod query;
 mod schema;
 mod tokenizer;
 
+pub use aggregate::{
+    AggregateError, AggregateResult, AuthorStats, BrandShare, DEFAULT_TERM_SAMPLE, Interval,
+    LabelCounts, MAX_BUCKETS, MAX_TERM_SAMPLE, SourceStats, TermStats, TermsOptions, Timeline,
+    TimelineBucket, TimelineOptions, TopTerms, WindowSample,
+};
 pub use error::{IndexError, Result};
 pub use index::{
-    Hit, HitSentiment, IndexWriter, MAX_LIMIT, SearchIndex, SearchRequest, SearchResults,
+    Highlight, Hit, HitSentiment, IndexWriter, MAX_LIMIT, SNIPPET_CHARS, SearchIndex,
+    SearchRequest, SearchResults, Sort,
 };

@@ -23,10 +23,18 @@ pub(crate) struct Fields {
     pub brands: Field,
     /// Sentiment label (`negative`, ...); absent until classified.
     pub sentiment: Field,
+    /// Sentiment score, -1..1; indexed for range filters, fast for aggregations.
     pub score: Field,
     pub published_at: Field,
     pub url: Field,
+    /// The author as the source gave it (stored, fast for "top authors").
     pub author: Field,
+    /// `vigil_core::text::author_key` of the author: what `author:` matches.
+    pub author_key: Field,
+    /// `vigil_core::site_keys` of the URL: what `site:` matches. Not stored.
+    pub site: Field,
+    /// The URL in lower case, untokenized: what `url:` matches. Not stored.
+    pub url_key: Field,
     pub title: Field,
     pub lang: Field,
     pub text: Field,
@@ -43,6 +51,13 @@ pub(crate) struct Fields {
 
 pub(crate) const PUBLISHED_AT: &str = "published_at";
 pub(crate) const REACH: &str = "reach";
+pub(crate) const SEQ: &str = "seq";
+pub(crate) const SCORE: &str = "score";
+pub(crate) const SOURCE: &str = "source";
+pub(crate) const BRANDS: &str = "brands";
+pub(crate) const SENTIMENT: &str = "sentiment";
+pub(crate) const AUTHOR: &str = "author";
+pub(crate) const LANG: &str = "lang";
 
 pub(crate) fn build_schema() -> (Schema, Fields) {
     let mut builder = Schema::builder();
@@ -56,19 +71,22 @@ pub(crate) fn build_schema() -> (Schema, Fields) {
         .set_stored();
     let fields = Fields {
         id: builder.add_text_field("id", STRING | STORED),
-        seq: builder.add_u64_field("seq", INDEXED | STORED | FAST),
-        source: builder.add_text_field("source", STRING | STORED | FAST),
-        brands: builder.add_text_field("brands", STRING | STORED),
-        sentiment: builder.add_text_field("sentiment", STRING | STORED),
-        score: builder.add_f64_field("score", STORED | FAST),
+        seq: builder.add_u64_field(SEQ, INDEXED | STORED | FAST),
+        source: builder.add_text_field(SOURCE, STRING | STORED | FAST),
+        brands: builder.add_text_field(BRANDS, STRING | STORED | FAST),
+        sentiment: builder.add_text_field(SENTIMENT, STRING | STORED | FAST),
+        score: builder.add_f64_field(SCORE, INDEXED | STORED | FAST),
         published_at: builder.add_date_field(
             PUBLISHED_AT,
             DateOptions::from(INDEXED | STORED | FAST).set_precision(DateTimePrecision::Seconds),
         ),
         url: builder.add_text_field("url", STORED),
-        author: builder.add_text_field("author", STRING | STORED),
+        author: builder.add_text_field(AUTHOR, STRING | STORED | FAST),
+        author_key: builder.add_text_field("author_key", STRING),
+        site: builder.add_text_field("site", STRING),
+        url_key: builder.add_text_field("url_key", STRING),
         title: builder.add_text_field("title", full_text.clone()),
-        lang: builder.add_text_field("lang", STRING | STORED),
+        lang: builder.add_text_field(LANG, STRING | STORED | FAST),
         text: builder.add_text_field("text", full_text),
         text_cjk: builder.add_text_field(
             "text_cjk",
@@ -76,7 +94,7 @@ pub(crate) fn build_schema() -> (Schema, Fields) {
         ),
         duplicate_of: builder.add_text_field("duplicate_of", STRING | STORED),
         engagement: builder.add_text_field("engagement", STORED),
-        reach: builder.add_u64_field(REACH, FAST),
+        reach: builder.add_u64_field(REACH, INDEXED | FAST),
     };
     (builder.build(), fields)
 }

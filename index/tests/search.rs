@@ -735,3 +735,263 @@ fn copies_and_engagement_round_trip_into_hits() {
     let back: SearchResults = serde_json::from_value(json).unwrap();
     assert_eq!(back, results);
 }
+
+/// Posts with language, score and reach set, for the newer filters.
+fn tuned(seq: i64, id: &str, text: &str, lang: &str, score: f32, reach: i64) -> StoredPost {
+    let mut stored = simple(seq, id, text);
+    stored.post.lang = Some(lang.to_string());
+    let sentiment = stored.post.sentiment.get_or_insert(vigil_core::Sentiment {
+        label: Label::Neutral,
+        score: 0.0,
+        confidence: 0.9,
+        lang: lang.to_string(),
+        backend: "lexicon".to_string(),
+        version: "1".to_string(),
+    });
+    sentiment.score = score;
+    sentiment.label = if score < -0.05 {
+        Label::Negative
+    } else if score > 0.05 {
+        Label::Positive
+    } else {
+        Label::Neutral
+    };
+    stored.post.engagement.likes = Some(reach);
+    stored
+}
+
+#[test]
+fn filters_by_language_score_range_and_reach() {
+    let posts = vec![
+        tuned(1, "en-bad", "kettle broke", "en", -0.8, 5),
+        tuned(2, "en-meh", "kettle fine", "en", 0.0, 500),
+        tuned(3, "zh-good", "kettle 很好", "zh", 0.6, 50),
+        tuned(4, "en-good", "kettle great", "en", 0.9, 5000),
+    ];
+    let (_dir, index) = index_with(&posts, &[]);
+    assert_eq!(
+        filtered(&index, |r| r.lang = Some("zh".into())),
+        vec!["zh-good"]
+    );
+    assert_eq!(
+        filtered(&index, |r| r.lang = Some("EN".into())),
+        vec!["en-bad", "en-good", "en-meh"]
+    );
+    assert_eq!(
+        filtered(&index, |r| r.max_score = Some(-0.5)),
+        vec!["en-bad"]
+    );
+    assert_eq!(
+        filtered(&index, |r| {
+            r.min_score = Some(0.0);
+            r.max_score = Some(0.7);
+        }),
+        vec!["en-meh", "zh-good"]
+    );
+    assert_eq!(
+        filtered(&index, |r| r.min_reach = Some(50)),
+        vec!["en-good", "en-meh", "zh-good"]
+    );
+    assert_eq!(
+        filtered(&index, |r| {
+            r.min_reach = Some(100);
+            r.min_score = Some(0.5);
+        }),
+        vec!["en-good"]
+    );
+    let mut bad = SearchRequest::new(Query::All, 10);
+    bad.min_score = Some(1.5);
+    let error = index.search(&bad).unwrap_err();
+    assert!(error.is_bad_request(), "{error}");
+    assert!(error.to_string().contains("min_score"), "{error}");
+    let mut backwards = SearchRequest::new(Query::All, 10);
+    backwards.from = Some(base_time() + Duration::hours(1));
+    backwards.to = Some(base_time());
+    assert!(index.search(&backwards).unwrap_err().is_bad_request());
+}
+
+/// Posts all published in the same second, so only the sequence breaks ties.
+fn same_second(seq: i64) -> StoredPost {
+    let mut stored = simple(seq, &format!("s{seq:03}"), "kettle");
+    stored.post.published_at = base_time();
+    stored
+}
+
+fn page_ids(results: &SearchResults) -> Vec<String> {
+    results.hits.iter().map(|h| h.id.clone()).collect()
+}
+
+#[test]
+fn time_order_cursor_pages_are_stable_while_posts_arrive() {
+    // Mixed timestamps, several in the same second.
+    let mut posts: Vec<StoredPost> = (1..=30).map(same_second).collect();
+    for seq in 31..=45 {
+        let mut stored = simple(seq, &format!("s{seq:03}"), "kettle");
+        stored.post.published_at = base_time() - Duration::minutes(seq);
+        posts.push(stored);
+    }
+    let (_dir, index) = index_with(&posts, &[]);
+    let mut request = SearchRequest::new(Query::parse("kettle").unwrap(), 10);
+    request.sort = Some(vigil_index::Sort::Newest);
+    let first = index.search(&request).unwrap();
+    assert_eq!(first.total, 45);
+    assert_eq!(
+        page_ids(&first)[0],
+        "s030",
+        "ties broken by sequence, newest first"
+    );
+
+    // New posts arrive between pages: newer than everything, and in the same second.
+    let mut writer = index.writer(HEAP).unwrap();
+    let mut newer = simple(46, "new-latest", "kettle");
+    newer.post.published_at = base_time() + Duration::hours(1);
+    writer.add(&newer).unwrap();
+    writer.add(&same_second(47)).unwrap();
+    writer.commit(47).unwrap();
+
+    let mut seen = page_ids(&first);
+    let mut cursor = first.next_cursor.clone();
+    while let Some(next) = cursor {
+        request.cursor = Some(next);
+        let page = index.search(&request).unwrap();
+        assert_eq!(page.total, 47);
+        seen.extend(page_ids(&page));
+        cursor = page.next_cursor;
+    }
+    let mut expected: Vec<String> = (1..=30).rev().map(|s| format!("s{s:03}")).collect();
+    expected.extend((31..=45).map(|s| format!("s{s:03}")));
+    assert_eq!(seen, expected, "no post repeated or skipped across pages");
+
+    // Oldest first walks the same set backwards, including the new posts.
+    let mut oldest = SearchRequest::new(Query::All, 7);
+    oldest.sort = Some(vigil_index::Sort::Oldest);
+    let mut walked = Vec::new();
+    loop {
+        let page = index.search(&oldest).unwrap();
+        walked.extend(page_ids(&page));
+        match page.next_cursor {
+            Some(cursor) => oldest.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(walked.len(), 47);
+    assert_eq!(walked.first().map(String::as_str), Some("s045"));
+    assert_eq!(walked.last().map(String::as_str), Some("new-latest"));
+    let mut unique = walked.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 47);
+}
+
+#[test]
+fn relevance_cursor_continues_by_offset_and_bad_cursors_are_refused() {
+    let posts: Vec<StoredPost> = (1..=12).map(same_second).collect();
+    let (_dir, index) = index_with(&posts, &[]);
+    let mut request = SearchRequest::new(Query::parse("kettle").unwrap(), 5);
+    let mut seen = Vec::new();
+    loop {
+        let page = index.search(&request).unwrap();
+        seen.extend(page_ids(&page));
+        match page.next_cursor {
+            Some(cursor) => request.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 12);
+    for bad in ["", "x", "t1", "tabc.1", "o-1", "t1.2.3"] {
+        let mut request = SearchRequest::new(Query::All, 5);
+        request.cursor = Some(bad.to_string());
+        if bad == "o-1" {
+            request.sort = Some(vigil_index::Sort::Relevance);
+        }
+        let error = index.search(&request).unwrap_err();
+        assert!(error.is_bad_request(), "{bad:?}: {error}");
+    }
+}
+
+#[test]
+fn highlights_mark_stemmed_words_chinese_terms_and_escape_html() {
+    let posts = vec![
+        simple(
+            1,
+            "en",
+            "Breaking: my <Acme> kettle exploded & burned the counter",
+        ),
+        simple(2, "zh", "今天艾克米水壶突然爆炸了，太吓人"),
+        simple(3, "plain", "nothing to see here about kettles"),
+    ];
+    let (_dir, index) = index_with(&posts, &["艾克米"]);
+    let mut request = SearchRequest::new(Query::parse("explodes OR 爆炸").unwrap(), 10);
+    request.highlight = true;
+    let results = index.search(&request).unwrap();
+    let by_id = |id: &str| {
+        results
+            .hits
+            .iter()
+            .find(|h| h.id == id)
+            .and_then(|h| h.highlight.clone())
+            .unwrap_or_else(|| panic!("no highlight for {id}"))
+    };
+    let en = by_id("en");
+    let marked: Vec<&str> = en
+        .ranges
+        .iter()
+        .map(|[start, end]| &en.fragment[*start..*end])
+        .collect();
+    assert_eq!(marked, vec!["exploded"]);
+    assert!(en.html.contains("<mark>exploded</mark>"), "{}", en.html);
+    assert!(
+        en.html.contains("&lt;Acme&gt;") && en.html.contains("&amp;"),
+        "{}",
+        en.html
+    );
+    assert_eq!(en.marked("**", "**").matches("**exploded**").count(), 1);
+    let zh = by_id("zh");
+    let marked: String = zh
+        .ranges
+        .iter()
+        .map(|[start, end]| &zh.fragment[*start..*end])
+        .collect();
+    assert_eq!(marked, "爆炸");
+
+    // Without a term to mark (`*`), the passage is the text's opening, unmarked.
+    let mut all = SearchRequest::new(Query::All, 10);
+    all.highlight = true;
+    let results = index.search(&all).unwrap();
+    for hit in &results.hits {
+        let highlight = hit.highlight.as_ref().unwrap();
+        assert!(highlight.ranges.is_empty());
+        assert!(
+            hit.text
+                .starts_with(highlight.fragment.trim_end_matches('…'))
+        );
+    }
+    // Not asked for: none computed.
+    let results = index.search(&SearchRequest::new(Query::All, 10)).unwrap();
+    assert!(results.hits.iter().all(|h| h.highlight.is_none()));
+}
+
+#[test]
+fn re_adding_after_reopen_stays_an_upsert_even_with_a_low_watermark() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("index");
+    let index = SearchIndex::open(&path, &[]).unwrap();
+    let mut writer = index.writer(HEAP).unwrap();
+    writer.add(&simple(5, "five", "kettle five")).unwrap();
+    writer.add(&simple(6, "six", "kettle six")).unwrap();
+    // A caller that commits a watermark below what it added.
+    writer.commit(1).unwrap();
+    drop(writer);
+    let mut writer = index.writer(HEAP).unwrap();
+    writer.add(&simple(5, "five", "kettle five again")).unwrap();
+    writer.add(&simple(7, "seven", "kettle seven")).unwrap();
+    // Within one writer session: re-adding an uncommitted post replaces it too.
+    writer
+        .add(&simple(7, "seven", "kettle seven again"))
+        .unwrap();
+    writer.commit(7).unwrap();
+    assert_eq!(ids(&index, "kettle"), vec!["five", "seven", "six"]);
+    assert_eq!(search(&index, "again").total, 2);
+}

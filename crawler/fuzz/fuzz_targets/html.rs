@@ -1,13 +1,16 @@
 //! `extract_html` with fixed source specs (a review list with every field mapped, a
 //! nested forum thread, a whole-item spec) over arbitrary bytes, plus `strip_html`
-//! and `decode_entities` over the same text.
+//! and `decode_entities` over the same text. Whenever the fast HTML tree builder
+//! accepts the decoded page, its tree must be html5ever's (`compare_parsers`).
 #![no_main]
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use vigil_crawler::{HtmlSpec, PageContext, decode_entities, extract_html, strip_html};
+use vigil_crawler::{
+    HtmlSpec, PageContext, compare_parsers, decode_body, decode_entities, extract_html, strip_html,
+};
 use vigil_crawler_fuzz::{check, fetched_at, pick};
 
 const CONTENT_TYPES: &[Option<&str>] = &[
@@ -84,6 +87,12 @@ fuzz_target!(|data: &[u8]| {
             let _ = extract_html(spec, data, content_type, &context);
         });
     }
+    check("compare_parsers", || {
+        let (page, _, _) = decode_body(data, content_type);
+        if let Err(why) = compare_parsers(&page) {
+            panic!("the fast HTML parser differs from html5ever: {why}");
+        }
+    });
     let text = String::from_utf8_lossy(data);
     check("strip_html", || {
         let _ = strip_html(&text);
