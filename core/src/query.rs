@@ -796,6 +796,19 @@ pub struct MatchMeta<'a> {
     pub lang: Option<&'a str>,
 }
 
+impl<'a> MatchMeta<'a> {
+    /// The metadata of a post, as the index holds it: author, source name, URL and
+    /// language.
+    pub fn of_post(post: &'a crate::Post) -> Self {
+        Self {
+            author: post.author.as_deref(),
+            source: Some(&post.source),
+            url: post.url.as_deref(),
+            lang: post.lang.as_deref(),
+        }
+    }
+}
+
 /// [`MatchMeta`] in the form field operators compare.
 #[derive(Debug, Clone)]
 struct PreparedMeta {

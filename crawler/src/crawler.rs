@@ -445,8 +445,7 @@ impl Crawler {
             };
             let mut page = extractor.extract(&body, content_type.as_deref(), &context)?;
             for post in &mut page.posts {
-                post.brands =
-                    matcher.brands_listed(&source_brands, post.title.as_deref(), &post.text);
+                post.brands = matcher.brands_listed(&source_brands, post);
             }
             Ok::<_, CrawlError>(page)
         })

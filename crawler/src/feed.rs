@@ -10,6 +10,8 @@ use vigil_core::{Post, Provenance, canonical_url, post_id, sha256_hex};
 
 use crate::decode::{decode_body, strip_xml_declarations};
 use crate::html::{collapse_whitespace, strip_html};
+use crate::item::post_lang;
+#[cfg(test)]
 use crate::item::reconcile_lang;
 use crate::repair::{fix_ampersands, upgrade_atom_03};
 use crate::{CrawlError, Result};
@@ -227,8 +229,11 @@ fn entry_to_post(entry: &Entry, context: &EntryContext<'_>, published_at: DateTi
         .map(str::to_string)
     });
     let declared_lang = entry.language.as_deref().or(context.feed_lang);
-    let lang = declared_lang
-        .and_then(|declared| reconcile_lang(declared, title.as_deref().unwrap_or(""), &text));
+    let lang = post_lang(
+        declared_lang.map(str::to_string),
+        title.as_deref().unwrap_or(""),
+        &text,
+    );
     Post {
         id: post_id(context.source, &external_id),
         source: context.source.to_string(),

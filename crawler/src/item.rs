@@ -93,8 +93,7 @@ pub fn finish_items(
         let external_id = non_empty(item.external_id)
             .or_else(|| url.clone())
             .unwrap_or_else(|| format!("sha256:{content_hash}"));
-        let lang = non_empty(item.lang)
-            .and_then(|declared| reconcile_lang(&declared, title.as_deref().unwrap_or(""), &text));
+        let lang = post_lang(item.lang, title.as_deref().unwrap_or(""), &text);
         posts.push(Post {
             id: post_id(context.source, &external_id),
             source: context.source.to_string(),
@@ -148,6 +147,18 @@ fn non_empty(value: Option<String>) -> Option<String> {
     value
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
+}
+
+/// A post's language: the declared one reconciled with the text, else the one detected
+/// from the text (`None` when the text has no letters). Every post path (crawl, import)
+/// uses this, so `lang:` in queries and `--lang` in search find undeclared posts too.
+pub fn post_lang(declared: Option<String>, title: &str, text: &str) -> Option<String> {
+    non_empty(declared)
+        .and_then(|declared| reconcile_lang(&declared, title, text))
+        .or_else(|| match detect_lang_joined(title, text) {
+            "und" => None,
+            detected => Some(detected.to_string()),
+        })
 }
 
 /// The declared language (primary subtag, lower case), unless the text plainly

@@ -51,7 +51,7 @@ pub use html_extract::{
     HTML_FIELD_NAMES, HtmlSpec, extract_html, extract_html_html5ever, parse_count, parse_rating,
 };
 pub use html_tree::{Unsupported, compare_parsers, parse_html, parse_html_fast};
-pub use item::{Item, Page, PageContext, finish_items};
+pub use item::{Item, Page, PageContext, finish_items, post_lang};
 pub use json_extract::{DEFAULT_CURSOR_PARAM, JSON_FIELD_NAMES, JsonSpec, extract_json};
 pub use matcher::BrandMatcher;
 pub use robots::{MAX_ROBOTS_BYTES, RobotsRules, product_token};

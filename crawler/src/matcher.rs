@@ -1,6 +1,6 @@
 use vigil_config::{BrandConfig, SourceConfig};
-use vigil_core::Query;
-use vigil_core::query::MatchText;
+use vigil_core::query::{MatchMeta, MatchText};
+use vigil_core::{Post, Query};
 
 /// Decides which brands a post belongs to. Shared by crawled and imported posts so
 /// both paths assign brands identically.
@@ -20,36 +20,32 @@ impl BrandMatcher {
     }
 
     /// The source's `brands` list when it has one (a source dedicated to a brand needs
-    /// no matching), else every brand whose query matches the title and text.
-    pub fn brands_for(
-        &self,
-        source: &SourceConfig,
-        title: Option<&str>,
-        text: &str,
-    ) -> Vec<String> {
-        self.brands_listed(&source.brands, title, text)
+    /// no matching), else every brand whose query matches the post.
+    pub fn brands_for(&self, source: &SourceConfig, post: &Post) -> Vec<String> {
+        self.brands_listed(&source.brands, post)
     }
 
     /// [`brands_for`](Self::brands_for) with the source's `brands` list given directly.
-    pub fn brands_listed(
-        &self,
-        source_brands: &[String],
-        title: Option<&str>,
-        text: &str,
-    ) -> Vec<String> {
+    pub fn brands_listed(&self, source_brands: &[String], post: &Post) -> Vec<String> {
         if !source_brands.is_empty() {
             return source_brands.to_vec();
         }
-        self.matching(title, text)
+        self.matching(post)
     }
 
-    /// Every brand whose query matches `title` + `text`, in configuration order.
-    pub fn matching(&self, title: Option<&str>, text: &str) -> Vec<String> {
-        let combined = match title {
-            Some(title) if !title.is_empty() => format!("{title}\n{text}"),
-            _ => text.to_string(),
+    /// Every brand whose query matches the post, in configuration order. Words match
+    /// the title and text; field operators (`author:`, `source:`, `site:`, `url:`,
+    /// `lang:`) see the post's metadata, as they do in search.
+    pub fn matching(&self, post: &Post) -> Vec<String> {
+        let combined;
+        let text = match post.title.as_deref() {
+            Some(title) if !title.is_empty() => {
+                combined = format!("{title}\n{}", post.text);
+                combined.as_str()
+            }
+            _ => post.text.as_str(),
         };
-        let prepared = MatchText::new(&combined);
+        let prepared = MatchText::with_meta(text, MatchMeta::of_post(post));
         self.brands
             .iter()
             .filter(|(_, query)| query.matches_prepared(&prepared))
@@ -61,7 +57,9 @@ impl BrandMatcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Utc;
     use vigil_config::SourceKind;
+    use vigil_core::Provenance;
 
     fn brand(name: &str, query: &str) -> BrandConfig {
         BrandConfig {
@@ -78,6 +76,32 @@ mod tests {
         }
     }
 
+    fn post(title: Option<&str>, text: &str) -> Post {
+        Post {
+            id: "id".into(),
+            source: "s".into(),
+            external_id: "e".into(),
+            url: None,
+            canonical_url: None,
+            author: None,
+            title: title.map(str::to_string),
+            text: text.into(),
+            lang: None,
+            published_at: Utc::now(),
+            brands: Vec::new(),
+            provenance: Provenance {
+                fetched_at: Utc::now(),
+                fetch_url: "http://example.com/feed".into(),
+                http_status: Some(200),
+                content_hash: String::new(),
+                extraction: "test".into(),
+            },
+            sentiment: None,
+            engagement: Default::default(),
+            duplicate_of: None,
+        }
+    }
+
     #[test]
     fn matches_queries_on_title_and_text() {
         let matcher = BrandMatcher::new(&[
@@ -85,24 +109,46 @@ mod tests {
             brand("Globex", "globex"),
         ]);
         let plain = source(&[]);
+        let brands =
+            |title: Option<&str>, text: &str| matcher.brands_for(&plain, &post(title, text));
+        assert_eq!(brands(Some("Acme kettle"), "boils"), vec!["Acme"]);
+        assert_eq!(brands(None, "我买了艾克米水壶"), vec!["Acme"]);
+        assert_eq!(brands(Some("globex"), "and acme"), vec!["Acme", "Globex"]);
+        assert!(brands(Some("the acme of skill"), "").is_empty());
+        assert!(brands(None, "nothing here").is_empty());
+    }
+
+    #[test]
+    fn field_operators_see_the_posts_metadata() {
+        let matcher = BrandMatcher::new(&[
+            brand("Acme", "acme AND NOT site:spam.example"),
+            brand(
+                "AcmeOfficial",
+                "author:@acme_support OR url:acme.example/press*",
+            ),
+            brand("AcmeZh", "acme AND lang:zh AND source:s"),
+        ]);
+        let plain = source(&[]);
+        let mut official = post(None, "we hear you, a fix ships Monday");
+        official.author = Some("@Acme_Support".into());
+        assert_eq!(matcher.brands_for(&plain, &official), vec!["AcmeOfficial"]);
+
+        let mut press = post(Some("Acme recall"), "statement");
+        press.url = Some("https://www.acme.example/press/2026/recall".into());
         assert_eq!(
-            matcher.brands_for(&plain, Some("Acme kettle"), "boils"),
-            vec!["Acme"]
+            matcher.brands_for(&plain, &press),
+            vec!["Acme", "AcmeOfficial"]
         );
-        assert_eq!(
-            matcher.brands_for(&plain, None, "我买了艾克米水壶"),
-            vec!["Acme"]
-        );
-        assert_eq!(
-            matcher.brands_for(&plain, Some("globex"), "and acme"),
-            vec!["Acme", "Globex"]
-        );
-        assert!(
-            matcher
-                .brands_for(&plain, Some("the acme of skill"), "")
-                .is_empty()
-        );
-        assert!(matcher.brands_for(&plain, None, "nothing here").is_empty());
+
+        let mut spam = post(None, "cheap acme kettles here");
+        spam.url = Some("https://deals.spam.example/acme".into());
+        assert!(matcher.brands_for(&plain, &spam).is_empty());
+
+        let mut chinese = post(None, "acme 水壶坏了");
+        chinese.lang = Some("zh".into());
+        assert_eq!(matcher.brands_for(&plain, &chinese), vec!["Acme", "AcmeZh"]);
+        chinese.source = "other".into();
+        assert_eq!(matcher.brands_for(&plain, &chinese), vec!["Acme"]);
     }
 
     #[test]
@@ -110,7 +156,7 @@ mod tests {
         let matcher = BrandMatcher::new(&[brand("Acme", "acme")]);
         let dedicated = source(&["Acme"]);
         assert_eq!(
-            matcher.brands_for(&dedicated, None, "unrelated"),
+            matcher.brands_for(&dedicated, &post(None, "unrelated")),
             vec!["Acme"]
         );
     }

@@ -123,7 +123,11 @@ fn reddit_new_listing_posts_and_next_after() {
         first.engagement.likes, None,
         "ups would double-count the score"
     );
-    assert_eq!(first.lang, None);
+    assert_eq!(
+        first.lang.as_deref(),
+        Some("en"),
+        "Reddit declares no language: detected from the text"
+    );
     assert_eq!(first.provenance.extraction, "reddit:listing/t3");
     assert_eq!(page.posts[2].engagement.score, Some(2));
     assert_eq!(page.posts[2].engagement.replies, Some(5));
@@ -1001,7 +1005,11 @@ fn shared_bluesky_search_and_threads() {
         &page,
         "at://did:plc:7sgclcermjo3y4b3625fyvld/app.bsky.feed.post/3kghckngg4a22",
     );
-    assert_eq!(undeclared.lang, None, "no langs in the record");
+    assert_eq!(
+        undeclared.lang.as_deref(),
+        Some("en"),
+        "no langs in the record: detected from the text"
+    );
     assert_eq!(
         undeclared.published_at,
         Utc.with_ymd_and_hms(2023, 12, 13, 20, 37, 3).unwrap()

@@ -272,6 +272,11 @@ fn import_post(
         parsed.title.as_deref().unwrap_or(""),
         parsed.text
     ));
+    let lang = vigil_crawler::post_lang(
+        parsed.lang,
+        parsed.title.as_deref().unwrap_or(""),
+        &parsed.text,
+    );
     Ok(Post {
         id: post_id(source, &external_id),
         source: source.to_string(),
@@ -281,7 +286,7 @@ fn import_post(
         author: parsed.author,
         title: parsed.title,
         text: parsed.text,
-        lang: parsed.lang,
+        lang,
         published_at,
         brands: Vec::new(),
         provenance: Provenance {
@@ -579,11 +584,7 @@ impl ImportReader<'_> {
                 }
                 match import_post(line, self.source, self.file_label, now) {
                     Ok(mut post) => {
-                        post.brands = self.matcher.brands_for(
-                            self.source_config,
-                            post.title.as_deref(),
-                            &post.text,
-                        );
+                        post.brands = self.matcher.brands_for(self.source_config, &post);
                         if post.brands.is_empty() {
                             unmatched += 1;
                         } else {
