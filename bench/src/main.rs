@@ -16,6 +16,7 @@
 //! Progress goes to stderr.
 
 mod corpus;
+mod freshness;
 mod fts5;
 mod ingest;
 mod queries;
@@ -62,6 +63,12 @@ struct Args {
     /// Leave out the SQLite FTS5 baseline.
     #[arg(long)]
     skip_baseline: bool,
+    /// Measure only near-real-time search instead: start `vigil run` on the data dir of
+    /// the earlier run for this N and seed (an empty one when there is none), store this
+    /// many posts by crawling a loopback RSS feed and as many by `vigil import`, and
+    /// time stored → searchable through `/api/search` for each.
+    #[arg(long, value_name = "POSTS")]
+    freshness: Option<usize>,
 }
 
 fn git_commit(root: &Path) -> String {
@@ -73,6 +80,44 @@ fn git_commit(root: &Path) -> String {
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// `--freshness`: stored → searchable lags through a running daemon.
+fn run_freshness(args: &Args, run_dir: &Path, rounds: usize) -> anyhow::Result<()> {
+    anyhow::ensure!(rounds > 0, "--freshness needs at least one post");
+    let mut data_dir = run_dir.join("data");
+    if !data_dir.join("index").exists() {
+        data_dir = run_dir.join("freshness-empty");
+        eprintln!(
+            "freshness: no data from an earlier run in {}; using an empty data dir {}",
+            run_dir.display(),
+            data_dir.display()
+        );
+    }
+    let vigil = match &args.vigil {
+        Some(path) => path.clone(),
+        None => ingest::build_vigil()?,
+    };
+    let documents = if data_dir.join("index").exists() {
+        let config_text = ingest::config_text(&data_dir);
+        let config = vigil_config::parse_str(&config_text, &run_dir.join("vigil.toml"), run_dir)
+            .map_err(|errors| anyhow::anyhow!("bench/vigil.toml: {errors}"))?;
+        SearchIndex::open(&data_dir.join("index"), &config.dictionary_words())?.doc_count()?
+    } else {
+        0
+    };
+    let load_start = report::load_average();
+    let results = freshness::run(&vigil, run_dir, &data_dir, rounds)?;
+    let load_end = report::load_average();
+    std::fs::write(
+        run_dir.join("freshness.json"),
+        serde_json::to_string_pretty(&results)?,
+    )?;
+    println!(
+        "{}",
+        freshness::markdown(&results, documents, &load_start, &load_end)
+    );
+    Ok(())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -89,6 +134,10 @@ fn main() -> anyhow::Result<()> {
     let out = args.out.canonicalize()?;
     let run_dir = out.join(format!("n{}-seed{}", args.posts, args.seed));
     std::fs::create_dir_all(&run_dir)?;
+
+    if let Some(rounds) = args.freshness {
+        return run_freshness(&args, &run_dir, rounds);
+    }
 
     let corpus = corpus::ensure_corpus(&out, args.posts, args.seed)?;
 
