@@ -390,3 +390,103 @@ fn aggregations_through_the_api() {
         assert!(body.contains("error"), "{bad}: {body}");
     }
 }
+
+/// Retention (`storage.retention_days`): the daemon purges posts published before the
+/// cutoff at start (and hourly) from the store and the index at once. A copy of a purged
+/// original is promoted, and stays searchable.
+#[test]
+fn retention_purges_old_posts_from_store_and_index() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    let api_port = support::free_port();
+    let config = dir.join("vigil.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[storage]\ndata_dir = \"data\"\nretention_days = 30\n\
+             [server]\nlisten = \"127.0.0.1:{api_port}\"\n\
+             [[brands]]\nname = \"Acme\"\nquery = 'acme'\n"
+        ),
+    )
+    .unwrap();
+    let now = chrono::Utc::now();
+    let line = |id: &str, days_ago: i64, text: &str| {
+        format!(
+            "{{\"id\": \"{id}\", \"published_at\": \"{}\", \"text\": \"{text}\"}}\n",
+            (now - chrono::Duration::days(days_ago)).to_rfc3339()
+        )
+    };
+    let story = "Acme kettle exploded in the kitchen this morning and the lid flew across the room, nobody was hurt";
+    let mut lines = String::new();
+    for i in 0..5 {
+        lines.push_str(&line(
+            &format!("old-{i}"),
+            40 + i,
+            &format!("acme retention old post {i}"),
+        ));
+        lines.push_str(&line(
+            &format!("new-{i}"),
+            i,
+            &format!("acme retention new post {i}"),
+        ));
+    }
+    // An old original and a fresh copy of it.
+    lines.push_str(&line("story-old", 45, story));
+    lines.push_str(&line("story-copy", 1, story));
+    let file = dir.join("posts.jsonl");
+    std::fs::write(&file, lines).unwrap();
+    let out = import(&config, "s", &file, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("12 stored"), "{}", stdout(&out));
+    assert_eq!(search_json(&config, "retention", &[]).0, 10);
+    let (_, _, copy) = search_json(&config, "exploded", &["--sort", "newest"]);
+    assert_eq!(
+        copy["hits"][0]["duplicate_of"].as_str(),
+        Some(vigil_core::post_id("s", "story-old").as_str()),
+        "{copy}"
+    );
+
+    let mut daemon = support::spawn_daemon(&config, &dir.join("daemon.log"));
+    support::wait_for("the API", std::time::Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", api_port)).is_ok()
+    });
+    support::wait_for(
+        "retention to purge the old posts",
+        std::time::Duration::from_secs(30),
+        || {
+            let (status, body) =
+                support::http(api_port, "GET", "/api/search?q=retention&limit=50", None);
+            status == 200 && serde_json::from_str::<serde_json::Value>(&body).unwrap()["total"] == 5
+        },
+    );
+    assert!(daemon.terminate().success());
+
+    let (total, ids, _) = search_json(&config, "retention", &[]);
+    assert_eq!(total, 5);
+    let new_ids: HashSet<String> = (0..5)
+        .map(|i| vigil_core::post_id("s", &format!("new-{i}")))
+        .collect();
+    assert_eq!(ids.into_iter().collect::<HashSet<_>>(), new_ids);
+    // The copy is now the original.
+    let (total, _, copy) = search_json(&config, "exploded", &[]);
+    assert_eq!(total, 1);
+    assert!(copy["hits"][0]["duplicate_of"].is_null(), "{copy}");
+    // The store holds no old content, and the purge is audited.
+    let export = stdout(&run(&[
+        "audit",
+        "export",
+        "--config",
+        config.to_str().unwrap(),
+    ]));
+    assert!(export.contains("retention_purge"), "{export}");
+    assert!(
+        !export.contains("acme retention old post"),
+        "no content in the audit log"
+    );
+    let reimport = import(&config, "s", &file, &[]);
+    assert!(
+        stdout(&reimport).contains("0 stored"),
+        "tombstones keep purged posts out: {}",
+        stdout(&reimport)
+    );
+}

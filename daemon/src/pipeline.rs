@@ -589,6 +589,28 @@ impl IndexStage {
         Ok(ids.len())
     }
 
+    /// Retention: purges posts published before `cutoff` from the store (tombstones and
+    /// an audit entry stay) and deletes them from the index in the same step, so a
+    /// purged post is never found again. A crash between the two is repaired at start-up
+    /// by [`IndexStage::purge_erased`]. Returns how many posts were purged.
+    pub fn apply_retention(
+        &mut self,
+        store: &Store,
+        cutoff: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<usize> {
+        let report = store.purge_published_before(cutoff, "retention")?;
+        if report.ids.is_empty() {
+            return Ok(0);
+        }
+        for id in &report.ids {
+            self.writer.delete(id)?;
+        }
+        // Copies of a purged original now point at a promoted copy.
+        self.refresh(store, &report.relinked)?;
+        self.commit_all()?;
+        Ok(report.ids.len())
+    }
+
     /// Re-indexes posts whose stored record changed after indexing (copies re-linked
     /// to a new original when theirs was erased).
     pub fn refresh(&mut self, store: &Store, ids: &[String]) -> anyhow::Result<usize> {
@@ -636,6 +658,9 @@ impl IndexStage {
 /// batches queue up, so a post is searchable soon after it is stored.
 const MAX_POSTS_PER_COMMIT: usize = 20_000;
 
+/// How often the daemon applies `storage.retention_days` (also once at start).
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
 async fn index_stage_task(
     services: Arc<Services>,
     mut stage: IndexStage,
@@ -647,9 +672,23 @@ async fn index_stage_task(
     // failed batch is picked up again from the store. A poll is one `max(seq)` lookup;
     // every 500 ms keeps imported posts searchable well within 2 s of being stored.
     let mut poll = tokio::time::interval(Duration::from_millis(500));
+    // Retention runs at start and then hourly, here where the index writer lives.
+    let mut retention = tokio::time::interval(RETENTION_EVERY);
+    retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let retention_days = i64::from(services.config.storage.retention_days);
     let mut upstream_open = true;
     loop {
         let result = tokio::select! {
+            _ = retention.tick() => block_in_place(|| -> anyhow::Result<usize> {
+                let cutoff = services.clock.now() - chrono::Duration::days(retention_days);
+                let purged = stage.apply_retention(&services.store, cutoff)?;
+                if purged > 0 {
+                    services.index.reload()?;
+                    info!(purged, cutoff = %cutoff.to_rfc3339(), "retention: purged posts from store and index");
+                }
+                // Nothing new to announce to the alert stage.
+                Ok(0)
+            }),
             batch = rx.recv(), if upstream_open => match batch {
                 // Batches that queued up meanwhile share one commit.
                 Some(posts) => block_in_place(|| -> anyhow::Result<usize> {

@@ -34,11 +34,12 @@ pub fn stderr(output: &Output) -> String {
 }
 
 /// Writes `dir/vigil.toml`: data in `dir/data`, one brand "Acme" defined by `query`,
-/// then `extra` TOML (tables may follow in any order).
+/// then `extra` TOML (tables may follow in any order). Retention is 100 years: the
+/// tests' fixed dates (May 2024) must outlive a daemon's retention pass.
 pub fn acme_config(dir: &Path, query: &str, extra: &str) -> PathBuf {
     let path = dir.join("vigil.toml");
     let text = format!(
-        "[storage]\ndata_dir = \"data\"\n[[brands]]\nname = \"Acme\"\nquery = '{query}'\n{extra}"
+        "[storage]\ndata_dir = \"data\"\nretention_days = 36500\n[[brands]]\nname = \"Acme\"\nquery = '{query}'\n{extra}"
     );
     std::fs::write(&path, text).unwrap();
     path
