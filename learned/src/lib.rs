@@ -1,0 +1,1 @@
+//! Vigil's `learned` sentiment model (issue 5). Work in progress.
