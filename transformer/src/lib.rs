@@ -1,0 +1,1 @@
+//! Vigil's `transformer` sentiment backend (issue 5). Work in progress.
