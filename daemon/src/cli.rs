@@ -50,6 +50,9 @@ pub enum Command {
     Import(ImportArgs),
     /// Score JSON Lines from stdin: {"id", "text", "lang"?} → {"id","label","score","confidence","lang"}.
     Classify(ClassifyArgs),
+    /// Evaluate sentiment backends on labelled files.
+    #[command(subcommand)]
+    Classifier(ClassifierCommand),
     /// List, acknowledge and resolve incidents.
     #[command(subcommand)]
     Incidents(IncidentsCommand),
@@ -169,6 +172,36 @@ pub struct ImportArgs {
 pub struct ClassifyArgs {
     #[arg(long, value_parser = ["lexicon", "learned", "transformer"])]
     pub backend: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClassifierCommand {
+    /// Accuracy, macro-F1, per-class precision/recall and the confusion matrix of a
+    /// backend on labelled files: JSON Lines `{"text", "label", "lang"?}` (label
+    /// negative|neutral|positive) or the layouts of the shared sentiment sets (UCI
+    /// `text<TAB>0|1`, TSV/CSV with a header naming the label and text columns).
+    /// Sets without neutral texts are scored negative/positive by the sign of the score.
+    Eval {
+        /// Labelled files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Backend to evaluate (default: the configured one).
+        #[arg(long, value_parser = ["lexicon", "learned", "transformer"])]
+        backend: Option<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: EvalFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum EvalFormat {
+    /// Per file: a summary line, per-class figures and the confusion matrix.
+    Table,
+    /// One row per file and gold class, with the file's accuracy and macro-F1 and the
+    /// class's row of the confusion matrix.
+    Csv,
+    /// One JSON object per file.
+    Jsonl,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

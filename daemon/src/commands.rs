@@ -668,13 +668,35 @@ struct ClassifyLine {
     lang: Option<String>,
 }
 
-pub fn classify(path: &Path, args: ClassifyArgs) -> anyhow::Result<ExitCode> {
-    let config = load_config(path, true)?;
-    let classifier = match &args.backend {
+/// The configured classifier, or the backend called `name`.
+fn classifier_for(
+    config: &vigil_config::Config,
+    name: Option<&str>,
+) -> anyhow::Result<Box<dyn vigil_core::Classifier>> {
+    Ok(match name {
         Some(name) => vigil_classifier::build_backend(name, &config.classifier),
         None => vigil_classifier::build(&config.classifier),
     }
-    .map_err(|e| UsageError(e.to_string()))?;
+    .map_err(|e| UsageError(e.to_string()))?)
+}
+
+pub fn classifier(path: &Path, command: crate::cli::ClassifierCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        crate::cli::ClassifierCommand::Eval {
+            files,
+            backend,
+            format,
+        } => {
+            let config = load_config(path, true)?;
+            let classifier = classifier_for(&config, backend.as_deref())?;
+            crate::sentiment_eval::run(classifier.as_ref(), &files, format)
+        }
+    }
+}
+
+pub fn classify(path: &Path, args: ClassifyArgs) -> anyhow::Result<ExitCode> {
+    let config = load_config(path, true)?;
+    let classifier = classifier_for(&config, args.backend.as_deref())?;
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());

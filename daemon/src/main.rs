@@ -11,6 +11,7 @@ mod insights;
 mod mailcatcher;
 mod pipeline;
 mod search;
+mod sentiment_eval;
 
 use std::process::ExitCode;
 
@@ -84,6 +85,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Search(args) => commands::search(&cli.config, *args),
         Command::Import(args) => runtime()?.block_on(commands::import(&cli.config, args)),
         Command::Classify(args) => commands::classify(&cli.config, args),
+        Command::Classifier(command) => commands::classifier(&cli.config, command),
         Command::Incidents(command) => commands::incidents(&cli.config, command),
         Command::Audit(command) => commands::audit(&cli.config, command),
         Command::Reindex => commands::reindex(&cli.config),
