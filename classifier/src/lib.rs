@@ -2,8 +2,8 @@
 //! score in -1..=1, confidence, language, and which backend and version produced it).
 //!
 //! - [`LexiconClassifier`] is the built-in `lexicon` backend, offline and without model
-//!   files: VADER (`vader_sentiment`, extended with product and crisis words) for
-//!   English, a bundled lexicon with negators, degree adverbs, adversatives, emoji and
+//!   files: VADER (a port of the `vader_sentiment` crate's rules, scoring as the crate
+//!   did, extended with product and crisis words) for English, a bundled lexicon with negators, degree adverbs, adversatives, emoji and
 //!   Weibo emoticon codes for Chinese; mixed-script posts are scored per script.
 //! - [`build`] turns `[classifier]` config into a boxed [`vigil_core::Classifier`];
 //!   [`build_backend`] does the same for a backend named on the command line

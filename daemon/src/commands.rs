@@ -616,7 +616,7 @@ fn import_store_stage(
     let mut busy = std::time::Duration::ZERO;
     for batch in batches {
         let began = Instant::now();
-        let report = services.store.ingest(&batch, None, "import")?;
+        let report = services.store.ingest_owned(batch, None, "import")?;
         busy += began.elapsed();
         stored += report.stored.len();
         duplicates += report.duplicates;

@@ -33,9 +33,12 @@
 //! their fingerprint: two fingerprints within 3 bits agree on at least one band
 //! (pigeonhole), so the union of the four exact band lookups holds every candidate.
 //! With uniformly spread fingerprints a lookup visits about 4·N/65,536 originals (≈ 60
-//! at a million), reading only the lists; the file is asked about the few within 3
-//! bits. The map costs 64 bytes per original (≈ 70 MB at a million, including 6 MB of
-//! fixed tables).
+//! at a million), reading only the lists. For each original the map also keeps its
+//! publication second and a 64-bit digest of its `content_hash`, so the few candidates
+//! within 3 bits are judged without a query: the file is asked only for the id of the
+//! original chosen (and to confirm a same-content match, since digests can collide).
+//! The map costs 72 bytes per original (≈ 78 MB at a million, including 6 MB of fixed
+//! tables).
 //!
 //! The same bands as four SQLite indexes were measured first: at a million posts
 //! published within 12 days, every 5,000-post batch dirtied most leaf pages of all
@@ -55,10 +58,12 @@
 //! (each copy was within 3 bits of the erased post, not of each other); that is
 //! accepted, since they were copies of the same text.
 
+use chrono::{DateTime, Datelike, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use vigil_core::{NEAR_DUPLICATE_DISTANCE, Post, hamming, simhash_bands};
 
 use crate::Result;
+use crate::time::parse_time;
 
 /// Near-duplicates (not same-content copies) must be published within this many days
 /// of the original, either side.
@@ -86,12 +91,50 @@ pub(crate) fn bump_epoch(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// An original as the band lists hold it: the whole fingerprint, so the Hamming
-/// filter reads nothing else, and the seq to look the few matches up by.
+/// An original as the band lists hold it: the whole fingerprint, so the Hamming filter
+/// reads nothing else, and where the rest of what the rule needs is kept. Packed to 12
+/// bytes: four of these per original.
 #[derive(Clone, Copy)]
+#[repr(C, packed(4))]
 struct Entry {
     simhash: u64,
+    /// Index into [`NearDuplicateIndex::originals`].
+    original: u32,
+}
+
+/// What the rule asks about an original besides its fingerprint, so that judging the
+/// few candidates within 3 bits needs no query: the file is read only for the id of
+/// the original chosen (and to confirm a same-content match, see [`content_digest`]).
+#[derive(Clone, Copy)]
+struct Original {
     seq: i64,
+    /// [`window_secs`] of its `published_at`, [`NO_WINDOW_SECS`] when it has none.
+    published_secs: i64,
+    content_digest: u64,
+}
+
+/// `published_secs` of an original whose time is outside what the window compares.
+const NO_WINDOW_SECS: i64 = i64::MIN;
+
+/// The second a post was published, as the 7-day window compares it; `None` for times
+/// outside years 0–9999, which the store's fixed-width text cannot hold in order (and
+/// which SQLite's date functions, used for this before, answered with NULL).
+fn window_secs(published_at: DateTime<Utc>) -> Option<i64> {
+    (0..=9999)
+        .contains(&published_at.year())
+        .then(|| published_at.timestamp())
+}
+
+/// A 64-bit digest (FNV-1a) of a `content_hash`: equal hashes have equal digests, and
+/// a digest match is confirmed against the file, so a collision costs a query, never a
+/// wrong link.
+fn content_digest(content_hash: &str) -> u64 {
+    let mut digest: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in content_hash.bytes() {
+        digest ^= u64::from(byte);
+        digest = digest.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    digest
 }
 
 /// The stored originals that have a fingerprint, by band: see the module documentation.
@@ -106,6 +149,8 @@ pub(crate) struct NearDuplicateIndex {
     synced_seq: i64,
     /// `bands[b][value]`: the originals whose band `b` is `value`.
     bands: Vec<Vec<Vec<Entry>>>,
+    /// Every original the band lists name, in seq order.
+    originals: Vec<Original>,
 }
 
 impl NearDuplicateIndex {
@@ -141,6 +186,7 @@ impl NearDuplicateIndex {
             .query_row([], |row| row.get(0))?;
         if !self.loaded || epoch != self.epoch {
             self.bands = vec![vec![Vec::new(); BAND_VALUES]; 4];
+            self.originals = Vec::new();
             self.synced_seq = 0;
             self.epoch = epoch;
             self.loaded = true;
@@ -152,14 +198,27 @@ impl NearDuplicateIndex {
             return Ok(());
         }
         let mut statement = conn.prepare_cached(
-            "SELECT seq, simhash FROM posts
+            "SELECT seq, simhash, published_at, content_hash FROM posts
              WHERE seq > ?1 AND simhash IS NOT NULL AND duplicate_of IS NULL
              ORDER BY seq",
         )?;
         let mut rows = statement.query([self.synced_seq])?;
         let mut loaded = 0usize;
         while let Some(row) = rows.next()? {
-            self.add(row.get(0)?, from_sql(row.get(1)?));
+            // A time that does not parse is outside every window, as SQLite said.
+            let published_secs = row
+                .get_ref(2)?
+                .as_str()
+                .ok()
+                .and_then(|text| parse_time(text).ok())
+                .and_then(window_secs);
+            let content_hash = row.get_ref(3)?.as_str().unwrap_or_default();
+            self.add(
+                row.get(0)?,
+                from_sql(row.get(1)?),
+                published_secs,
+                content_digest(content_hash),
+            );
             loaded += 1;
         }
         if loaded > 1_000 {
@@ -169,24 +228,41 @@ impl NearDuplicateIndex {
         Ok(())
     }
 
-    fn add(&mut self, seq: i64, simhash: u64) {
+    fn add(&mut self, seq: i64, simhash: u64, published_secs: Option<i64>, content_digest: u64) {
+        let Ok(original) = u32::try_from(self.originals.len()) else {
+            // Four billion originals: the map no longer holds more, and later posts are
+            // not matched against them (a rule of thumb, not a correctness issue).
+            tracing::warn!(seq, "near-duplicate map full");
+            return;
+        };
+        self.originals.push(Original {
+            seq,
+            published_secs: published_secs.unwrap_or(NO_WINDOW_SECS),
+            content_digest,
+        });
         for (band, value) in simhash_bands(simhash).into_iter().enumerate() {
-            self.bands[band][usize::from(value)].push(Entry { simhash, seq });
+            self.bands[band][usize::from(value)].push(Entry { simhash, original });
         }
     }
 
-    /// Records a post just inserted as `seq` (an original when `is_original`) so later
-    /// posts of the same batch see it.
-    pub(crate) fn record_insert(&mut self, seq: i64, fingerprint: u64, is_original: bool) {
-        if is_original {
-            self.add(seq, fingerprint);
+    /// Records a post just inserted as `seq` (an original when its `duplicate_of` is
+    /// unset) so later posts of the same batch see it.
+    pub(crate) fn record_insert(&mut self, seq: i64, fingerprint: u64, post: &Post) {
+        if post.duplicate_of.is_none() {
+            self.add(
+                seq,
+                fingerprint,
+                window_secs(post.published_at),
+                content_digest(&post.provenance.content_hash),
+            );
         }
         self.synced_seq = self.synced_seq.max(seq);
     }
 
     /// The id of the original that `post` (fingerprint `fingerprint`) copies, if any;
     /// see the module documentation for the rule. The band lists give the candidates
-    /// within 3 bits; the file says which of those few qualify.
+    /// within 3 bits and what the rule needs of them; the file is asked for the id of
+    /// the one chosen, and to confirm a same-content match.
     pub(crate) fn find_original(
         &self,
         conn: &Connection,
@@ -194,7 +270,7 @@ impl NearDuplicateIndex {
         fingerprint: u64,
     ) -> Result<Option<String>> {
         debug_assert!(self.loaded, "sync before looking up");
-        let mut near: Vec<(u32, i64)> = Vec::new();
+        let mut near: Vec<(u32, i64, u32)> = Vec::new();
         for (band, value) in simhash_bands(fingerprint).into_iter().enumerate() {
             // Empty (not indexable) until the first sync.
             let Some(entries) = self
@@ -204,10 +280,12 @@ impl NearDuplicateIndex {
             else {
                 continue;
             };
-            for entry in entries {
-                let distance = hamming(fingerprint, entry.simhash);
-                if distance <= NEAR_DUPLICATE_DISTANCE {
-                    near.push((distance, entry.seq));
+            for &Entry { simhash, original } in entries {
+                let distance = hamming(fingerprint, simhash);
+                if distance <= NEAR_DUPLICATE_DISTANCE
+                    && let Some(details) = self.originals.get(original as usize)
+                {
+                    near.push((distance, details.seq, original));
                 }
             }
         }
@@ -216,37 +294,44 @@ impl NearDuplicateIndex {
         }
         // A pair agreeing on several bands is found once per band.
         near.sort_unstable();
-        near.dedup_by_key(|(_, seq)| *seq);
-        let mut details = conn.prepare_cached(
-            "SELECT id, unixepoch(published_at), content_hash = ?2 FROM posts WHERE seq = ?1",
-        )?;
-        let published_secs = post.published_at.timestamp();
+        near.dedup_by_key(|(_, seq, _)| *seq);
+        let published_secs = window_secs(post.published_at);
+        let digest = content_digest(&post.provenance.content_hash);
         // In (distance, seq) order, the first in-window candidate is the best near
         // duplicate, unless a same-content candidate comes later.
-        let mut best_near: Option<String> = None;
-        for (_, seq) in near {
-            let Some((id, original_secs, same_content)) = details
-                .query_row(params![seq, post.provenance.content_hash], |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, Option<i64>>(1)?,
-                        row.get::<_, bool>(2)?,
-                    ))
-                })
-                .optional()?
-            else {
+        let mut in_window: Vec<i64> = Vec::new();
+        for &(_, seq, original) in &near {
+            let Some(details) = self.originals.get(original as usize) else {
                 continue;
             };
-            if same_content {
-                return Ok(Some(id));
+            if details.content_digest == digest {
+                let mut same_content = conn
+                    .prepare_cached("SELECT id FROM posts WHERE seq = ?1 AND content_hash = ?2")?;
+                let id: Option<String> = same_content
+                    .query_row(params![seq, post.provenance.content_hash], |row| row.get(0))
+                    .optional()?;
+                if id.is_some() {
+                    return Ok(id);
+                }
             }
-            let in_window =
-                original_secs.is_some_and(|secs| (secs - published_secs).abs() <= WINDOW_SECS);
-            if in_window && best_near.is_none() {
-                best_near = Some(id);
+            let close = published_secs.is_some_and(|secs| {
+                details.published_secs != NO_WINDOW_SECS
+                    && (details.published_secs - secs).abs() <= WINDOW_SECS
+            });
+            if close {
+                in_window.push(seq);
             }
         }
-        Ok(best_near)
+        // The first in-window candidate still stored (all are: the map follows the
+        // file inside this transaction, and erasure reloads it).
+        let mut id_of = conn.prepare_cached("SELECT id FROM posts WHERE seq = ?1")?;
+        for seq in in_window {
+            let id: Option<String> = id_of.query_row([seq], |row| row.get(0)).optional()?;
+            if id.is_some() {
+                return Ok(id);
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -291,6 +376,28 @@ pub(crate) fn promote_copies(conn: &Connection, erased_ids: &[String]) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn window_seconds_cover_the_years_the_store_orders() {
+        use chrono::TimeZone;
+        let at = Utc.with_ymd_and_hms(2024, 5, 1, 9, 0, 0).unwrap();
+        assert_eq!(window_secs(at), Some(at.timestamp()));
+        let first = Utc.with_ymd_and_hms(0, 1, 1, 0, 0, 0).unwrap();
+        assert_eq!(window_secs(first), Some(first.timestamp()));
+        let too_late = Utc.with_ymd_and_hms(10_000, 1, 1, 0, 0, 0).unwrap();
+        assert_eq!(window_secs(too_late), None);
+        let too_early = Utc.with_ymd_and_hms(-1, 12, 31, 0, 0, 0).unwrap();
+        assert_eq!(window_secs(too_early), None);
+    }
+
+    #[test]
+    fn content_digest_separates_hashes() {
+        let a = vigil_core::sha256_hex("a");
+        let b = vigil_core::sha256_hex("b");
+        assert_eq!(content_digest(&a), content_digest(&a.clone()));
+        assert_ne!(content_digest(&a), content_digest(&b));
+        assert_ne!(content_digest(""), content_digest("0"));
+    }
 
     #[test]
     fn sql_round_trip_keeps_all_64_bits() {

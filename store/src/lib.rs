@@ -2,8 +2,10 @@
 //!
 //! [`Store`] owns the connection and exposes everything the pipeline writes and reads:
 //!
-//! - posts: [`Store::ingest`] deduplicates by `(source, external_id)` and by canonical
-//!   URL, assigns the monotonic `seq` every derived structure (classifier backlog,
+//! - posts: [`Store::ingest`] (or [`Store::ingest_owned`], which takes the batch by
+//!   value and moves the stored posts into its report instead of copying them)
+//!   deduplicates by `(source, external_id)` and by canonical URL, skips erased posts,
+//!   assigns the monotonic `seq` every derived structure (classifier backlog,
 //!   search index) catches up to, and saves the source's
 //!   [`SourceCheckpoint`](vigil_core::SourceCheckpoint) in the same transaction, so a
 //!   crash never leaves a checkpoint ahead of the posts it covers;

@@ -92,29 +92,73 @@ fn next_seq(conn: &Connection) -> Result<i64> {
         .query_row([], |row| row.get(0))?)
 }
 
-/// Inserts one post as `seq` unless a unique key (or a tombstone) says it is already
-/// known; returns whether it was stored. `post.duplicate_of` is stored as given (the
-/// caller has decided it) and `fingerprint` is the text's simhash.
-fn insert_post(
-    conn: &Connection,
-    seq: i64,
-    post: &Post,
-    fingerprint: Option<u64>,
-    stored_at: &str,
-) -> Result<bool> {
-    let published_at = format_time(post.published_at);
-    let sentiment = post.sentiment.as_ref();
-    let inserted = conn
-        .prepare_cached(
-            "INSERT OR IGNORE INTO posts (seq, id, source, external_id, url, canonical_url, author,
-                 title, text, lang, published_at, brands, fetched_at, fetch_url, http_status,
-                 content_hash, extraction, sentiment_label, sentiment_score,
-                 sentiment_confidence, sentiment_lang, sentiment_backend, sentiment_version,
-                 stored_at, engagement, duplicate_of, simhash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                 ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
-        )?
-        .execute(params![
+/// The statements one ingest runs per post, prepared once per batch: looking a cached
+/// statement up hashes its SQL text, which cost more than binding the post.
+struct PostWriter<'conn> {
+    insert_post: rusqlite::CachedStatement<'conn>,
+    insert_brand: rusqlite::CachedStatement<'conn>,
+    /// `None` while the file holds no tombstone (nothing erased yet): no lookup needed.
+    find_tombstone: Option<rusqlite::CachedStatement<'conn>>,
+    stored_at: &'conn str,
+    /// The last `fetched_at` formatted: a batch from one fetch or one import shares it.
+    fetched_at: Option<(chrono::DateTime<chrono::Utc>, String)>,
+}
+
+impl<'conn> PostWriter<'conn> {
+    /// Call inside the ingest's write transaction, so no tombstone can appear meanwhile.
+    fn new(conn: &'conn Connection, stored_at: &'conn str) -> Result<Self> {
+        let any_tombstone: bool = conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM tombstones)")?
+            .query_row([], |row| row.get(0))?;
+        let find_tombstone = if any_tombstone {
+            Some(conn.prepare_cached("SELECT 1 FROM tombstones WHERE id = ?1")?)
+        } else {
+            None
+        };
+        Ok(PostWriter {
+            insert_post: conn.prepare_cached(
+                "INSERT OR IGNORE INTO posts (seq, id, source, external_id, url, canonical_url,
+                     author, title, text, lang, published_at, brands, fetched_at, fetch_url,
+                     http_status, content_hash, extraction, sentiment_label, sentiment_score,
+                     sentiment_confidence, sentiment_lang, sentiment_backend, sentiment_version,
+                     stored_at, engagement, duplicate_of, simhash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                     ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
+            )?,
+            insert_brand: conn.prepare_cached(
+                "INSERT OR IGNORE INTO post_brands (seq, brand, published_at, original)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?,
+            find_tombstone,
+            stored_at,
+            fetched_at: None,
+        })
+    }
+
+    /// Whether a post with this id was erased or purged: it must never come back.
+    /// (Until schema version 3 a trigger on `posts` said so.)
+    fn is_erased(&mut self, id: &str) -> Result<bool> {
+        match &mut self.find_tombstone {
+            None => Ok(false),
+            Some(statement) => Ok(statement.exists([id])?),
+        }
+    }
+
+    /// Inserts one post as `seq` unless a unique key says it is already known; returns
+    /// whether it was stored. `post.duplicate_of` is stored as given (the caller has
+    /// decided it) and `fingerprint` is the text's simhash. Tombstones are the caller's
+    /// check ([`PostWriter::is_erased`]).
+    fn insert(&mut self, seq: i64, post: &Post, fingerprint: Option<u64>) -> Result<bool> {
+        let published_at = format_time(post.published_at);
+        let fetched_at = match &self.fetched_at {
+            Some((time, text)) if *time == post.provenance.fetched_at => text,
+            _ => {
+                let time = post.provenance.fetched_at;
+                &self.fetched_at.insert((time, format_time(time))).1
+            }
+        };
+        let sentiment = post.sentiment.as_ref();
+        let inserted = self.insert_post.execute(params![
             seq,
             post.id,
             post.source,
@@ -126,8 +170,8 @@ fn insert_post(
             post.text,
             post.lang,
             published_at,
-            serde_json::to_string(&post.brands)?,
-            format_time(post.provenance.fetched_at),
+            brands_json(&post.brands)?,
+            fetched_at,
             post.provenance.fetch_url,
             post.provenance.http_status,
             post.provenance.content_hash,
@@ -138,7 +182,7 @@ fn insert_post(
             sentiment.map(|s| s.lang.as_str()),
             sentiment.map(|s| s.backend.as_str()),
             sentiment.map(|s| s.version.as_str()),
-            stored_at,
+            self.stored_at,
             if post.engagement.is_empty() {
                 None
             } else {
@@ -147,18 +191,41 @@ fn insert_post(
             post.duplicate_of,
             fingerprint.map(dedup::to_sql),
         ])?;
-    if inserted == 0 {
-        return Ok(false);
+        if inserted == 0 {
+            return Ok(false);
+        }
+        let original = post.duplicate_of.is_none();
+        for brand in &post.brands {
+            self.insert_brand
+                .execute(params![seq, brand, published_at, original])?;
+        }
+        Ok(true)
     }
-    let mut brand_insert = conn.prepare_cached(
-        "INSERT OR IGNORE INTO post_brands (seq, brand, published_at, original)
-         VALUES (?1, ?2, ?3, ?4)",
-    )?;
-    let original = post.duplicate_of.is_none();
-    for brand in &post.brands {
-        brand_insert.execute(params![seq, brand, published_at, original])?;
+}
+
+/// The `brands` column: a JSON array of the brand names. Names are config keys, so
+/// almost always plain text that needs no escaping: that case skips serde.
+fn brands_json(brands: &[String]) -> Result<String> {
+    let plain = |brand: &String| {
+        brand
+            .bytes()
+            .all(|byte| byte >= 0x20 && byte != b'"' && byte != b'\\' && byte < 0x7f)
+    };
+    if !brands.iter().all(plain) {
+        return Ok(serde_json::to_string(brands)?);
     }
-    Ok(true)
+    let mut json = String::with_capacity(2 + brands.iter().map(|b| b.len() + 3).sum::<usize>());
+    json.push('[');
+    for (index, brand) in brands.iter().enumerate() {
+        if index > 0 {
+            json.push(',');
+        }
+        json.push('"');
+        json.push_str(brand);
+        json.push('"');
+    }
+    json.push(']');
+    Ok(json)
 }
 
 impl Store {
@@ -170,9 +237,23 @@ impl Store {
     /// Each stored post's `duplicate_of` is decided here, whatever the caller set: the
     /// id of the original it copies (an earlier post, possibly earlier in the same
     /// batch; see `dedup.rs`), or `None`. The returned posts carry the decision.
+    ///
+    /// This copies every post into the report; [`Store::ingest_owned`] is the same
+    /// without the copies, for callers that are done with the batch.
     pub fn ingest(
         &self,
         posts: &[Post],
+        checkpoint: Option<&SourceCheckpoint>,
+        actor: &str,
+    ) -> Result<IngestReport> {
+        self.ingest_owned(posts.to_vec(), checkpoint, actor)
+    }
+
+    /// [`Store::ingest`], taking the posts by value: the stored ones move into the
+    /// report's `stored` (with `duplicate_of` decided), the others are dropped.
+    pub fn ingest_owned(
+        &self,
+        posts: Vec<Post>,
         checkpoint: Option<&SourceCheckpoint>,
         actor: &str,
     ) -> Result<IngestReport> {
@@ -190,21 +271,24 @@ impl Store {
         // commit, it is reloaded from the file next time.
         near_duplicates.invalidate_unless_committed(|near_duplicates| {
             near_duplicates.sync(&tx)?;
-            let mut report = IngestReport::default();
+            let mut report = IngestReport {
+                stored: Vec::with_capacity(posts.len()),
+                ..IngestReport::default()
+            };
             let mut seq = next_seq(&tx)?;
-            for (post, fingerprint) in posts.iter().zip(fingerprints) {
-                let mut post = post.clone();
+            let mut writer = PostWriter::new(&tx, &stored_at)?;
+            for (mut post, fingerprint) in posts.into_iter().zip(fingerprints) {
+                if writer.is_erased(&post.id)? {
+                    report.duplicates += 1;
+                    continue;
+                }
                 post.duplicate_of = match fingerprint {
                     Some(fingerprint) => near_duplicates.find_original(&tx, &post, fingerprint)?,
                     None => None,
                 };
-                if insert_post(&tx, seq, &post, fingerprint, &stored_at)? {
+                if writer.insert(seq, &post, fingerprint)? {
                     if let Some(fingerprint) = fingerprint {
-                        near_duplicates.record_insert(
-                            seq,
-                            fingerprint,
-                            post.duplicate_of.is_none(),
-                        );
+                        near_duplicates.record_insert(seq, fingerprint, &post);
                     }
                     if post.duplicate_of.is_some() {
                         report.copies += 1;
@@ -215,6 +299,7 @@ impl Store {
                     report.duplicates += 1;
                 }
             }
+            drop(writer);
             near_duplicates.mark_synced(seq - 1);
             self.finish_ingest(tx, now, report, checkpoint, actor)
         })
@@ -366,4 +451,30 @@ impl Store {
 /// SQLite's LIMIT takes an i64; `usize::MAX` means "all".
 pub(crate) fn clamp_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn brands_json_is_what_serde_writes() {
+        let cases: [&[&str]; 7] = [
+            &[],
+            &["acme"],
+            &["acme", "globex"],
+            &["艾克米", "acme"],
+            &["say \"hi\""],
+            &["back\\slash", "tab\there"],
+            &["del\u{7f}", "nul\u{0}"],
+        ];
+        for brands in cases {
+            let brands: Vec<String> = brands.iter().map(|b| b.to_string()).collect();
+            assert_eq!(
+                brands_json(&brands).unwrap(),
+                serde_json::to_string(&brands).unwrap(),
+                "{brands:?}"
+            );
+        }
+    }
 }

@@ -10,7 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::{Result, StoreError};
 
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -184,6 +184,15 @@ CREATE INDEX post_brands_window ON post_brands (brand, original, published_at);
 ALTER TABLE checkpoints ADD COLUMN cursor TEXT;
 "#;
 
+/// Version 3: ingest checks tombstones itself (`posts.rs`), so an erased post fetched
+/// again is still skipped, without the trigger. The trigger made every post INSERT a
+/// multi-write statement, which SQLite gives a statement journal: each insert first
+/// copied every page it touched (the table leaf and the index leaves) into it, 7–8 % of
+/// ingest's CPU time in a profile of 100,000 posts (BENCHMARKS.md, issue 4).
+pub(crate) const V3: &str = r#"
+DROP TRIGGER posts_not_erased;
+"#;
+
 /// Computes the fingerprint of every post stored before version 2. They are not linked
 /// to one another: history (and the incidents it triggered) keeps counting as it did,
 /// while new posts are matched against it.
@@ -216,6 +225,9 @@ fn backfill_simhash(conn: &Connection, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Pages the WAL may hold before a commit checkpoints it (SQLite's default: 1,000).
+const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;
+
 /// Sets the connection pragmas and brings the schema up to [`SCHEMA_VERSION`].
 pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -230,12 +242,18 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<()> {
     // Ingest inserts into several indexes keyed by hashes (id, canonical URL); with the
     // default 2 MB page cache a million-post import spends its time re-reading pages.
     conn.pragma_update(None, "cache_size", -64 * 1024)?;
-    // Statement journals in memory. Every ingest INSERT needs one (the tombstone
-    // trigger, foreign keys), and once one statement's journal passes 64 KiB SQLite
-    // spills it to a temporary file for the rest of the transaction, after which each
-    // insert writes every index page it touches to that file. This store builds no big
-    // temporary tables that would need the disk instead.
+    // Statement journals in memory. Statements that may abort half-way need one (before
+    // version 3, every post INSERT did, through the tombstone trigger), and once one
+    // statement's journal passes 64 KiB SQLite spills it to a temporary file for the
+    // rest of the transaction, after which each such statement writes every page it
+    // touches to that file. This store builds no big temporary tables that would need
+    // the disk instead.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Checkpoint the WAL every 10,000 pages (40 MB) instead of SQLite's 1,000. An ingest
+    // of 5,000 posts dirties most leaf pages of the hash-keyed indexes; checkpointing
+    // ten times less often writes each such page back (and syncs the file) once where
+    // it was several times, for a WAL file that stays at up to ~40 MB.
+    conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)?;
     conn.set_prepared_statement_cache_capacity(64);
 
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -304,6 +322,104 @@ mod tests {
             [],
         )
         .unwrap();
+    }
+
+    /// Writes a database as version 2 left it: the V1 and V2 scripts (so the tombstone
+    /// trigger is there), one stored post and one erased (its tombstone at seq 2).
+    fn write_version_2_database(path: &Path) {
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch(V1).unwrap();
+        conn.execute_batch(V2).unwrap();
+        conn.pragma_update(None, "user_version", 2).unwrap();
+        conn.execute(
+            "INSERT INTO posts (seq, id, source, external_id, text, published_at, brands,
+                 fetched_at, fetch_url, content_hash, extraction, stored_at)
+             VALUES (1, 'kept', 'news', 'kept', ?1, ?2, '[\"acme\"]', ?2, 'https://news.example/feed',
+                 'hash-kept', 'rss:item', ?2)",
+            rusqlite::params![OLD_TEXT, "2024-05-01T09:00:00.000000000Z"],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO tombstones (seq, id, source, content_hash, erased_at, reason)
+             VALUES (2, ?1, 'news', 'hash-gone', '2024-05-02T00:00:00.000000000Z', 'request')",
+            [vigil_core::post_id("news", "gone")],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_version_2_database_migrates_and_erased_posts_stay_erased() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(crate::DB_FILE_NAME);
+        write_version_2_database(&path);
+        let trigger_count = |conn: &Connection| -> i64 {
+            conn.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = 'posts_not_erased'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(trigger_count(&Connection::open(&path).unwrap()), 1);
+
+        let store = crate::Store::open(dir.path()).unwrap();
+        {
+            let conn = store.conn();
+            let version: i64 = conn
+                .query_row("PRAGMA user_version", [], |row| row.get(0))
+                .unwrap();
+            assert_eq!(version, 3);
+            assert_eq!(trigger_count(&conn), 0, "version 3 drops the trigger");
+            let autocheckpoint: i64 = conn
+                .query_row("PRAGMA wal_autocheckpoint", [], |row| row.get(0))
+                .unwrap();
+            assert_eq!(autocheckpoint, WAL_AUTOCHECKPOINT_PAGES);
+        }
+        assert_eq!(store.get_post("kept").unwrap().unwrap().seq, 1);
+
+        // The erased post fetched again is skipped by ingest itself, through either
+        // entry point; a new post gets a seq above the tombstone's.
+        let at = chrono::Utc.with_ymd_and_hms(2024, 5, 3, 9, 0, 0).unwrap();
+        let fetched = |external_id: &str| vigil_core::Post {
+            id: vigil_core::post_id("news", external_id),
+            source: "news".into(),
+            external_id: external_id.into(),
+            url: None,
+            canonical_url: None,
+            author: None,
+            title: None,
+            text: format!("post {external_id}"),
+            lang: Some("en".into()),
+            published_at: at,
+            brands: vec!["acme".into()],
+            provenance: vigil_core::Provenance {
+                fetched_at: at,
+                fetch_url: "https://news.example/feed".into(),
+                http_status: Some(200),
+                content_hash: format!("hash-{external_id}"),
+                extraction: "rss:item".into(),
+            },
+            sentiment: None,
+            engagement: Default::default(),
+            duplicate_of: None,
+        };
+        let report = store
+            .ingest(&[fetched("gone"), fetched("new")], None, "crawler")
+            .unwrap();
+        assert_eq!((report.stored.len(), report.duplicates), (1, 1));
+        assert_eq!(report.stored[0].post.external_id, "new");
+        assert_eq!(report.stored[0].seq, 3);
+        let again = store
+            .ingest_owned(vec![fetched("gone")], None, "crawler")
+            .unwrap();
+        assert_eq!((again.stored.len(), again.duplicates), (0, 1));
+        let gone = vigil_core::post_id("news", "gone");
+        assert_eq!(store.get_post(&gone).unwrap(), None);
+
+        // Reopening does not migrate again.
+        drop(store);
+        let store = crate::Store::open(dir.path()).unwrap();
+        assert_eq!(store.post_count().unwrap(), 2);
     }
 
     #[test]

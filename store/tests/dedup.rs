@@ -408,3 +408,62 @@ fn two_processes_see_each_others_originals_and_erasures() {
         .unwrap();
     assert_eq!(stored_link(&daemon, &later), Some(copy.id.clone()));
 }
+
+/// The map keeps each original's publication second and a digest of its content hash
+/// (no query per candidate): the rule must come out the same whether the original was
+/// recorded by this process's ingest or loaded from the file by a later one.
+#[test]
+fn the_rule_holds_for_originals_loaded_from_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = text_post("news", "1", RECALL, at(9, 0, 0));
+    drop_store_after(dir.path(), |store| {
+        store
+            .ingest(std::slice::from_ref(&original), None, "crawler")
+            .unwrap();
+    });
+    // A new process: the original is only in the file.
+    let store = Store::open(dir.path()).unwrap();
+    let month = Duration::days(30);
+    let verbatim = text_post("news2", "2", RECALL, at(9, 0, 0) + month);
+    let near_late = text_post(
+        "news3",
+        "3",
+        &format!("{RECALL} via @wire"),
+        at(9, 0, 0) + month,
+    );
+    let near_early = text_post(
+        "news4",
+        "4",
+        &format!("{RECALL} via @agency"),
+        at(9, 0, 0) - Duration::days(6),
+    );
+    let report = store
+        .ingest_owned(
+            vec![verbatim.clone(), near_late.clone(), near_early.clone()],
+            None,
+            "crawler",
+        )
+        .unwrap();
+    assert_eq!(report.copies, 2);
+    assert_eq!(stored_link(&store, &verbatim), Some(original.id.clone()));
+    assert_eq!(stored_link(&store, &near_late), None);
+    assert_eq!(stored_link(&store, &near_early), Some(original.id.clone()));
+
+    // Same text, another content hash (another title), two months on: outside every
+    // window and not the same content, so a new original although its text is the
+    // first one's.
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    let mut retitled = text_post("news5", "5", RECALL, at(9, 0, 0) + month * 2);
+    retitled.provenance.content_hash = sha256_hex(format!("Recall\n{RECALL}"));
+    let report = store
+        .ingest_owned(vec![retitled.clone()], None, "crawler")
+        .unwrap();
+    assert_eq!((report.stored.len(), report.copies), (1, 0));
+    assert_eq!(stored_link(&store, &retitled), None);
+}
+
+fn drop_store_after(path: &std::path::Path, body: impl FnOnce(&Store)) {
+    let store = Store::open(path).unwrap();
+    body(&store);
+}

@@ -161,3 +161,60 @@ fn retention_purges_old_posts_and_seq_is_not_reused() {
         .unwrap();
     assert_eq!(next.stored[0].seq, 5);
 }
+
+/// Until schema version 3 a trigger kept erased posts out; now ingest checks the
+/// tombstones itself. Neither entry point, nor a new process, nor a batch that repeats
+/// the erased post among new ones may bring it back, whether erased or purged.
+#[test]
+fn erased_and_purged_posts_never_come_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut erased = post("forum", "1", &["acme"], at(9, 0, 0));
+    erased.author = Some("@gone".into());
+    let purged = post("news", "2", &["acme"], at(1, 0, 0));
+    let kept = post("news", "3", &["acme"], at(12, 0, 0));
+    store
+        .ingest(
+            &[erased.clone(), purged.clone(), kept.clone()],
+            None,
+            "crawler",
+        )
+        .unwrap();
+    store
+        .erase_posts(&ErasureTarget::Author("@gone".into()), "request", "dpo")
+        .unwrap();
+    store
+        .purge_published_before(at(2, 0, 0), "retention")
+        .unwrap();
+    assert_eq!(store.tombstoned_ids().unwrap().len(), 2);
+
+    let fresh = post("news", "4", &["acme"], at(13, 0, 0));
+    let report = store
+        .ingest_owned(
+            vec![
+                erased.clone(),
+                fresh.clone(),
+                purged.clone(),
+                erased.clone(),
+            ],
+            None,
+            "crawler",
+        )
+        .unwrap();
+    assert_eq!((report.stored.len(), report.duplicates), (1, 3));
+    assert_eq!(report.stored[0].post.id, fresh.id);
+    assert_eq!(
+        report.stored[0].seq, 4,
+        "seqs of erased posts are not reused"
+    );
+
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    let report = store
+        .ingest(&[purged.clone(), erased.clone()], None, "crawler")
+        .unwrap();
+    assert_eq!((report.stored.len(), report.duplicates), (0, 2));
+    assert_eq!(store.get_post(&erased.id).unwrap(), None);
+    assert_eq!(store.get_post(&purged.id).unwrap(), None);
+    assert_eq!(store.post_count().unwrap(), 2);
+}

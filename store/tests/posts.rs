@@ -275,6 +275,59 @@ fn large_batches_store_everything_once() {
     assert!(store.verify_audit().unwrap().is_intact());
 }
 
+/// `ingest_owned` is `ingest` without the copies: same report, same rows, same audit,
+/// for a batch with repeats, a canonical-URL duplicate, an exact copy, a brandless
+/// post and posts from another source than the checkpoint's.
+#[test]
+fn ingest_owned_matches_ingest() {
+    let text = "Acme has recalled 40,000 kettles after reports that the base can \
+         overheat and melt; owners should stop using them and ask for a refund.";
+    let mut batch = Vec::new();
+    for i in 0..6 {
+        let mut item = post("news", &format!("n{i}"), &["acme"], at(9, i, 0));
+        item.text = format!("{text} Update {i}.");
+        batch.push(item);
+    }
+    let mut copy = post("blog", "copy", &["acme", "globex"], at(9, 30, 0));
+    copy.text = batch[0].text.clone();
+    copy.provenance.content_hash = batch[0].provenance.content_hash.clone();
+    batch.push(copy);
+    batch.push(batch[2].clone());
+    let mut same_url = post("blog", "other", &["acme"], at(9, 40, 0));
+    same_url.canonical_url = batch[1].canonical_url.clone();
+    batch.push(same_url);
+    batch.push(post("forum", "x", &[], at(9, 50, 0)));
+    let checkpoint = SourceCheckpoint {
+        source: "news".into(),
+        etag: Some("\"e\"".into()),
+        ..SourceCheckpoint::default()
+    };
+
+    let borrowed_dir = tempfile::tempdir().unwrap();
+    let owned_dir = tempfile::tempdir().unwrap();
+    let clock = std::sync::Arc::new(vigil_core::ManualClock::new(at(12, 0, 0)));
+    let borrowed = Store::open_with_clock(borrowed_dir.path(), clock.clone()).unwrap();
+    let owned = Store::open_with_clock(owned_dir.path(), clock).unwrap();
+    let by_ref = borrowed
+        .ingest(&batch, Some(&checkpoint), "crawler")
+        .unwrap();
+    let by_value = owned
+        .ingest_owned(batch.clone(), Some(&checkpoint), "crawler")
+        .unwrap();
+    assert_eq!(by_ref, by_value);
+    assert_eq!((by_ref.stored.len(), by_ref.duplicates), (8, 2));
+    assert!(by_ref.copies >= 1, "the exact copy is linked: {by_ref:?}");
+    assert_eq!(
+        borrowed.posts_after(0, 100).unwrap(),
+        owned.posts_after(0, 100).unwrap()
+    );
+    assert_eq!(
+        borrowed.checkpoint("news").unwrap(),
+        owned.checkpoint("news").unwrap()
+    );
+    assert_eq!(borrowed.audit_head().unwrap(), owned.audit_head().unwrap());
+}
+
 /// Throughput check for the 1M-post requirement; run by hand:
 /// `cargo test -p vigil-store --test posts -- --ignored --nocapture`.
 #[test]

@@ -1,7 +1,7 @@
 //! Chinese lexicon scoring: forward maximum matching over a hand-written lexicon, with
 //! negators, degree adverbs and adversatives applied in the spirit of VADER.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use super::{normalize, punctuation_emphasis};
 
@@ -59,10 +59,20 @@ pub(crate) struct ChineseScore {
     pub(crate) hits: usize,
 }
 
+/// What the matcher knows of a string: whether it is an entry, and whether a longer
+/// entry starts with it (else the look-ahead can stop).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Node {
+    entry: Option<Entry>,
+    continues: bool,
+}
+
 #[derive(Debug)]
 pub(crate) struct ChineseLexicon {
-    entries: HashMap<String, Entry>,
-    emoji: HashMap<char, f64>,
+    /// Every entry and every proper prefix of one: one lookup per character of
+    /// look-ahead, which stops as soon as no entry can match.
+    nodes: FxHashMap<String, Node>,
+    emoji: FxHashMap<char, f64>,
     /// Longest entry in chars: bounds the matcher's look-ahead.
     longest: usize,
 }
@@ -88,8 +98,8 @@ impl ChineseLexicon {
             Degree,
             Adversative,
         }
-        let mut entries = HashMap::new();
-        let mut emoji = HashMap::new();
+        let mut entries = FxHashMap::default();
+        let mut emoji = FxHashMap::default();
         let mut problems = Vec::new();
         let mut section = None;
         for (index, line) in raw.lines().enumerate() {
@@ -132,11 +142,14 @@ impl ChineseLexicon {
                 Some(Section::Emoji) => {
                     let mut chars = word.chars();
                     match (chars.next(), chars.next()) {
-                        (Some(c), None) => {
+                        // The English scorer asks about non-ASCII characters only.
+                        (Some(c), None) if !c.is_ascii() => {
                             emoji.insert(c, value);
                         }
                         _ => {
-                            problems.push(format!("line {line_number}: emoji must be one char"));
+                            problems.push(format!(
+                                "line {line_number}: emoji must be one non-ASCII char"
+                            ));
                             continue;
                         }
                     }
@@ -151,9 +164,16 @@ impl ChineseLexicon {
             }
         }
         let longest = entries.keys().map(|k| k.chars().count()).max().unwrap_or(1);
+        let mut nodes: FxHashMap<String, Node> = FxHashMap::default();
+        for (word, &entry) in &entries {
+            for (end, _) in word.char_indices().skip(1) {
+                nodes.entry(word[..end].to_owned()).or_default().continues = true;
+            }
+            nodes.entry(word.clone()).or_default().entry = Some(entry);
+        }
         (
             ChineseLexicon {
-                entries,
+                nodes,
                 emoji,
                 longest,
             },
@@ -225,8 +245,14 @@ impl ChineseLexicon {
                     break;
                 }
                 candidate.push(c.to_ascii_lowercase());
-                if let Some(entry) = self.entries.get(candidate.as_str()) {
-                    best = Some((offset + 1, *entry));
+                let Some(node) = self.nodes.get(candidate.as_str()) else {
+                    break;
+                };
+                if let Some(entry) = node.entry {
+                    best = Some((offset + 1, entry));
+                }
+                if !node.continues {
+                    break;
                 }
             }
             match best {
@@ -355,8 +381,109 @@ fn is_boundary(c: char) -> bool {
 }
 
 #[cfg(test)]
+impl ChineseLexicon {
+    fn entry_count(&self) -> usize {
+        self.nodes
+            .values()
+            .filter(|node| node.entry.is_some())
+            .count()
+    }
+
+    /// The matcher as it was: every candidate up to the longest entry is looked up,
+    /// with no early stop.
+    fn tokenize_exhaustively(&self, chars: &[char]) -> Vec<Token> {
+        let mut tokens = Vec::new();
+        let mut position = 0;
+        while position < chars.len() {
+            if is_boundary(chars[position]) {
+                tokens.push(Token {
+                    kind: TokenKind::Boundary,
+                    start: position,
+                    end: position + 1,
+                });
+                position += 1;
+                continue;
+            }
+            let mut candidate = String::new();
+            let mut best = None;
+            for (offset, &c) in chars[position..].iter().take(self.longest).enumerate() {
+                if is_boundary(c) {
+                    break;
+                }
+                candidate.push(c.to_ascii_lowercase());
+                if let Some(entry) = self.nodes.get(candidate.as_str()).and_then(|n| n.entry) {
+                    best = Some((offset + 1, entry));
+                }
+            }
+            match best {
+                Some((length, entry)) => {
+                    tokens.push(Token {
+                        kind: TokenKind::Entry(entry),
+                        start: position,
+                        end: position + length,
+                    });
+                    position += length;
+                }
+                None => position += 1,
+            }
+        }
+        reinterpret_by_context(chars, &mut tokens);
+        tokens
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
+
+    fn same_tokens(lexicon: &ChineseLexicon, text: &str) -> bool {
+        let chars: Vec<char> = text.chars().collect();
+        let fast = lexicon.tokenize(&chars);
+        let exhaustive = lexicon.tokenize_exhaustively(&chars);
+        fast.len() == exhaustive.len()
+            && fast
+                .iter()
+                .zip(&exhaustive)
+                .all(|(a, b)| (a.kind, a.start, a.end) == (b.kind, b.start, b.end))
+    }
+
+    /// The look-ahead stops when no entry can match any more; it must find what looking
+    /// at every candidate found. Texts are built from the lexicon's own entries, their
+    /// prefixes and random characters, so long entries and near-misses are common.
+    #[test]
+    fn early_stop_finds_what_exhaustive_matching_found() {
+        let lexicon = ChineseLexicon::builtin();
+        let mut words: Vec<&str> = lexicon.nodes.keys().map(String::as_str).collect();
+        words.sort_unstable();
+        let mut state = 7u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..5_000 {
+            let mut text = String::new();
+            for _ in 0..1 + next(30) {
+                match next(4) {
+                    0 | 1 => text.push_str(words[next(words.len())]),
+                    2 => text.push(char::from_u32(0x4E00 + next(3000) as u32).unwrap_or('好')),
+                    _ => text.push_str(["，", " ", "!", "Acme", "ＡＢ", "[", "]", "快2"][next(8)]),
+                }
+            }
+            assert!(same_tokens(&lexicon, &text), "{text}");
+        }
+        let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/data/sentiment/zh/weibo_senti_100k_split/dev.csv");
+        match std::fs::read_to_string(&shared) {
+            Ok(raw) => {
+                for line in raw.lines() {
+                    assert!(same_tokens(&lexicon, line), "{line}");
+                }
+            }
+            Err(_) => println!("skipped: {} not present", shared.display()),
+        }
+    }
 
     fn score(text: &str) -> f64 {
         ChineseLexicon::builtin().score(text).score
@@ -366,7 +493,7 @@ mod tests {
     fn bundled_lexicon_parses_cleanly() {
         let (lexicon, problems) = ChineseLexicon::parse(BUILTIN_LEXICON);
         assert!(problems.is_empty(), "{problems:?}");
-        assert!(lexicon.entries.len() > 500, "{}", lexicon.entries.len());
+        assert!(lexicon.entry_count() > 500, "{}", lexicon.entry_count());
         assert_eq!(
             lexicon.emoji_valence('😡').map(f64::is_sign_negative),
             Some(true)
@@ -379,10 +506,11 @@ mod tests {
 
     #[test]
     fn parser_reports_bad_lines() {
-        let (lexicon, problems) =
-            ChineseLexicon::parse("好 1\n@sentiment\n好 x\n好 1 2\n@emoji\n😡😡 -1\n@bogus\n");
-        assert!(lexicon.entries.is_empty());
-        assert_eq!(problems.len(), 5, "{problems:?}");
+        let (lexicon, problems) = ChineseLexicon::parse(
+            "好 1\n@sentiment\n好 x\n好 1 2\n@emoji\n😡😡 -1\n: -1\n@bogus\n",
+        );
+        assert_eq!(lexicon.entry_count(), 0);
+        assert_eq!(problems.len(), 6, "{problems:?}");
     }
 
     #[test]

@@ -1,18 +1,20 @@
-//! English scoring with VADER (`vader_sentiment`), whose rules already cover negation,
-//! boosters, "but", ALL-CAPS and punctuation emphasis. Vigil adds words VADER lacks
-//! (product failures, crisis language) and its own emoji valences.
+//! English scoring with VADER (`vader.rs`, a port of the `vader_sentiment` crate), whose
+//! rules already cover negation, boosters, "but", ALL-CAPS and punctuation emphasis.
+//! Vigil adds words VADER lacks (product failures, crisis language), review idioms and
+//! its own emoji valences.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
-use vader_sentiment::SentimentIntensityAnalyzer;
+use aho_corasick::AhoCorasick;
 
+use super::vader::Vader;
 use super::{denormalize, normalize, punctuation_emphasis};
 
 /// Words absent from VADER's lexicon that decide product reviews and brand crises
 /// (`word<TAB>valence`, VADER's scale). Only words VADER does not know: overriding its
 /// crowd-rated values would need its method, not guesses.
-const SUPPLEMENT: &str = "\
+pub(super) const SUPPLEMENT: &str = "\
 exploded\t-2.5
 explode\t-2.3
 explodes\t-2.3
@@ -85,7 +87,7 @@ slow\t-1.0
 /// "won't be back": VADER has no "work" or "back"). Matched case-insensitively on word
 /// boundaries, longest first; a matched phrase is blanked out of what VADER sees and
 /// its valence is added to VADER's sum. Apostrophes are optional ("wont" matches too).
-const PHRASES: &[(&str, f64)] = &[
+pub(super) const PHRASES: &[(&str, f64)] = &[
     ("won't be back", -2.5),
     ("will not be back", -2.5),
     ("never be back", -2.5),
@@ -155,67 +157,174 @@ const PHRASES: &[(&str, f64)] = &[
     ("must try", 2.0),
 ];
 
-/// [`PHRASES`] with apostrophe-less variants, longest first.
-fn phrases() -> &'static [(String, f64)] {
-    static PHRASE_TABLE: OnceLock<Vec<(String, f64)>> = OnceLock::new();
-    PHRASE_TABLE.get_or_init(|| {
-        let mut table: Vec<(String, f64)> = Vec::new();
-        for &(phrase, valence) in PHRASES {
-            table.push((phrase.to_owned(), valence));
-            if phrase.contains('\'') {
-                table.push((phrase.replace('\'', ""), valence));
-            }
+/// [`PHRASES`] with apostrophe-less variants, longest first (ties in table order): the
+/// order in which phrases claim text.
+pub(super) fn phrase_table() -> Vec<(String, f64)> {
+    let mut table: Vec<(String, f64)> = Vec::new();
+    for &(phrase, valence) in PHRASES {
+        table.push((phrase.to_owned(), valence));
+        if phrase.contains('\'') {
+            table.push((phrase.replace('\'', ""), valence));
         }
-        table.sort_by_key(|(phrase, _)| std::cmp::Reverse(phrase.len()));
-        table
-    })
+    }
+    table.sort_by_key(|(phrase, _)| std::cmp::Reverse(phrase.len()));
+    table
 }
 
-/// Blanks the [`PHRASES`] out of `text`, returning what is left and their summed valence.
-fn take_phrases(text: &str) -> (String, f64) {
-    let lower = text.to_ascii_lowercase();
-    let mut bytes = text.as_bytes().to_vec();
-    let mut blanked = vec![false; bytes.len()];
-    let mut total = 0.0;
-    for (phrase, valence) in phrases() {
-        for (start, _) in lower.match_indices(phrase.as_str()) {
-            let end = start + phrase.len();
-            let before = lower[..start].chars().next_back();
-            let after = lower[end..].chars().next();
+/// The English scorer: VADER with [`SUPPLEMENT`], and [`PHRASES`] as one automaton.
+#[derive(Debug)]
+struct English {
+    vader: Vader,
+    /// Every phrase, ASCII case-insensitive, pattern ids in [`phrase_table`] order.
+    phrases: Option<AhoCorasick>,
+    phrase_valences: Vec<f64>,
+}
+
+impl English {
+    fn new() -> Self {
+        let table = phrase_table();
+        let phrases = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(table.iter().map(|(phrase, _)| phrase))
+            .inspect_err(|error| tracing::warn!(%error, "phrase automaton failed to build"))
+            .ok();
+        English {
+            vader: Vader::with_supplement(SUPPLEMENT),
+            phrases,
+            phrase_valences: table.into_iter().map(|(_, valence)| valence).collect(),
+        }
+    }
+
+    /// Blanks the [`PHRASES`] out of `text`, returning what is left and their summed
+    /// valence. Phrases claim text in [`phrase_table`] order; each claims its
+    /// occurrences left to right, skipping one that overlaps its previous occurrence
+    /// (as `str::match_indices` finds them), one not on word boundaries, and one that
+    /// overlaps text an earlier phrase claimed.
+    fn take_phrases<'t>(&self, text: &'t str) -> (Cow<'t, str>, f64) {
+        let Some(phrases) = &self.phrases else {
+            return (Cow::Borrowed(text), 0.0);
+        };
+        let mut found: Vec<(usize, usize, usize)> = phrases
+            .find_overlapping_iter(text)
+            .map(|hit| (hit.pattern().as_usize(), hit.start(), hit.end()))
+            .collect();
+        if found.is_empty() {
+            return (Cow::Borrowed(text), 0.0);
+        }
+        found.sort_unstable();
+        let mut claimed: Vec<(usize, usize)> = Vec::new();
+        let mut total = 0.0;
+        let mut previous: Option<(usize, usize)> = None;
+        for (pattern, start, end) in found {
+            match previous {
+                Some((previous_pattern, searched_to))
+                    if previous_pattern == pattern && start < searched_to =>
+                {
+                    continue;
+                }
+                _ => previous = Some((pattern, end)),
+            }
+            let before = text[..start].chars().next_back();
+            let after = text[end..].chars().next();
             let on_boundaries = !before.is_some_and(char::is_alphanumeric)
                 && !after.is_some_and(char::is_alphanumeric);
-            if !on_boundaries || blanked[start..end].iter().any(|&b| b) {
+            if !on_boundaries
+                || claimed
+                    .iter()
+                    .any(|&(claimed_start, claimed_end)| claimed_start < end && start < claimed_end)
+            {
                 continue;
             }
-            total += valence;
-            // Phrases are ASCII, so the matched bytes are whole chars: blanking them
-            // keeps the text valid UTF-8.
-            bytes[start..end].fill(b' ');
-            blanked[start..end].fill(true);
+            total += self.phrase_valences.get(pattern).copied().unwrap_or(0.0);
+            claimed.push((start, end));
+        }
+        if claimed.is_empty() {
+            return (Cow::Borrowed(text), total);
+        }
+        // Phrases are ASCII, so the claimed bytes are whole chars.
+        claimed.sort_unstable();
+        let mut rest = String::with_capacity(text.len());
+        let mut position = 0;
+        for (start, end) in claimed {
+            rest.push_str(&text[position..start]);
+            rest.extend(std::iter::repeat_n(' ', end - start));
+            position = end;
+        }
+        rest.push_str(&text[position..]);
+        (Cow::Owned(rest), total)
+    }
+}
+
+static ENGLISH: OnceLock<English> = OnceLock::new();
+
+/// Built once per process (≈ 7,600 words).
+fn english() -> &'static English {
+    ENGLISH.get_or_init(English::new)
+}
+
+/// Builds the shared scorer now rather than on the first classified text.
+pub(crate) fn warm_up() {
+    english();
+}
+
+/// [`English::take_phrases`] of the shared scorer, for the comparison with the old path.
+#[cfg(test)]
+pub(super) fn take_phrases(text: &str) -> (String, f64) {
+    let (rest, total) = english().take_phrases(text);
+    (rest.into_owned(), total)
+}
+
+/// The text `score` hands to VADER, for the comparison with the old path.
+#[cfg(test)]
+pub(super) fn prepared_for_vader(
+    text: &str,
+    emoji_valence: impl Fn(char) -> Option<f64>,
+) -> String {
+    let english = english();
+    let text = text.replace(['\u{2019}', '\u{2018}'], "'");
+    let (rest, _) = english.take_phrases(&text);
+    let mut added_total = 0.0;
+    prepare_emoji(&rest, &english.vader, &emoji_valence, &mut added_total).into_owned()
+}
+
+/// Emoji with a valence in `emoji_valence` become a space (their valence is added to
+/// `added_total`); emoji VADER describes get a space either side, because VADER glues a
+/// description to the next word ("😂good" becomes "…of joygood"). `emoji_valence` is
+/// asked about non-ASCII characters only: the Chinese lexicon refuses ASCII emoji.
+fn prepare_emoji<'t>(
+    text: &'t str,
+    vader: &Vader,
+    emoji_valence: &impl Fn(char) -> Option<f64>,
+    added_total: &mut f64,
+) -> Cow<'t, str> {
+    if text.is_ascii() && !vader.has_ascii_emoji() {
+        return Cow::Borrowed(text);
+    }
+    let mut prepared: Option<String> = None;
+    for (index, c) in text.char_indices() {
+        let valence = if c.is_ascii() { None } else { emoji_valence(c) };
+        let described = valence.is_none() && vader.is_emoji(c);
+        if valence.is_none() && !described {
+            if let Some(prepared) = &mut prepared {
+                prepared.push(c);
+            }
+            continue;
+        }
+        let prepared = prepared.get_or_insert_with(|| {
+            let mut copy = String::with_capacity(text.len() + 8);
+            copy.push_str(&text[..index]);
+            copy
+        });
+        if let Some(valence) = valence {
+            *added_total += valence;
+            prepared.push(' ');
+        } else {
+            prepared.push(' ');
+            prepared.push(c);
+            prepared.push(' ');
         }
     }
-    match String::from_utf8(bytes) {
-        Ok(rest) => (rest, total),
-        Err(_) => (text.to_owned(), 0.0),
-    }
-}
-
-static ANALYZER: OnceLock<SentimentIntensityAnalyzer<'static>> = OnceLock::new();
-
-/// VADER with the supplement merged in, built once per process (≈ 7,600 entries).
-fn analyzer() -> &'static SentimentIntensityAnalyzer<'static> {
-    ANALYZER.get_or_init(|| {
-        let mut lexicon = (*vader_sentiment::LEXICON).clone();
-        lexicon.extend(vader_sentiment::parse_raw_lexicon(SUPPLEMENT));
-        // The analyzer borrows its lexicon; both live for the rest of the process, so
-        // leaking this one allocation is the same as a static.
-        SentimentIntensityAnalyzer::from_lexicon(Box::leak(Box::new(lexicon)))
-    })
-}
-
-/// Builds the shared analyzer now rather than on the first classified text.
-pub(crate) fn warm_up() {
-    analyzer();
+    prepared.map_or(Cow::Borrowed(text), Cow::Owned)
 }
 
 /// Scores English (or script-less) text in -1..=1; 0 when nothing sentiment-bearing
@@ -223,41 +332,16 @@ pub(crate) fn warm_up() {
 /// them (VADER maps 👍 and 😡 to descriptions it does not score, and 🔥 to "fire") and
 /// added to its sum before normalisation, as are [`PHRASES`].
 pub(crate) fn score(text: &str, emoji_valence: impl Fn(char) -> Option<f64>) -> f64 {
-    let text_apostrophes = text.replace(['\u{2019}', '\u{2018}'], "'");
-    let (rest, phrase_total) = take_phrases(&text_apostrophes);
-    let mut prepared = String::with_capacity(rest.len() + 8);
+    let english = english();
+    let text_apostrophes = if text.contains(['\u{2019}', '\u{2018}']) {
+        Cow::Owned(text.replace(['\u{2019}', '\u{2018}'], "'"))
+    } else {
+        Cow::Borrowed(text)
+    };
+    let (rest, phrase_total) = english.take_phrases(&text_apostrophes);
     let mut added_total = phrase_total;
-    let mut buffer = [0u8; 4];
-    for c in rest.chars() {
-        if let Some(valence) = emoji_valence(c) {
-            added_total += valence;
-            prepared.push(' ');
-        } else if vader_sentiment::EMOJI_LEXICON.contains_key(&*c.encode_utf8(&mut buffer)) {
-            // VADER glues an emoji's description to the next word ("😂good" becomes
-            // "…of joygood"); spaces keep both words intact.
-            prepared.push(' ');
-            prepared.push(c);
-            prepared.push(' ');
-        } else {
-            prepared.push(c);
-        }
-    }
-    // vader_sentiment is unmaintained and indexes token windows by hand; a panic in it
-    // must cost one score, never the pipeline.
-    let compound = catch_unwind(AssertUnwindSafe(|| {
-        analyzer()
-            .polarity_scores(&prepared)
-            .get("compound")
-            .copied()
-            .unwrap_or(0.0)
-    }))
-    .unwrap_or_else(|_| {
-        tracing::warn!(
-            chars = text.chars().count(),
-            "vader panicked; scoring as neutral"
-        );
-        0.0
-    });
+    let prepared = prepare_emoji(&rest, &english.vader, &emoji_valence, &mut added_total);
+    let compound = english.vader.compound(&prepared);
     let compound = if compound.is_finite() { compound } else { 0.0 };
     if added_total == 0.0 {
         return compound;

@@ -1,8 +1,12 @@
-//! The built-in `lexicon` backend: VADER for English, a bundled lexicon for Chinese,
-//! both offline and without model files.
+//! The built-in `lexicon` backend: VADER for English (`vader.rs`, a port of the
+//! `vader_sentiment` crate; `reference.rs` checks it against the crate), a bundled
+//! lexicon for Chinese, both offline and without model files.
 
 mod chinese;
 mod english;
+#[cfg(test)]
+mod reference;
+mod vader;
 
 use vigil_core::text::{detect_lang, is_cjk};
 use vigil_core::{Classifier, Label, Sentiment};
@@ -50,6 +54,11 @@ impl LexiconClassifier {
 
     /// The score in -1..=1 before labelling.
     fn score(&self, text: &str) -> f64 {
+        let emoji = |c| self.chinese.emoji_valence(c);
+        if text.is_ascii() {
+            // No Han: English only, without counting characters.
+            return english::score(text, emoji);
+        }
         let mut han = 0usize;
         let mut latin = 0usize;
         for c in text.chars() {
@@ -59,7 +68,6 @@ impl LexiconClassifier {
                 latin += 1;
             }
         }
-        let emoji = |c| self.chinese.emoji_valence(c);
         if han == 0 {
             return english::score(text, emoji);
         }
@@ -143,13 +151,26 @@ pub(crate) fn verdict(score: f32) -> (Label, f32) {
 /// for other languages, detection when there is no hint.
 fn resolve_lang(text: &str, hint: Option<&str>) -> &'static str {
     let Some(hint) = hint.map(str::trim).filter(|h| !h.is_empty()) else {
-        return detect_lang(text);
+        return detect_lang_fast(text);
     };
     let primary = hint.split(['-', '_']).next().unwrap_or(hint);
     if primary.eq_ignore_ascii_case("en") {
         "en"
     } else if primary.eq_ignore_ascii_case("zh") {
         "zh"
+    } else {
+        "und"
+    }
+}
+
+/// [`detect_lang`], skipping its per-character count for ASCII text: no Han, so `en`
+/// when there is a letter, else `und`.
+fn detect_lang_fast(text: &str) -> &'static str {
+    if !text.is_ascii() {
+        return detect_lang(text);
+    }
+    if text.bytes().any(|byte| byte.is_ascii_alphabetic()) {
+        "en"
     } else {
         "und"
     }
@@ -356,6 +377,30 @@ mod tests {
                 assert!((-1.0..=1.0).contains(&sentiment.score), "{sentiment:?}");
                 assert!((0.0..=1.0).contains(&sentiment.confidence), "{sentiment:?}");
             }
+        }
+    }
+
+    #[test]
+    fn fast_language_detection_is_detect_lang() {
+        for text in [
+            "",
+            "1234 56!",
+            "a",
+            "Acme kettle broke",
+            "  \t\n",
+            "_",
+            "水壶",
+            "Acme 水壶 kettle",
+            "café",
+            "😡",
+        ] {
+            assert_eq!(detect_lang_fast(text), detect_lang(text), "{text:?}");
+        }
+        for byte in 0u8..=127 {
+            let text = format!("{} x1", char::from(byte));
+            assert_eq!(detect_lang_fast(&text), detect_lang(&text), "{text:?}");
+            let alone = char::from(byte).to_string();
+            assert_eq!(detect_lang_fast(&alone), detect_lang(&alone), "{alone:?}");
         }
     }
 
