@@ -4,6 +4,7 @@ use vigil_config::{ClassifierBackend, ClassifierConfig};
 use vigil_core::Classifier;
 
 use crate::error::{ClassifierError, Result};
+use crate::learned::LearnedClassifier;
 use crate::lexicon::LexiconClassifier;
 
 /// Builds the backend named in `config.backend`.
@@ -30,12 +31,15 @@ pub fn build_backend(name: &str, config: &ClassifierConfig) -> Result<Box<dyn Cl
             );
             Ok(Box::new(classifier))
         }
-        "learned" => Err(ClassifierError::Unavailable {
-            backend: normalized,
-            reason: "the learned backend is not part of this build yet; \
-                     use backend = \"lexicon\""
-                .to_owned(),
-        }),
+        "learned" => {
+            let classifier = LearnedClassifier::from_environment(config.model_dir.as_deref())?;
+            tracing::debug!(
+                backend = classifier.backend(),
+                version = classifier.version(),
+                "classifier ready"
+            );
+            Ok(Box::new(classifier))
+        }
         "transformer" => Err(ClassifierError::Unavailable {
             backend: normalized,
             reason: format!(
@@ -76,22 +80,23 @@ mod tests {
     }
 
     #[test]
-    fn later_backends_are_unavailable_with_a_reason() {
-        for (backend, name) in [
-            (ClassifierBackend::Learned, "learned"),
-            (ClassifierBackend::Transformer, "transformer"),
-        ] {
-            let Err(error) = build(&config(backend)) else {
-                panic!("{name} should not build yet");
-            };
-            assert!(!error.is_transient());
-            let ClassifierError::Unavailable { backend, reason } = &error else {
-                panic!("unexpected error {error:?}");
-            };
-            assert_eq!(backend, name);
-            assert!(reason.contains("not part of this build"), "{reason}");
-            assert!(error.to_string().contains(name), "{error}");
-        }
+    fn builds_the_learned_backend() {
+        let classifier = build(&config(ClassifierBackend::Learned)).expect("learned builds");
+        assert_eq!(classifier.backend(), "learned");
+        assert_eq!(classifier.classify("great", None).backend, "learned");
+    }
+
+    #[test]
+    fn transformer_is_unavailable_with_a_reason() {
+        let Err(error) = build(&config(ClassifierBackend::Transformer)) else {
+            panic!("transformer should not build yet");
+        };
+        assert!(!error.is_transient());
+        let ClassifierError::Unavailable { backend, reason } = &error else {
+            panic!("unexpected error {error:?}");
+        };
+        assert_eq!(backend, "transformer");
+        assert!(reason.contains("not part of this build"), "{reason}");
     }
 
     #[test]

@@ -7,13 +7,20 @@
 //!   Weibo emoticon codes for Chinese; mixed-script posts are scored per script.
 //! - [`build`] turns `[classifier]` config into a boxed [`vigil_core::Classifier`];
 //!   [`build_backend`] does the same for a backend named on the command line
-//!   (`vigil classify --backend NAME`). `learned` and `transformer` are not in this
-//!   build yet and report [`ClassifierError::Unavailable`].
+//!   (`vigil classify --backend NAME`). `transformer` is not in this build yet and
+//!   reports [`ClassifierError::Unavailable`].
+//! - [`LearnedClassifier`] is the `learned` backend (`vigil-learned`'s model with
+//!   [`LexiconFeatures`] as dense features). Model file: `$VIGIL_LEARNED_MODEL` if set,
+//!   else `[classifier] model_dir`/`sentiment.vlm` if present, else the bundled model.
 
 mod backend;
 mod error;
+mod learned;
 mod lexicon;
 
 pub use backend::{build, build_backend};
 pub use error::{ClassifierError, Result};
+pub use learned::{
+    LearnedClassifier, LexiconFeatures, MODEL_ENV, MODEL_FILE_NAME, dense_features_for,
+};
 pub use lexicon::LexiconClassifier;

@@ -191,6 +191,27 @@ pub enum ClassifierCommand {
         #[arg(long, value_enum, default_value = "table")]
         format: EvalFormat,
     },
+    /// Trains a `learned` model on labelled files (same formats as `eval`): dedupe,
+    /// seeded 80/10/10 split per file, training on the train parts with lexicon
+    /// features, calibration on the dev parts, a per-file test table; the model is
+    /// written atomically to --out (load it with VIGIL_LEARNED_MODEL or model_dir).
+    Train {
+        /// Labelled files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Where to write the model file.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seeds the split and the training order.
+        #[arg(long, default_value_t = 20261123)]
+        seed: u64,
+        /// Passes over the training data (default: the library's, 2).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        epochs: Option<u32>,
+        /// Hashed n-grams only, without the lexicon scores as features.
+        #[arg(long)]
+        no_lexicon_features: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -691,6 +691,19 @@ pub fn classifier(path: &Path, command: crate::cli::ClassifierCommand) -> anyhow
             let classifier = classifier_for(&config, backend.as_deref())?;
             crate::sentiment_eval::run(classifier.as_ref(), &files, format)
         }
+        crate::cli::ClassifierCommand::Train {
+            files,
+            out,
+            seed,
+            epochs,
+            no_lexicon_features,
+        } => crate::train::run(crate::train::TrainOptions {
+            files,
+            out,
+            seed,
+            epochs,
+            lexicon_features: !no_lexicon_features,
+        }),
     }
 }
 

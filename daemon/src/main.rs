@@ -12,6 +12,7 @@ mod mailcatcher;
 mod pipeline;
 mod search;
 mod sentiment_eval;
+mod train;
 
 use std::process::ExitCode;
 

@@ -23,9 +23,10 @@
 //!   (`{"text","label","lang"?}`), [`dedupe`] and the seeded [`split`].
 //!
 //! [`Model::bundled`] is the model shipped in `models/sentiment.vlm` (1.5 MB, hashed
-//! n-grams only). `cargo run --release -p vigil-learned --example train_shared` rebuilds
-//! it from the shared corpora, byte for byte, and prints dev and test figures (see
-//! `RESULTS.md`).
+//! n-grams plus the classifier's `lexicon-v1` dense features, so it is used through
+//! `vigil_classifier::LearnedClassifier`). `vigil classifier train` rebuilds it from the
+//! shared corpora, byte for byte (command and figures in `RESULTS.md`); the
+//! `train_shared` example trains the hashed-only variant.
 
 mod dataset;
 mod error;

@@ -131,8 +131,9 @@ pub struct Calibration {
 
 pub(crate) const ECE_BINS: usize = 15;
 
-/// The model shipped in the repository (`learned/models/sentiment.vlm`, built by the
-/// `train_shared` example from ../shared/data; see `learned/RESULTS.md`).
+/// The model shipped in the repository (`learned/models/sentiment.vlm`, built by
+/// `vigil classifier train` from ../shared/data with lexicon features; see
+/// `learned/RESULTS.md`).
 pub static BUNDLED_MODEL: &[u8] = include_bytes!("../models/sentiment.vlm");
 
 impl Model {

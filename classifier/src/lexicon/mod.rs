@@ -27,7 +27,7 @@ const MANY_QUESTIONS_INCREMENT: f64 = 0.96;
 const POLARITY_THRESHOLD: f32 = 0.05;
 /// Longer texts are scored on their first this many bytes: sentiment of a long
 /// article is decided by its opening, and the cost of one call stays bounded.
-const MAX_TEXT_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_TEXT_BYTES: usize = 64 * 1024;
 /// In mixed-script text one Han character carries about as much as this many Latin
 /// letters (a two-character Chinese word against a five-letter English one).
 const LATIN_LETTERS_PER_HAN: f64 = 2.5;
@@ -54,10 +54,17 @@ impl LexiconClassifier {
 
     /// The score in -1..=1 before labelling.
     fn score(&self, text: &str) -> f64 {
+        self.analyse(text).combined
+    }
+
+    /// The score and the parts it is made of (for the `learned` backend's dense
+    /// features).
+    pub(crate) fn analyse(&self, text: &str) -> Analysis {
         let emoji = |c| self.chinese.emoji_valence(c);
         if text.is_ascii() {
             // No Han: English only, without counting characters.
-            return english::score(text, emoji);
+            let english = english::score(text, emoji);
+            return Analysis::english_only(english, text.len());
         }
         let mut han = 0usize;
         let mut latin = 0usize;
@@ -69,11 +76,19 @@ impl LexiconClassifier {
             }
         }
         if han == 0 {
-            return english::score(text, emoji);
+            let english = english::score(text, emoji);
+            return Analysis::english_only(english, latin);
         }
         let chinese = self.chinese.score(text);
         if latin == 0 {
-            return chinese.score;
+            return Analysis {
+                combined: chinese.score,
+                english: 0.0,
+                chinese: chinese.score,
+                chinese_hits: chinese.hits,
+                han,
+                latin,
+            };
         }
         // Mixed scripts: score each part and weigh by length. A part with nothing
         // sentiment-bearing (typically a Latin brand name in a Chinese post) is left
@@ -90,10 +105,49 @@ impl LexiconClassifier {
             0.0
         };
         let total_weight = chinese_weight + english_weight;
-        if total_weight == 0.0 {
-            return 0.0;
+        let combined = if total_weight == 0.0 {
+            0.0
+        } else {
+            (chinese.score * chinese_weight + english * english_weight) / total_weight
+        };
+        Analysis {
+            combined,
+            english,
+            chinese: chinese.score,
+            chinese_hits: chinese.hits,
+            han,
+            latin,
         }
-        (chinese.score * chinese_weight + english * english_weight) / total_weight
+    }
+}
+
+/// What [`LexiconClassifier::analyse`] found in one text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Analysis {
+    /// The backend's score (before clamping and labelling).
+    pub(crate) combined: f64,
+    /// VADER's compound score of the Latin part (0 when there is none).
+    pub(crate) english: f64,
+    /// The Chinese lexicon's score (0 without Han characters).
+    pub(crate) chinese: f64,
+    /// Sentiment-bearing Chinese entries found.
+    pub(crate) chinese_hits: usize,
+    /// Han characters (0 for ASCII text).
+    pub(crate) han: usize,
+    /// Latin letters (for ASCII text: its length in bytes, not counted separately).
+    pub(crate) latin: usize,
+}
+
+impl Analysis {
+    fn english_only(english: f64, latin: usize) -> Self {
+        Analysis {
+            combined: english,
+            english,
+            chinese: 0.0,
+            chinese_hits: 0,
+            han: 0,
+            latin,
+        }
     }
 }
 
@@ -149,7 +203,7 @@ pub(crate) fn verdict(score: f32) -> (Label, f32) {
 
 /// The hint's primary subtag when it is one the lexicon knows (`zh-CN` → `zh`), `und`
 /// for other languages, detection when there is no hint.
-fn resolve_lang(text: &str, hint: Option<&str>) -> &'static str {
+pub(crate) fn resolve_lang(text: &str, hint: Option<&str>) -> &'static str {
     let Some(hint) = hint.map(str::trim).filter(|h| !h.is_empty()) else {
         return detect_lang_fast(text);
     };
@@ -176,7 +230,7 @@ fn detect_lang_fast(text: &str) -> &'static str {
     }
 }
 
-fn truncate_to_bytes(text: &str, max_bytes: usize) -> &str {
+pub(crate) fn truncate_to_bytes(text: &str, max_bytes: usize) -> &str {
     if text.len() <= max_bytes {
         return text;
     }

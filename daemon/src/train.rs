@@ -1,0 +1,249 @@
+//! `vigil classifier train`: trains a `learned` model from labelled files.
+//!
+//! Every file is read by `vigil_learned::read_dataset` (JSON Lines or the layouts of
+//! ../shared/data; Weibo's emoticon codes stripped), deduplicated and split 80/10/10
+//! by a seeded hash of the text. One model is trained on the union of the train parts
+//! (minus texts held out in another file's dev or test part), calibrated on the dev
+//! parts and evaluated on each file's test part. The model is written atomically.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use vigil_classifier::{LexiconClassifier, LexiconFeatures};
+use vigil_core::{Classifier as _, Label};
+use vigil_learned::{
+    DenseFeatures, Evaluation, Example, Model, NoDense, SplitFractions, Splits, TrainConfig,
+    dedupe, read_dataset, split, train_with_progress,
+};
+
+/// Options of `vigil classifier train`.
+pub struct TrainOptions {
+    pub files: Vec<PathBuf>,
+    pub out: PathBuf,
+    pub seed: u64,
+    pub epochs: Option<u32>,
+    pub lexicon_features: bool,
+}
+
+struct Part {
+    name: String,
+    three_class: bool,
+    splits: Splits,
+}
+
+pub fn run(options: TrainOptions) -> anyhow::Result<ExitCode> {
+    let mut parts = Vec::new();
+    for path in &options.files {
+        let dataset = read_dataset(path).map_err(|error| anyhow::anyhow!("{error}"))?;
+        if dataset.examples.is_empty() {
+            anyhow::bail!(
+                "{}: no labelled examples ({} bad rows)",
+                path.display(),
+                dataset.bad_rows
+            );
+        }
+        println!("read {}", dataset.summary());
+        let three_class = dataset.examples.iter().any(|example| !example.polar_only);
+        let (examples, stats) = dedupe(dataset.examples);
+        let splits = split(examples, SplitFractions::default(), options.seed);
+        println!(
+            "  kept {} of {} after dedupe; train {} / dev {} / test {}",
+            stats.kept,
+            stats.input,
+            splits.train.len(),
+            splits.dev.len(),
+            splits.test.len()
+        );
+        parts.push(Part {
+            name: path.display().to_string(),
+            three_class,
+            splits,
+        });
+    }
+    let held_out: HashSet<&str> = parts
+        .iter()
+        .flat_map(|part| part.splits.dev.iter().chain(&part.splits.test))
+        .map(|example| example.text.as_str())
+        .collect();
+    let train_examples: Vec<Example> = parts
+        .iter()
+        .flat_map(|part| &part.splits.train)
+        .filter(|example| !held_out.contains(example.text.as_str()))
+        .cloned()
+        .collect();
+    let dev_examples: Vec<Example> = parts
+        .iter()
+        .flat_map(|part| part.splits.dev.iter().cloned())
+        .collect();
+    if train_examples.is_empty() {
+        anyhow::bail!("no training examples left after the split");
+    }
+
+    let dense: Box<dyn DenseFeatures> = if options.lexicon_features {
+        Box::new(LexiconFeatures::new())
+    } else {
+        Box::new(NoDense)
+    };
+    let mut config = TrainConfig {
+        seed: options.seed,
+        ..TrainConfig::default()
+    };
+    if let Some(epochs) = options.epochs {
+        config.epochs = epochs;
+    }
+    println!(
+        "training on {} texts ({} dev), {} epochs, dense features {}",
+        train_examples.len(),
+        dev_examples.len(),
+        config.epochs,
+        dense.name()
+    );
+    let mut model =
+        train_with_progress(&train_examples, &config, dense.as_ref(), |epoch, model| {
+            let train_accuracy = accuracy(model, &train_examples, dense.as_ref());
+            let dev_accuracy = accuracy(model, &dev_examples, dense.as_ref());
+            println!(
+                "  epoch {epoch}: train accuracy {}, dev accuracy {}",
+                format_figure(train_accuracy),
+                format_figure(dev_accuracy)
+            );
+        })
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    if dev_examples.is_empty() {
+        println!("no dev examples: not calibrated (temperature 1)");
+    } else {
+        let calibration = model
+            .calibrate(&dev_examples, dense.as_ref())
+            .map_err(|error| anyhow::anyhow!("{error}"))?;
+        println!(
+            "calibrated on {} dev texts: temperature {:.3}, ECE {:.4} -> {:.4}",
+            calibration.examples,
+            calibration.temperature,
+            calibration.ece_before,
+            calibration.ece_after
+        );
+    }
+
+    // The `lexicon` backend on the same test parts, scored as `vigil classifier eval`
+    // scores it (binary sets by the sign of the score).
+    let lexicon = LexiconClassifier::new();
+    println!();
+    println!("| file | task | n test | learned | lexicon |");
+    println!("|---|---|---|---|---|");
+    for part in &parts {
+        let test = &part.splits.test;
+        let (task, learned, baseline) = if test.is_empty() {
+            ("-", None, None)
+        } else if part.three_class {
+            let learned = Evaluation::three_class(test.iter().map(|example| {
+                (
+                    example.label,
+                    predict(&model, example, dense.as_ref()).label,
+                )
+            }));
+            let baseline = Evaluation::three_class(test.iter().map(|example| {
+                let sentiment = lexicon.classify(&example.text, example.lang.as_deref());
+                (example.label, sentiment.label)
+            }));
+            (
+                "macro-F1 (3-class)",
+                Some(learned.macro_f1),
+                Some(baseline.macro_f1),
+            )
+        } else {
+            let learned = Evaluation::binary(test.iter().map(|example| {
+                (
+                    example.label,
+                    predict(&model, example, dense.as_ref()).polar_label(),
+                )
+            }));
+            let baseline = Evaluation::binary(test.iter().map(|example| {
+                let sentiment = lexicon.classify(&example.text, example.lang.as_deref());
+                let label = if sentiment.score > 0.0 {
+                    Label::Positive
+                } else {
+                    Label::Negative
+                };
+                (example.label, label)
+            }));
+            (
+                "accuracy (neg/pos)",
+                Some(learned.accuracy),
+                Some(baseline.accuracy),
+            )
+        };
+        println!(
+            "| {} | {task} | {} | {} | {} |",
+            part.name,
+            test.len(),
+            format_figure(learned),
+            format_figure(baseline)
+        );
+    }
+
+    model.set_metadata(
+        serde_json::json!({
+            "files": parts.iter().map(|part| &part.name).collect::<Vec<_>>(),
+            "train_config": config,
+            "seed": options.seed,
+            "epochs": config.epochs,
+            "dense_features": dense.name(),
+            "train_examples": train_examples.len(),
+            "dev_examples": dev_examples.len(),
+        })
+        .to_string(),
+    );
+    save(&model, &options.out)?;
+    println!("wrote {}", options.out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn save(model: &Model, out: &Path) -> anyhow::Result<()> {
+    model
+        .save(out)
+        .map_err(|error| anyhow::anyhow!("{error}"))
+        .with_context(|| format!("cannot write the model to {}", out.display()))
+}
+
+fn predict(
+    model: &Model,
+    example: &Example,
+    dense: &dyn DenseFeatures,
+) -> vigil_learned::Prediction {
+    // The dense set is the one the model was trained with, so this cannot fail; a
+    // failure would show as a neutral verdict.
+    model
+        .predict(&example.text, example.lang.as_deref(), dense)
+        .unwrap_or(vigil_learned::Prediction {
+            probabilities: [0.0, 1.0, 0.0],
+            label: Label::Neutral,
+            confidence: 0.0,
+        })
+}
+
+/// Share of `examples` whose label the model gets (negative/positive only for
+/// polar-only examples); `None` without examples.
+fn accuracy(model: &Model, examples: &[Example], dense: &dyn DenseFeatures) -> Option<f64> {
+    if examples.is_empty() {
+        return None;
+    }
+    let right = examples
+        .iter()
+        .filter(|example| {
+            let prediction = predict(model, example, dense);
+            let label = if example.polar_only {
+                prediction.polar_label()
+            } else {
+                prediction.label
+            };
+            label == example.label
+        })
+        .count();
+    Some(right as f64 / examples.len() as f64)
+}
+
+fn format_figure(figure: Option<f64>) -> String {
+    figure.map_or_else(|| "-".to_owned(), |value| format!("{value:.3}"))
+}
