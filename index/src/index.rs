@@ -23,13 +23,20 @@ use vigil_core::{Engagement, Label, Query, StoredPost};
 use crate::error::{IndexError, Result};
 use crate::query::QueryTranslator;
 use crate::schema::{Fields, PUBLISHED_AT, SEQ, build_schema};
-use crate::tokenizer::{CJK_TOKENIZER, VIGIL_TOKENIZER, cjk_analyzer, segmenter, vigil_analyzer};
+use crate::tokenizer::{
+    CJK_TOKENIZER, VIGIL_TOKENIZER, cjk_analyzer, cjk_characters_analyzer, has_cjk, segmenter,
+    vigil_analyzer,
+};
 
 /// Hits per page are capped here so a huge `limit` cannot make tantivy allocate for it.
 pub const MAX_LIMIT: usize = 10_000;
 
 /// Longest highlighted passage, in characters.
 pub const SNIPPET_CHARS: usize = 200;
+
+/// Pages starting further in than this count the hits before collecting them, so a
+/// page past the end allocates nothing (collectors hold `offset + limit` hits).
+const ONE_PASS_MAX_OFFSET: usize = MAX_LIMIT;
 
 /// tantivy refuses less than this per indexing thread.
 const MIN_HEAP_PER_THREAD: usize = 15_000_000;
@@ -331,55 +338,82 @@ impl SearchIndex {
             main.box_clone(),
             filters.iter().map(|filter| filter.box_clone()).collect(),
         );
-        let total = searcher.search(&query, &Count)? as u64;
         let limit = request.limit.min(MAX_LIMIT);
+        let sort = request.effective_sort();
         let mut results = SearchResults {
-            total,
+            total: 0,
             hits: Vec::new(),
             next_cursor: None,
         };
-        if limit == 0 || total == 0 {
-            return Ok(results);
-        }
-        let highlighter = if request.highlight {
-            Some(Highlighter::new(&searcher, &*main, &self.fields)?)
-        } else {
-            None
-        };
-        let sort = request.effective_sort();
-        let (page, next_cursor): (Vec<(f32, DocAddress)>, Option<String>) = match sort {
+        // The page and the total come from one pass over the matches, except where
+        // two are cheaper: a term query's count is its document frequency, and BM25
+        // top-k over terms skips whole blocks (block-WAND); positions (phrases, CJK
+        // terms), filters and time order visit every match anyway, so counting there
+        // costs nothing more, while a second pass would redo it all.
+        let (total, page, next_cursor): (u64, Vec<(f32, DocAddress)>, Option<String>) = match sort {
             Sort::Relevance => {
                 let offset = match &request.cursor {
                     Some(cursor) => parse_offset_cursor(cursor)?,
                     None => request.offset,
                 };
-                if offset as u64 >= total {
-                    return Ok(results);
-                }
-                let collector = TopDocs::with_limit(limit)
-                    .and_offset(offset)
-                    .order_by_score();
-                let docs = searcher.search(&query, &collector)?;
+                let top = || {
+                    TopDocs::with_limit(limit)
+                        .and_offset(offset)
+                        .order_by_score()
+                };
+                let (total, docs) = if limit > 0
+                    && offset <= ONE_PASS_MAX_OFFSET
+                    && !blocks_can_be_skipped(&*query)
+                {
+                    let (total, docs) = searcher.search(&query, &(Count, top()))?;
+                    (total as u64, docs)
+                } else {
+                    // Deep pages first learn whether there is anything to collect:
+                    // the collector holds `offset + limit` hits per segment.
+                    let total = searcher.search(&query, &Count)? as u64;
+                    if limit == 0 || offset as u64 >= total {
+                        (total, Vec::new())
+                    } else {
+                        (total, searcher.search(&query, &top())?)
+                    }
+                };
                 let next = offset + docs.len();
                 let more = (next as u64) < total && !docs.is_empty();
-                (docs, more.then(|| format!("o{next}")))
+                (total, docs, more.then(|| format!("o{next}")))
             }
             Sort::Newest | Sort::Oldest => {
                 let newest = sort == Sort::Newest;
-                let (page_query, offset) = match &request.cursor {
+                // One more than asked says whether another page exists.
+                let top = |offset| {
+                    TopDocs::with_limit(limit + 1)
+                        .and_offset(offset)
+                        .order_by(time_key_computer(newest))
+                };
+                let (total, mut docs) = match &request.cursor {
+                    _ if limit == 0 => (searcher.search(&query, &Count)? as u64, Vec::new()),
                     Some(cursor) => {
+                        // The page is of the posts after the cursor; the total, of all.
                         let after = TimeCursor::parse(cursor)?;
                         let mut clauses = filters;
                         clauses.push(after.remaining(&self.fields, newest));
-                        (with_filters(main, clauses), 0)
+                        let page_query = with_filters(main.box_clone(), clauses);
+                        let total = searcher.search(&query, &Count)? as u64;
+                        (total, searcher.search(&page_query, &top(0))?)
                     }
-                    None => (query, request.offset),
+                    None if request.offset <= ONE_PASS_MAX_OFFSET => {
+                        let (total, docs) =
+                            searcher.search(&query, &(Count, top(request.offset)))?;
+                        (total as u64, docs)
+                    }
+                    None => {
+                        let total = searcher.search(&query, &Count)? as u64;
+                        if request.offset as u64 >= total {
+                            (total, Vec::new())
+                        } else {
+                            (total, searcher.search(&query, &top(request.offset))?)
+                        }
+                    }
                 };
-                // One more than asked says whether another page exists.
-                let collector = TopDocs::with_limit(limit + 1)
-                    .and_offset(offset)
-                    .order_by(time_key_computer(newest));
-                let mut docs = searcher.search(&page_query, &collector)?;
                 let more = docs.len() > limit;
                 docs.truncate(limit);
                 let next = match docs.last() {
@@ -387,12 +421,22 @@ impl SearchIndex {
                     _ => None,
                 };
                 (
+                    total,
                     docs.into_iter()
                         .map(|(_, address)| (1.0, address))
                         .collect(),
                     next,
                 )
             }
+        };
+        results.total = total;
+        if page.is_empty() {
+            return Ok(results);
+        }
+        let highlighter = if request.highlight {
+            Some(Highlighter::new(&searcher, &*main, &self.fields)?)
+        } else {
+            None
         };
         for (relevance, address) in page {
             let mut hit = self.hit(&searcher, address, relevance)?;
@@ -425,7 +469,7 @@ impl SearchIndex {
         QueryTranslator {
             fields: self.fields,
             analyzer: self.analyzer.clone(),
-            cjk_analyzer: cjk_analyzer(),
+            cjk_analyzer: cjk_characters_analyzer(),
         }
     }
 
@@ -712,11 +756,7 @@ impl Highlighter {
         match best {
             Some(snippet) => Highlight {
                 fragment: snippet.fragment().to_string(),
-                ranges: snippet
-                    .highlighted()
-                    .iter()
-                    .map(|range| [range.start, range.end])
-                    .collect(),
+                ranges: disjoint_ranges(snippet.highlighted()),
                 html: {
                     let mut snippet = snippet;
                     snippet.set_snippet_prefix_postfix("<mark>", "</mark>");
@@ -734,6 +774,41 @@ impl Highlighter {
             }
         }
     }
+}
+
+/// `ranges` in order with overlapping ones merged: a bigram of `text_cjk` overlaps
+/// its neighbours and the characters it is made of.
+fn disjoint_ranges(ranges: &[std::ops::Range<usize>]) -> Vec<[usize; 2]> {
+    let mut sorted: Vec<[usize; 2]> = ranges
+        .iter()
+        .map(|range| [range.start, range.end])
+        .collect();
+    sorted.sort_unstable();
+    let mut merged: Vec<[usize; 2]> = Vec::with_capacity(sorted.len());
+    for [start, end] in sorted {
+        match merged.last_mut() {
+            Some(last) if start < last[1] => last[1] = last[1].max(end),
+            _ => merged.push([start, end]),
+        }
+    }
+    merged
+}
+
+/// True for the queries tantivy answers fastest in two passes: a term (its count is
+/// its document frequency) or a union or an intersection of terms alone (the top
+/// hits by block-WAND, which skips blocks that cannot make the page).
+fn blocks_can_be_skipped(query: &dyn TantivyQuery) -> bool {
+    if query.is::<TermQuery>() {
+        return true;
+    }
+    let Some(boolean) = query.downcast_ref::<BooleanQuery>() else {
+        return false;
+    };
+    let clauses = boolean.clauses();
+    let terms_only = clauses.iter().all(|(_, clause)| clause.is::<TermQuery>());
+    let all_should = clauses.iter().all(|(occur, _)| *occur == Occur::Should);
+    let all_must = clauses.iter().all(|(occur, _)| *occur == Occur::Must);
+    !clauses.is_empty() && terms_only && (all_should || all_must)
 }
 
 fn html_escape(text: &str) -> String {
@@ -809,10 +884,14 @@ impl IndexWriter {
             }
         }
         doc.add_text(fields.text, &post.text);
-        if let Some(title) = &post.title {
-            doc.add_text(fields.text_cjk, title);
+        // Only CJK characters are looked up in `text_cjk`: a post without any (most
+        // English ones) leaves it out rather than indexing its value markers.
+        if has_cjk(&post.text) || post.title.as_deref().is_some_and(has_cjk) {
+            if let Some(title) = &post.title {
+                doc.add_text(fields.text_cjk, title);
+            }
+            doc.add_text(fields.text_cjk, &post.text);
         }
-        doc.add_text(fields.text_cjk, &post.text);
         if let Some(original) = &post.duplicate_of {
             doc.add_text(fields.duplicate_of, original);
         }
@@ -908,4 +987,63 @@ fn to_tantivy_date(time: DateTime<Utc>) -> tantivy::DateTime {
 
 fn from_tantivy_date(time: tantivy::DateTime) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(time.into_timestamp_micros()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlapping_highlight_ranges_are_merged_and_ordered() {
+        assert_eq!(disjoint_ranges(&[]), Vec::<[usize; 2]>::new());
+        // Bigrams 克米 (3..9) and 米水 (6..12), and a repeat further on.
+        assert_eq!(
+            disjoint_ranges(&[3..9, 6..12, 20..26, 23..29]),
+            [[3, 12], [20, 29]]
+        );
+        // Adjacent ranges (characters of a phrase) stay apart; order is restored.
+        assert_eq!(disjoint_ranges(&[3..6, 0..3]), [[0, 3], [3, 6]]);
+        assert_eq!(disjoint_ranges(&[0..9, 3..6]), [[0, 9]]);
+    }
+
+    #[test]
+    fn only_terms_alone_are_searched_in_two_passes() {
+        let (_, fields) = build_schema();
+        let term = |text: &str| -> Box<dyn TantivyQuery> {
+            Box::new(TermQuery::new(
+                Term::from_field_text(fields.text, text),
+                IndexRecordOption::WithFreqs,
+            ))
+        };
+        assert!(blocks_can_be_skipped(&*term("kettl")));
+        assert!(blocks_can_be_skipped(&BooleanQuery::union(vec![
+            term("kettl"),
+            term("acm")
+        ])));
+        assert!(blocks_can_be_skipped(&BooleanQuery::intersection(vec![
+            term("kettl"),
+            term("acm")
+        ])));
+        // Exclusions, nesting, filters and phrases visit every match anyway.
+        assert!(!blocks_can_be_skipped(&BooleanQuery::new(vec![
+            (Occur::Must, term("kettl")),
+            (Occur::MustNot, term("acm")),
+        ])));
+        assert!(!blocks_can_be_skipped(&BooleanQuery::union(vec![
+            term("kettl"),
+            Box::new(BooleanQuery::union(vec![term("acm")])),
+        ])));
+        assert!(!blocks_can_be_skipped(&*with_filters(
+            term("kettl"),
+            vec![term("acm")]
+        )));
+        assert!(!blocks_can_be_skipped(&tantivy::query::PhraseQuery::new(
+            vec![
+                Term::from_field_text(fields.text, "red"),
+                Term::from_field_text(fields.text, "kettl"),
+            ]
+        )));
+        assert!(!blocks_can_be_skipped(&tantivy::query::AllQuery));
+        assert!(!blocks_can_be_skipped(&BooleanQuery::new(Vec::new())));
+    }
 }

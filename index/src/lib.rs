@@ -10,8 +10,9 @@
 //! Text is analyzed by one tokenizer for English and Chinese: jieba segments CJK runs
 //! (with brand names in its user dictionary), other scripts split on non-word
 //! characters, then everything is lower-cased and English-stemmed. A second field
-//! indexes CJK character by character so Chinese terms are found as substrings, the
-//! way `Query::matches` finds them.
+//! indexes CJK character by character, and by pairs of characters, so Chinese terms
+//! are found as substrings, the way `Query::matches` finds them, by looking up their
+//! bigrams.
 
 mod aggregate;
 mod error;

@@ -4,7 +4,8 @@
 //! dictionary), so `exploded` finds `explodes` and a Chinese word finds the segment
 //! jieba produced. Each is searched in `text` and `title`; an all-CJK one is also
 //! searched as a character phrase in `text_cjk`, which gives it the substring
-//! semantics `Query::matches` has for CJK.
+//! semantics `Query::matches` has for CJK. That phrase is looked up by its bigrams
+//! (`tokenizer::cjk_query_terms`): a two-character term is a single term query.
 //!
 //! Wildcards (`acm*`) become a regex over the indexed terms. Those terms are stemmed
 //! while the pattern is only lower-cased, so `explode*` would miss `exploded` (indexed
@@ -38,7 +39,7 @@ use vigil_core::text::{is_cjk, is_word_char};
 use crate::error::{IndexError, Result};
 use crate::forward_only::{ForwardOnlyQuery, NearOperandPlan, NearQuery, OperandSource, SlotTerms};
 use crate::schema::Fields;
-use crate::tokenizer::analyze;
+use crate::tokenizer::{analyze, cjk_query_terms};
 
 /// Deeper trees than this are refused rather than risking the stack.
 pub(crate) const MAX_QUERY_DEPTH: usize = 64;
@@ -241,7 +242,8 @@ impl QueryTranslator {
         }
         if all_cjk {
             let characters = analyze(&mut self.cjk_analyzer, text);
-            if let Some(query) = positional_query(self.fields.text_cjk, &characters) {
+            let terms = cjk_query_terms(&characters);
+            if let Some(query) = positional_query(self.fields.text_cjk, &terms) {
                 alternatives.push(query);
             }
         }

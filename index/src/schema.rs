@@ -38,7 +38,9 @@ pub(crate) struct Fields {
     pub title: Field,
     pub lang: Field,
     pub text: Field,
-    /// Title and text again, one token per CJK character; not stored.
+    /// Title and text again, one token per CJK character and one per pair of
+    /// neighbouring characters (bigrams); not stored, and left out for posts without
+    /// CJK characters.
     pub text_cjk: Field,
     /// Id of the original when the post is a copy (`Post::duplicate_of`); absent for
     /// originals. Untokenized, so "copies of X" is a term query.

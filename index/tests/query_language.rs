@@ -414,6 +414,12 @@ fn index_and_matcher_agree_on_random_queries() {
         "艾克米水壶",
         "净水神器",
         "神器",
+        // Odd lengths and pieces across jieba's words: looked up by bigrams.
+        "克米",
+        "米水壶",
+        "壶爆炸",
+        "好的了",
+        "\"很好 的\"",
     ];
     const FIELDS: &[&str] = &[
         "author:alice",
@@ -505,4 +511,62 @@ fn index_and_matcher_agree_on_random_queries() {
     }
     // The comparison means something only if many queries select some posts, not all.
     assert!(non_trivial > 200, "only {non_trivial} non-trivial queries");
+}
+
+/// Chinese terms are looked up in `text_cjk` by their bigrams. Over a small alphabet
+/// with repeats ("哈哈哈"), breaks and Latin words between the characters, every
+/// substring query must find exactly the posts `Query::matches` finds.
+#[test]
+fn chinese_substrings_agree_with_the_matcher() {
+    const CHARACTERS: &[&str] = &["哈", "艾", "克", "米", "水", "壶", "的"];
+    const GLUE: &[&str] = &["", "", "", "", "", "，", " ", " ok ", "。", "\n"];
+    let mut state: u64 = 0x5eed_0002;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) as usize
+    };
+    let mut specs = Vec::new();
+    for i in 0..150 {
+        let mut text = String::new();
+        for _ in 0..(1 + next() % 24) {
+            text.push_str(CHARACTERS[next() % CHARACTERS.len()]);
+            text.push_str(GLUE[next() % GLUE.len()]);
+        }
+        specs.push(spec(&format!("c{i:03}"), &text));
+    }
+    let (_dir, index) = index_with(&specs, &["艾克米"]);
+    let mut non_trivial = 0;
+    let mut checked = BTreeSet::new();
+    for _ in 0..600 {
+        let length = 1 + next() % 6;
+        let mut term: String = (0..length)
+            .map(|_| CHARACTERS[next() % CHARACTERS.len()])
+            .collect();
+        let query = match next() % 4 {
+            0 if length > 1 => {
+                // A phrase with a break inside: only a break matches there.
+                let split = term
+                    .char_indices()
+                    .nth(1 + next() % (length - 1))
+                    .map_or(term.len(), |(at, _)| at);
+                term.insert(split, ' ');
+                format!("\"{term}\"")
+            }
+            1 => format!("{term} NOT 哈哈"),
+            _ => term,
+        };
+        if !checked.insert(query.clone()) {
+            continue;
+        }
+        let parsed = parse(&query);
+        let from_index = index_ids(&index, &parsed);
+        let from_matcher = core_ids(&specs, &parsed);
+        assert_eq!(from_index, from_matcher, "{query}");
+        if !from_index.is_empty() && from_index.len() < specs.len() {
+            non_trivial += 1;
+        }
+    }
+    assert!(non_trivial > 150, "only {non_trivial} non-trivial queries");
 }

@@ -995,3 +995,167 @@ fn re_adding_after_reopen_stays_an_upsert_even_with_a_low_watermark() {
     assert_eq!(ids(&index, "kettle"), vec!["five", "seven", "six"]);
     assert_eq!(search(&index, "again").total, 2);
 }
+
+/// Pages of a query that needs positions (a phrase) and of one that does not (a term):
+/// the first are collected in the same pass as the total, the second in two passes
+/// (count, then the page). In every order, with and without a filter, the pages must
+/// hold every hit once and the totals agree.
+#[test]
+fn pages_and_totals_agree_for_phrases_terms_and_filters_in_every_order() {
+    let posts: Vec<StoredPost> = (1..=40)
+        .map(|i| {
+            let text = match i % 4 {
+                0 => "the red kettle leaks",
+                1 => "a kettle that is red",
+                2 => "red kettle red kettle",
+                _ => "nothing relevant",
+            };
+            post(PostSpec {
+                seq: i,
+                id: &format!("p{i:02}"),
+                text,
+                source: if i % 3 == 0 { "forum" } else { "news" },
+                // Ties in time, so the store seq has to break them.
+                hours_after_base: i / 3,
+                ..PostSpec::default()
+            })
+        })
+        .collect();
+    let (_dir, index) = index_with(&posts, &[]);
+    let expected = |phrase: bool, forum_only: bool| -> Vec<String> {
+        let mut ids: Vec<String> = posts
+            .iter()
+            .filter(|p| {
+                let text = &p.post.text;
+                let found = if phrase {
+                    text.contains("red kettle")
+                } else {
+                    text.contains("kettle")
+                };
+                found && (!forum_only || p.post.source == "forum")
+            })
+            .map(|p| p.post.id.clone())
+            .collect();
+        ids.sort();
+        ids
+    };
+    for (query, phrase) in [("\"red kettle\"", true), ("kettle", false)] {
+        for forum_only in [false, true] {
+            for sort in [
+                vigil_index::Sort::Relevance,
+                vigil_index::Sort::Newest,
+                vigil_index::Sort::Oldest,
+            ] {
+                let want = expected(phrase, forum_only);
+                let mut request = SearchRequest::new(Query::parse(query).unwrap(), 3);
+                request.sort = Some(sort);
+                if forum_only {
+                    request.source = Some("forum".to_string());
+                }
+                // By cursor.
+                let mut seen = Vec::new();
+                loop {
+                    let page = index.search(&request).unwrap();
+                    assert_eq!(page.total as usize, want.len(), "{query} {sort:?}");
+                    seen.extend(page.hits.iter().map(|h| h.id.clone()));
+                    match page.next_cursor {
+                        Some(cursor) => request.cursor = Some(cursor),
+                        None => break,
+                    }
+                }
+                let in_order = seen.clone();
+                seen.sort();
+                assert_eq!(seen, want, "{query} {sort:?} forum_only={forum_only}");
+                if sort == vigil_index::Sort::Newest {
+                    let times: Vec<(DateTime<Utc>, String)> = in_order
+                        .iter()
+                        .map(|id| {
+                            let p = posts.iter().find(|p| &p.post.id == id).unwrap();
+                            (p.post.published_at, p.post.id.clone())
+                        })
+                        .collect();
+                    let mut sorted = times.clone();
+                    sorted.sort_by(|a, b| b.cmp(a));
+                    assert_eq!(times, sorted, "{query}: newest first");
+                }
+                // By offset, including past the end and far past it.
+                request.cursor = None;
+                let mut by_offset = Vec::new();
+                for offset in (0..want.len() + 3).step_by(3) {
+                    request.offset = offset;
+                    let page = index.search(&request).unwrap();
+                    assert_eq!(page.total as usize, want.len(), "{query} offset {offset}");
+                    by_offset.extend(page.hits.into_iter().map(|h| h.id));
+                }
+                by_offset.sort();
+                assert_eq!(by_offset, want, "{query} {sort:?} by offset");
+                for far in [10_001, 1 << 40] {
+                    request.offset = far;
+                    let page = index.search(&request).unwrap();
+                    assert_eq!(
+                        (page.total as usize, page.hits.len()),
+                        (want.len(), 0),
+                        "{query} {sort:?} offset {far}"
+                    );
+                }
+                request.offset = 0;
+                request.limit = 0;
+                let count_only = index.search(&request).unwrap();
+                assert_eq!(
+                    (count_only.total as usize, count_only.hits.len()),
+                    (want.len(), 0)
+                );
+            }
+        }
+    }
+}
+
+/// A Chinese term is looked up by overlapping bigrams; its highlight must still be
+/// one range per occurrence, not overlapping pieces.
+#[test]
+fn chinese_highlights_do_not_overlap() {
+    let posts = vec![simple(1, "zh", "今天艾克米水壶坏了，克米水也坏了")];
+    let (_dir, index) = index_with(&posts, &["艾克米"]);
+    // Not a jieba word, so only `text_cjk` (克米 + 米水) can mark it.
+    let mut request = SearchRequest::new(Query::parse("克米水").unwrap(), 10);
+    request.highlight = true;
+    let results = index.search(&request).unwrap();
+    assert_eq!(results.total, 1);
+    let highlight = results.hits[0].highlight.clone().unwrap();
+    let marked: Vec<&str> = highlight
+        .ranges
+        .iter()
+        .map(|[start, end]| &highlight.fragment[*start..*end])
+        .collect();
+    assert_eq!(marked, ["克米水", "克米水"], "{highlight:?}");
+    assert!(
+        highlight
+            .ranges
+            .windows(2)
+            .all(|pair| pair[0][1] <= pair[1][0]),
+        "{highlight:?}"
+    );
+    assert_eq!(
+        highlight.html.matches("<mark>").count(),
+        2,
+        "{}",
+        highlight.html
+    );
+}
+
+/// Posts without CJK leave `text_cjk` out; a CJK title still goes in it, with the
+/// body's markers, so CJK in the title is found and NEAR keeps title and body apart.
+#[test]
+fn chinese_in_the_title_of_an_english_post() {
+    let mut titled = simple(1, "titled", "acme kettle recall announced");
+    titled.post.title = Some("艾克米召回水壶".to_string());
+    let plain = simple(2, "plain", "acme kettle recall announced");
+    let mut chinese_body = simple(3, "body", "艾克米召回水壶");
+    chinese_body.post.title = Some("news".to_string());
+    let (_dir, index) = index_with(&[titled, plain, chinese_body], &["艾克米"]);
+    assert_eq!(ids(&index, "召回"), ["body", "titled"]);
+    assert_eq!(ids(&index, "米召"), ["body", "titled"]);
+    assert_eq!(ids(&index, "艾克米 NEAR/0 召回"), ["body", "titled"]);
+    assert_eq!(ids(&index, "召回 NEAR/3 acme"), Vec::<String>::new());
+    assert_eq!(ids(&index, "acme NEAR/0 kettle"), ["plain", "titled"]);
+}
