@@ -54,3 +54,9 @@ pub enum LearnedError {
 }
 
 pub type Result<T, E = LearnedError> = std::result::Result<T, E>;
+
+impl From<crate::bytes::FormatError> for LearnedError {
+    fn from(error: crate::bytes::FormatError) -> Self {
+        LearnedError::Corrupt(error.0)
+    }
+}

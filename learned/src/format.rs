@@ -25,6 +25,7 @@
 use std::io::Write;
 use std::path::Path;
 
+use crate::bytes::ByteReader as Reader;
 use crate::error::{LearnedError, Result};
 use crate::features::{FeatureConfig, NgramRange};
 use crate::model::{CLASSES, DenseSpec, Model, WeightEncoding};
@@ -163,10 +164,7 @@ impl Model {
         if flags != 0 {
             return Err(LearnedError::Corrupt(format!("unknown flags {flags:#06x}")));
         }
-        parse_body(&mut Reader {
-            bytes: body,
-            position: HEADER_LEN,
-        })
+        parse_body(&mut Reader::new(body, HEADER_LEN))
     }
 
     /// Writes the model to `path` (through a temporary file and a rename, so a crash
@@ -337,10 +335,10 @@ fn parse_body(reader: &mut Reader<'_>) -> Result<Model> {
                 .collect()
         }
     };
-    if reader.position != reader.bytes.len() {
+    if reader.remaining() != 0 {
         return Err(LearnedError::Corrupt(format!(
             "{} unread bytes before the checksum",
-            reader.bytes.len() - reader.position
+            reader.remaining()
         )));
     }
     Ok(Model {
@@ -364,65 +362,6 @@ fn flag(value: u8, what: &str) -> Result<bool> {
         0 => Ok(false),
         1 => Ok(true),
         other => Err(LearnedError::Corrupt(format!("{what} flag is {other}"))),
-    }
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    position: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, length: usize, what: &str) -> Result<&'a [u8]> {
-        let end = self
-            .position
-            .checked_add(length)
-            .filter(|&end| end <= self.bytes.len())
-            .ok_or_else(|| {
-                LearnedError::Corrupt(format!(
-                    "{what} runs past the end ({length} bytes at offset {})",
-                    self.position
-                ))
-            })?;
-        let slice = &self.bytes[self.position..end];
-        self.position = end;
-        Ok(slice)
-    }
-
-    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N]> {
-        let mut array = [0u8; N];
-        array.copy_from_slice(self.take(N, what)?);
-        Ok(array)
-    }
-
-    fn u8(&mut self, what: &str) -> Result<u8> {
-        Ok(self.array::<1>(what)?[0])
-    }
-
-    fn u16(&mut self, what: &str) -> Result<u16> {
-        Ok(u16::from_le_bytes(self.array(what)?))
-    }
-
-    fn u32(&mut self, what: &str) -> Result<u32> {
-        Ok(u32::from_le_bytes(self.array(what)?))
-    }
-
-    fn f32(&mut self, what: &str) -> Result<f32> {
-        Ok(f32::from_le_bytes(self.array(what)?))
-    }
-
-    fn finite_f32(&mut self, what: &str) -> Result<f32> {
-        let value = self.f32(what)?;
-        if !value.is_finite() {
-            return Err(LearnedError::Corrupt(format!("{what} is {value}")));
-        }
-        Ok(value)
-    }
-
-    fn string(&mut self, length: usize, what: &str) -> Result<String> {
-        let raw = self.take(length, what)?;
-        String::from_utf8(raw.to_vec())
-            .map_err(|_| LearnedError::Corrupt(format!("{what} is not UTF-8")))
     }
 }
 

@@ -36,6 +36,8 @@ mod format;
 mod model;
 mod train;
 
+pub mod bytes;
+
 pub use dataset::{
     BadRow, Dataset, DatasetFormat, DedupeStats, Example, SplitFractions, Splits, TableFormat,
     dedupe, detect_format, parse_dataset, read_dataset, split, strip_emoticon_codes,

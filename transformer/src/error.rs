@@ -91,3 +91,9 @@ impl TransformerError {
         }
     }
 }
+
+impl From<vigil_learned::bytes::FormatError> for TransformerError {
+    fn from(error: vigil_learned::bytes::FormatError) -> Self {
+        TransformerError::HeadCorrupt(error.0)
+    }
+}

@@ -32,6 +32,7 @@ use vigil_core::Label;
 use crate::encoder::{SentenceEncoder, cosine};
 use crate::error::{Result, TransformerError};
 use crate::labels::label_index;
+use vigil_learned::bytes::ByteReader as Reader;
 
 const MAGIC: &[u8; 8] = b"VIGILTHD";
 pub const HEAD_FORMAT_VERSION: u16 = 1;
@@ -614,10 +615,7 @@ impl SentimentHead {
                 "unknown flags {flags:#06x}"
             )));
         }
-        let mut reader = Reader {
-            bytes: body,
-            position: HEADER_LEN,
-        };
+        let mut reader = Reader::new(body, HEADER_LEN);
         let dimension = reader.u32("dimension")? as usize;
         if dimension == 0 || dimension > MAX_DIMENSION {
             return Err(TransformerError::HeadCorrupt(format!(
@@ -661,7 +659,7 @@ impl SentimentHead {
             let text = reader.string(length, "probe text")?;
             let embedding = (0..dimension)
                 .map(|_| reader.finite_f32("probe embedding"))
-                .collect::<Result<Vec<f32>>>()?;
+                .collect::<std::result::Result<Vec<f32>, _>>()?;
             probes.push(Probe { text, embedding });
         }
         let metadata_length = reader.u32("metadata length")? as usize;
@@ -671,10 +669,10 @@ impl SentimentHead {
             )));
         }
         let metadata = reader.string(metadata_length, "metadata")?;
-        if reader.position != reader.bytes.len() {
+        if reader.remaining() != 0 {
             return Err(TransformerError::HeadCorrupt(format!(
                 "{} unread bytes before the checksum",
-                reader.bytes.len() - reader.position
+                reader.remaining()
             )));
         }
         Ok(SentimentHead {
@@ -724,57 +722,6 @@ fn truncate_utf8(text: &str, max: usize) -> &str {
         end -= 1;
     }
     &text[..end]
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    position: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, length: usize, what: &str) -> Result<&'a [u8]> {
-        let end = self
-            .position
-            .checked_add(length)
-            .filter(|&end| end <= self.bytes.len())
-            .ok_or_else(|| {
-                TransformerError::HeadCorrupt(format!(
-                    "{what} runs past the end ({length} bytes at offset {})",
-                    self.position
-                ))
-            })?;
-        let slice = &self.bytes[self.position..end];
-        self.position = end;
-        Ok(slice)
-    }
-
-    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N]> {
-        let mut array = [0u8; N];
-        array.copy_from_slice(self.take(N, what)?);
-        Ok(array)
-    }
-
-    fn u16(&mut self, what: &str) -> Result<u16> {
-        Ok(u16::from_le_bytes(self.array(what)?))
-    }
-
-    fn u32(&mut self, what: &str) -> Result<u32> {
-        Ok(u32::from_le_bytes(self.array(what)?))
-    }
-
-    fn finite_f32(&mut self, what: &str) -> Result<f32> {
-        let value = f32::from_le_bytes(self.array(what)?);
-        if !value.is_finite() {
-            return Err(TransformerError::HeadCorrupt(format!("{what} is {value}")));
-        }
-        Ok(value)
-    }
-
-    fn string(&mut self, length: usize, what: &str) -> Result<String> {
-        let raw = self.take(length, what)?;
-        String::from_utf8(raw.to_vec())
-            .map_err(|_| TransformerError::HeadCorrupt(format!("{what} is not UTF-8")))
-    }
 }
 
 #[cfg(test)]
