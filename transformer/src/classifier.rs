@@ -89,18 +89,11 @@ impl TransformerClassifier {
     /// Like [`Classifier::classify_batch`], but returns the engine's error.
     pub fn try_classify_batch(&self, items: &[(&str, Option<&str>)]) -> Result<Vec<Sentiment>> {
         let texts: Vec<&str> = items.iter().map(|(text, _)| *text).collect();
-        let predictions = self.predict_batch(&texts)?;
-        Ok(items
-            .iter()
-            .zip(predictions)
-            .map(|((text, hint), prediction)| {
-                sentiment(
-                    prediction.probabilities,
-                    language(text, *hint),
-                    &self.version,
-                )
-            })
-            .collect())
+        Ok(sentiments(
+            items,
+            self.predict_batch(&texts)?,
+            &self.version,
+        ))
     }
 }
 
@@ -120,16 +113,12 @@ impl Classifier for TransformerClassifier {
     }
 
     fn classify_batch(&self, items: &[(&str, Option<&str>)]) -> Vec<Sentiment> {
-        match self.try_classify_batch(items) {
-            Ok(sentiments) => sentiments,
-            Err(error) => {
-                tracing::warn!(%error, texts = items.len(), "transformer inference failed");
-                items
-                    .iter()
-                    .map(|(text, hint)| failed(text, *hint, &self.version))
-                    .collect()
-            }
-        }
+        or_failed(
+            self.try_classify_batch(items),
+            items,
+            &self.version,
+            "transformer",
+        )
     }
 }
 
@@ -181,18 +170,11 @@ impl CheckpointClassifier {
 
     pub fn try_classify_batch(&self, items: &[(&str, Option<&str>)]) -> Result<Vec<Sentiment>> {
         let texts: Vec<&str> = items.iter().map(|(text, _)| *text).collect();
-        let predictions = self.predict_batch(&texts)?;
-        Ok(items
-            .iter()
-            .zip(predictions)
-            .map(|((text, hint), prediction)| {
-                sentiment(
-                    prediction.probabilities,
-                    language(text, *hint),
-                    &self.version,
-                )
-            })
-            .collect())
+        Ok(sentiments(
+            items,
+            self.predict_batch(&texts)?,
+            &self.version,
+        ))
     }
 }
 
@@ -212,15 +194,46 @@ impl Classifier for CheckpointClassifier {
     }
 
     fn classify_batch(&self, items: &[(&str, Option<&str>)]) -> Vec<Sentiment> {
-        match self.try_classify_batch(items) {
-            Ok(sentiments) => sentiments,
-            Err(error) => {
-                tracing::warn!(%error, texts = items.len(), "checkpoint inference failed");
-                items
-                    .iter()
-                    .map(|(text, hint)| failed(text, *hint, &self.version))
-                    .collect()
-            }
+        or_failed(
+            self.try_classify_batch(items),
+            items,
+            &self.version,
+            "checkpoint",
+        )
+    }
+}
+
+/// One [`Sentiment`] per item from the calibrated class probabilities.
+fn sentiments(
+    items: &[(&str, Option<&str>)],
+    predictions: Vec<HeadPrediction>,
+    version: &str,
+) -> Vec<Sentiment> {
+    items
+        .iter()
+        .zip(predictions)
+        .map(|((text, hint), prediction)| {
+            sentiment(prediction.probabilities, language(text, *hint), version)
+        })
+        .collect()
+}
+
+/// The infallible [`Classifier::classify_batch`]: on an engine error, logs it and gives
+/// every item the neutral, zero-confidence [`failed`] sentiment.
+fn or_failed(
+    result: Result<Vec<Sentiment>>,
+    items: &[(&str, Option<&str>)],
+    version: &str,
+    kind: &'static str,
+) -> Vec<Sentiment> {
+    match result {
+        Ok(sentiments) => sentiments,
+        Err(error) => {
+            tracing::warn!(%error, texts = items.len(), kind, "inference failed");
+            items
+                .iter()
+                .map(|(text, hint)| failed(text, *hint, version))
+                .collect()
         }
     }
 }
