@@ -7,6 +7,8 @@
 //! `cargo bench -p vigil-classifier --bench classify` (figures in BENCHMARKS.md,
 //! "Ingest cost per post (issue 4)").
 
+// The same CPU-time measurement as the store's ingest bench (one copy).
+#[path = "../../store/benches/cpu_time.rs"]
 mod cpu_time;
 
 use std::hint::black_box;
