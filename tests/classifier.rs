@@ -3,7 +3,12 @@
 
 mod support;
 
-use support::{run, stderr, stdout};
+use std::path::Path;
+use std::time::Duration;
+
+use support::{
+    acme_config, free_port, http, http_body, import, run, search_json, stderr, stdout, wait_for,
+};
 
 /// Texts the lexicon gets right or wrong for sure (the tests name `--backend lexicon`:
 /// the default backend is `learned`), so the expected figures are exact.
@@ -336,4 +341,365 @@ fn train_rejects_bad_input() {
         "0",
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+/// Imports `texts` as posts "0", "1", … of source `s` (all mention Acme).
+fn import_posts(config: &Path, texts: &[&str]) {
+    let lines: String = texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            format!(
+                "{{\"id\": \"{i}\", \"published_at\": \"2024-05-01T12:0{i}:00Z\", \"text\": \"{text}\"}}\n"
+            )
+        })
+        .collect();
+    let file = config.with_file_name("posts.jsonl");
+    std::fs::write(&file, lines).unwrap();
+    let out = import(config, "s", &file, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// `(id, label)` of every hit of `query`.
+fn labels(config: &Path, query: &str, extra: &[&str]) -> Vec<(String, String)> {
+    let (_, _, value) = search_json(config, query, extra);
+    value["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hit| {
+            (
+                hit["id"].as_str().unwrap().to_string(),
+                hit["sentiment"]["label"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// `(backend, version)` of a post as the store holds it.
+fn scored_by(config: &Path, id: &str) -> (String, String) {
+    let db = config.with_file_name("data").join("vigil.db");
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row(
+        "SELECT sentiment_backend, sentiment_version FROM posts WHERE id = ?1",
+        [id],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )
+    .unwrap()
+}
+
+#[test]
+fn label_rescore_and_train_with_corrections() {
+    let temp = tempfile::tempdir().unwrap();
+    let config = acme_config(temp.path(), "acme", "[classifier]\nbackend = \"lexicon\"\n");
+    let config_arg = config.to_str().unwrap();
+    import_posts(
+        &config,
+        &[
+            "acme kettle is wonderful, I love it",
+            "acme kettle arrived on tuesday",
+            "acme kettle, sure, just great. broke in a day",
+        ],
+    );
+    let before = labels(&config, "broke", &[]);
+    assert_eq!(before.len(), 1);
+    let (sarcastic, model_label) = before[0].clone();
+    // The analyst disagrees with the model, whatever it said.
+    let corrected = if model_label == "negative" {
+        "positive"
+    } else {
+        "negative"
+    };
+
+    // The correction: printed, searchable at once (no daemon: the command updates the
+    // index itself), audited with who.
+    let out = run(&[
+        "label", &sarcastic, corrected, "--by", "dana", "--config", config_arg,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    assert!(
+        printed.contains(&format!("{corrected} by dana")),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(&format!("the model said {model_label}")),
+        "{printed}"
+    );
+    assert!(
+        labels(&config, "*", &["--sentiment", corrected])
+            .contains(&(sarcastic.clone(), corrected.to_string())),
+        "the index shows the corrected label"
+    );
+    assert!(
+        !labels(&config, "*", &["--sentiment", &model_label])
+            .iter()
+            .any(|(id, _)| *id == sarcastic),
+        "and no longer the model's"
+    );
+    let export = run(&[
+        "audit", "export", "--format", "jsonl", "--config", config_arg,
+    ]);
+    let export = stdout(&export);
+    let entry = export
+        .lines()
+        .find(|line| line.contains("sentiment_corrected"))
+        .expect("the correction is audited");
+    assert!(
+        entry.contains("dana") && entry.contains(&sarcastic),
+        "{entry}"
+    );
+
+    // Bad input: an unknown post, an unknown label, no --by.
+    let out = run(&[
+        "label",
+        "0000000000000000",
+        "negative",
+        "--by",
+        "dana",
+        "--config",
+        config_arg,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no stored post"), "{}", stderr(&out));
+    let out = run(&[
+        "label", &sarcastic, "angry", "--by", "dana", "--config", config_arg,
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&["label", &sarcastic, "negative", "--config", config_arg]);
+    assert_eq!(out.status.code(), Some(2));
+
+    // Re-scoring with another backend: everything but the correction changes model,
+    // with progress on stderr; a second pass has nothing left to do.
+    let out = run(&[
+        "classifier",
+        "rescore",
+        "--backend",
+        "learned",
+        "--config",
+        config_arg,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("re-scored 2 of 2 posts"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("re-scored 2 posts with learned"),
+        "{}",
+        stdout(&out)
+    );
+    let all = labels(&config, "*", &[]);
+    assert_eq!(all.len(), 3);
+    for (id, label) in &all {
+        let (backend, version) = scored_by(&config, id);
+        if *id == sarcastic {
+            assert_eq!((backend.as_str(), label.as_str()), ("analyst", corrected));
+            assert_eq!(version, "by:dana");
+        } else {
+            assert_eq!(backend, "learned", "{id} was re-scored");
+        }
+    }
+    let out = run(&[
+        "classifier",
+        "rescore",
+        "--backend",
+        "learned",
+        "--config",
+        config_arg,
+    ]);
+    assert!(
+        stdout(&out).contains("re-scored 0 posts"),
+        "{}",
+        stdout(&out)
+    );
+
+    // Training folds the correction in (with its weight) next to a labelled file.
+    let data = temp.path().join("data.jsonl");
+    let rows: String = (0..40)
+        .map(|i| {
+            let (text, label) = match i % 3 {
+                0 => (format!("great product number {i}"), "positive"),
+                1 => (format!("awful broken thing {i}"), "negative"),
+                _ => (format!("it is a kettle model {i}"), "neutral"),
+            };
+            format!("{{\"text\": \"{text}\", \"label\": \"{label}\"}}\n")
+        })
+        .collect();
+    std::fs::write(&data, rows).unwrap();
+    let model = temp.path().join("model.vlm");
+    let out = run(&[
+        "classifier",
+        "train",
+        data.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+        "--with-corrections",
+        "--config",
+        config_arg,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("read 1 corrected posts from the store"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(model.exists());
+}
+
+#[test]
+fn split_writes_the_held_out_parts_train_uses() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("reviews.jsonl");
+    let rows: String = (0..200)
+        .map(|i| {
+            let label = if i % 2 == 0 { "positive" } else { "negative" };
+            // Every tenth text repeats an earlier one: dedupe drops it before the split.
+            let n = if i % 10 == 9 { i - 1 } else { i };
+            format!("{{\"text\": \"review {n}\", \"label\": \"{label}\"}}\n")
+        })
+        .collect();
+    std::fs::write(&data, rows).unwrap();
+    let out_dir = temp.path().join("parts");
+    let out = run(&[
+        "classifier",
+        "split",
+        data.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut seen = std::collections::HashSet::new();
+    let mut total = 0;
+    for part in ["train", "dev", "test"] {
+        let text = std::fs::read_to_string(out_dir.join(format!("reviews.{part}.jsonl"))).unwrap();
+        for line in text.lines() {
+            let row: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert!(
+                seen.insert(row["text"].as_str().unwrap().to_string()),
+                "{line} twice"
+            );
+            total += 1;
+        }
+    }
+    // 200 rows; each of the 20 repeats carries the other label than its original, and
+    // dedupe drops every copy of a text with conflicting labels: 160 left.
+    assert_eq!(total, 160);
+    let test = std::fs::read_to_string(out_dir.join("reviews.test.jsonl")).unwrap();
+    assert!(!test.is_empty());
+    // The same split again (same seed) is byte-identical; eval reads it back.
+    let again = temp.path().join("again");
+    run(&[
+        "classifier",
+        "split",
+        data.to_str().unwrap(),
+        "--out",
+        again.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(again.join("reviews.test.jsonl")).unwrap(),
+        test
+    );
+    let out = run(&[
+        "classifier",
+        "eval",
+        out_dir.join("reviews.test.jsonl").to_str().unwrap(),
+        "--backend",
+        "lexicon",
+        "--format",
+        "jsonl",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("\"binary\""), "{}", stdout(&out));
+}
+
+#[test]
+fn api_label_needs_the_responder_role_and_updates_search_at_once() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    let api_port = free_port();
+    let config = acme_config(
+        dir,
+        "acme",
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:{api_port}\"\n\
+             [[server.tokens]]\nname = \"ana\"\nrole = \"viewer\"\ntoken_env = \"T_VIEW\"\n\
+             [[server.tokens]]\nname = \"pat\"\nrole = \"responder\"\ntoken_env = \"T_RESP\"\n"
+        ),
+    );
+    import_posts(
+        &config,
+        &["acme kettle works fine", "acme kettle is lovely"],
+    );
+    let (_, ids, _) = search_json(&config, "lovely", &[]);
+    let id = ids[0].clone();
+    let mut daemon = support::Guard(
+        support::vigil()
+            .args(["run", "--config", config.to_str().unwrap()])
+            .env("T_VIEW", "viewer-secret")
+            .env("T_RESP", "responder-secret")
+            .stderr(std::fs::File::create(dir.join("daemon.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the API", Duration::from_secs(30), || {
+        std::net::TcpStream::connect(("127.0.0.1", api_port)).is_ok()
+    });
+    let path = format!("/api/posts/{id}/label");
+    let negative = r#"{"label": "negative"}"#;
+    assert_eq!(http_body(api_port, "POST", &path, None, negative).0, 401);
+    assert_eq!(
+        http_body(api_port, "POST", &path, Some("viewer-secret"), negative).0,
+        403
+    );
+    let (status, body) = http_body(
+        api_port,
+        "POST",
+        &path,
+        Some("responder-secret"),
+        r#"{"label": "furious"}"#,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("negative, neutral or positive"), "{body}");
+    let (status, body) = http_body(
+        api_port,
+        "POST",
+        &path,
+        Some("responder-secret"),
+        "not json",
+    );
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = http_body(
+        api_port,
+        "POST",
+        "/api/posts/0000000000000000/label",
+        Some("responder-secret"),
+        negative,
+    );
+    assert_eq!(status, 404);
+
+    let (status, body) = http_body(api_port, "POST", &path, Some("responder-secret"), negative);
+    assert_eq!(status, 200, "{body}");
+    let correction: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(correction["by"], "pat", "attributed to the token's name");
+    assert_eq!(correction["via"], "api:pat");
+    assert_eq!(correction["label"], "negative");
+    assert!(correction["audit_seq"].as_i64().unwrap() > 0);
+
+    wait_for(
+        "the index to show the correction",
+        Duration::from_secs(10),
+        || {
+            let (status, body) = http(
+                api_port,
+                "GET",
+                "/api/search?q=lovely&sentiment=negative",
+                Some("viewer-secret"),
+            );
+            status == 200 && serde_json::from_str::<serde_json::Value>(&body).unwrap()["total"] == 1
+        },
+    );
+    assert!(daemon.terminate().success());
+    assert_eq!(scored_by(&config, &id).0, "analyst");
 }

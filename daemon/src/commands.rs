@@ -669,7 +669,7 @@ struct ClassifyLine {
 }
 
 /// The configured classifier, or the backend called `name`.
-fn classifier_for(
+pub(crate) fn classifier_for(
     config: &vigil_config::Config,
     name: Option<&str>,
 ) -> anyhow::Result<Box<dyn vigil_core::Classifier>> {
@@ -697,13 +697,34 @@ pub fn classifier(path: &Path, command: crate::cli::ClassifierCommand) -> anyhow
             seed,
             epochs,
             no_lexicon_features,
-        } => crate::train::run(crate::train::TrainOptions {
-            files,
-            out,
-            seed,
-            epochs,
-            lexicon_features: !no_lexicon_features,
-        }),
+            with_corrections,
+            correction_weight,
+            brand_min,
+        } => {
+            let corrections = if with_corrections {
+                let config = load_config(path, false)?;
+                let store = crate::context::open_store(&config)?;
+                Some(store.corrected_examples()?)
+            } else {
+                None
+            };
+            crate::train::run(crate::train::TrainOptions {
+                files,
+                out,
+                seed,
+                epochs,
+                lexicon_features: !no_lexicon_features,
+                corrections,
+                correction_weight: correction_weight as usize,
+                brand_min,
+            })
+        }
+        crate::cli::ClassifierCommand::Split { files, out, seed } => {
+            crate::train::write_splits(&files, &out, seed)
+        }
+        crate::cli::ClassifierCommand::Rescore { backend, batch } => {
+            crate::corrections::rescore(path, backend.as_deref(), batch as usize)
+        }
     }
 }
 

@@ -1,9 +1,10 @@
 //! HTTP API (axum): `/healthz`, `/metrics`, `/api/search`, `/api/incidents`,
-//! `/api/incidents/{id}/ack|resolve`, `/api/sources`, and a small index page at `/`.
+//! `/api/incidents/{id}/ack|resolve`, `/api/posts/{id}/label`, `/api/sources`, and a
+//! small index page at `/`.
 //!
 //! When `[[server.tokens]]` are configured every route except `/healthz` needs
 //! `Authorization: Bearer TOKEN`; acknowledging and resolving need the responder or admin
-//! role. Without tokens the API is open, which is why it binds loopback by default.
+//! role, and so does labelling a post. Without tokens the API is open, which is why it binds loopback by default.
 
 use std::sync::Arc;
 
@@ -36,6 +37,7 @@ pub fn router(services: Arc<Services>) -> Router {
         .route("/api/incidents/{id}/ack", post(ack_incident))
         .route("/api/incidents/{id}/resolve", post(resolve_incident))
         .route("/api/sources", get(sources))
+        .route("/api/posts/{id}/label", post(label_post))
         .with_state(services)
 }
 
@@ -246,6 +248,59 @@ async fn resolve_incident(
     body: Option<Json<ActionBody>>,
 ) -> ApiResult<Json<vigil_core::Incident>> {
     incident_action(services, headers, id, body, true).await
+}
+
+#[derive(Debug, Deserialize)]
+struct LabelBody {
+    label: String,
+    /// Who is correcting (default: the token's name).
+    by: Option<String>,
+}
+
+/// An analyst's correction (responder role): stored and audited with who/when, and the
+/// index stage is woken to re-add the post so search shows the label at once.
+async fn label_post(
+    State(services): State<Arc<Services>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Json<LabelBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<Json<vigil_store::Correction>> {
+    let (token_name, _) = authorize(&services, &headers, Role::Responder)?;
+    let Json(body) = body.map_err(|rejection| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "expected a JSON body {{\"label\": \"negative|neutral|positive\", \"by\"?: NAME}}: {}",
+                rejection.body_text()
+            ),
+        )
+    })?;
+    let label: vigil_core::Label = body.label.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "label must be negative, neutral or positive, not {:?}",
+                body.label
+            ),
+        )
+    })?;
+    let by = body.by.unwrap_or_else(|| token_name.clone());
+    let via = format!("api:{token_name}");
+    let correction = services
+        .store
+        .correct_sentiment(&id, label, &by, &via)
+        .map_err(|error| match error {
+            vigil_store::StoreError::NotFound(_) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("no stored post has id {id:?}"),
+            ),
+            vigil_store::StoreError::Invalid(message) => {
+                ApiError::new(StatusCode::BAD_REQUEST, message)
+            }
+            other => ApiError::internal(other),
+        })?;
+    services.refresh_wakeup.notify_one();
+    Ok(Json(correction))
 }
 
 async fn sources(

@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod context;
+mod corrections;
 mod demo;
 mod health;
 mod http;
@@ -87,6 +88,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => runtime()?.block_on(commands::import(&cli.config, args)),
         Command::Classify(args) => commands::classify(&cli.config, args),
         Command::Classifier(command) => commands::classifier(&cli.config, command),
+        Command::Label(args) => corrections::label(&cli.config, args),
         Command::Incidents(command) => commands::incidents(&cli.config, command),
         Command::Audit(command) => commands::audit(&cli.config, command),
         Command::Reindex => commands::reindex(&cli.config),

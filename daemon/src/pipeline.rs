@@ -11,8 +11,10 @@
 //! Stages are tokio tasks joined by bounded channels, so a slow stage pushes back on
 //! the crawler. The store is the log: every derived step can be redone from it, which is
 //! how start-up repairs a crash (unclassified posts are classified, the index catches up
-//! from its committed watermark). Blocking work (SQLite, classification, tantivy) runs
-//! in `block_in_place`, never directly on the async workers.
+//! from its committed watermark). Blocking work never runs directly on the async
+//! workers: the classify stage's batches go to the blocking pool (`spawn_blocking`), and
+//! SQLite and tantivy calls (and the repair passes that classify a backlog) run in
+//! `block_in_place`.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -44,6 +46,9 @@ pub struct Services {
     pub engine: Arc<AlertEngine>,
     pub mailer: Option<Arc<Mailer>>,
     pub clock: Arc<dyn Clock>,
+    /// Wakes the index stage to re-add posts queued for refresh (an API correction)
+    /// without waiting for its poll.
+    pub refresh_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl Services {
@@ -75,6 +80,7 @@ impl Services {
             engine,
             mailer,
             clock: Arc::new(SystemClock),
+            refresh_wakeup: Arc::new(tokio::sync::Notify::new()),
         }))
     }
 }
@@ -196,8 +202,9 @@ pub fn recover(services: &Services, index_stage: &mut IndexStage) -> anyhow::Res
     index_stage.purge_erased(&services.store)?;
     let classified = classify_backlog(services)?;
     let indexed = index_stage.catch_up(&services.store)?;
-    if classified + indexed > 0 {
-        info!(classified, indexed, "caught up with the store");
+    let refreshed = index_stage.apply_refresh(&services.store)?;
+    if classified + indexed + refreshed > 0 {
+        info!(classified, indexed, refreshed, "caught up with the store");
     }
     Ok(())
 }
@@ -451,7 +458,12 @@ async fn classify_stage(
     tx: mpsc::Sender<Vec<StoredPost>>,
 ) -> anyhow::Result<()> {
     while let Some(posts) = rx.recv().await {
-        match block_in_place(|| classify_posts(&services, posts)) {
+        // Inference (a transformer batch takes seconds) runs on the blocking pool, never
+        // on the runtime's workers.
+        let services = Arc::clone(&services);
+        let classified =
+            tokio::task::spawn_blocking(move || classify_posts(&services, posts)).await;
+        match classified.unwrap_or_else(|error| Err(anyhow::anyhow!("classify task: {error}"))) {
             Ok(classified) => {
                 if tx.send(classified).await.is_err() {
                     break;
@@ -627,6 +639,39 @@ impl IndexStage {
         Ok(refreshed)
     }
 
+    /// Re-adds the posts whose sentiment changed after they were indexed (analysts'
+    /// corrections, re-scoring), then clears them from the store's queue. Posts past the
+    /// watermark are only cleared: the catch-up indexes them as they are now.
+    pub fn apply_refresh(&mut self, store: &Store) -> anyhow::Result<usize> {
+        const PAGE: usize = 5000;
+        let mut refreshed = 0;
+        loop {
+            let queued = store.pending_refresh(PAGE)?;
+            let mut added = 0;
+            for item in &queued {
+                let Some(id) = item.post_id.as_deref() else {
+                    continue;
+                };
+                if item.seq > self.watermark {
+                    continue;
+                }
+                if let Some(post) = store.get_post(id)? {
+                    self.writer.add(&post)?;
+                    added += 1;
+                }
+            }
+            if added > 0 {
+                // Committed before the queue is cleared: a crash in between re-adds them.
+                self.commit_all()?;
+            }
+            store.clear_refresh(&queued)?;
+            refreshed += added;
+            if queued.len() < PAGE {
+                return Ok(refreshed);
+            }
+        }
+    }
+
     pub fn rebuild(
         &mut self,
         store: &Store,
@@ -707,13 +752,15 @@ async fn index_stage_task(
                 }
             },
             _ = poll.tick() => block_in_place(|| -> anyhow::Result<usize> {
+                let mut added = 0;
                 if services.store.max_seq()? > stage.watermark() {
                     classify_backlog(&services)?;
-                    stage.catch_up(&services.store)
-                } else {
-                    Ok(0)
+                    added += stage.catch_up(&services.store)?;
                 }
+                added += stage.apply_refresh(&services.store)?;
+                Ok(added)
             }),
+            _ = services.refresh_wakeup.notified() => block_in_place(|| stage.apply_refresh(&services.store)),
             _ = shutdown.cancelled(), if !upstream_open => break,
         };
         match result {

@@ -25,6 +25,10 @@ pub struct TrainOptions {
     pub seed: u64,
     pub epochs: Option<u32>,
     pub lexicon_features: bool,
+    /// Analysts' corrections from the store (`--with-corrections`).
+    pub corrections: Option<Vec<vigil_store::CorrectedExample>>,
+    pub correction_weight: usize,
+    pub brand_min: usize,
 }
 
 struct Part {
@@ -33,9 +37,10 @@ struct Part {
     splits: Splits,
 }
 
-pub fn run(options: TrainOptions) -> anyhow::Result<ExitCode> {
+/// Reads, dedupes and splits every file (seeded by `seed`).
+fn read_parts(files: &[PathBuf], seed: u64) -> anyhow::Result<Vec<Part>> {
     let mut parts = Vec::new();
-    for path in &options.files {
+    for path in files {
         let dataset = read_dataset(path).map_err(|error| anyhow::anyhow!("{error}"))?;
         if dataset.examples.is_empty() {
             anyhow::bail!(
@@ -45,22 +50,130 @@ pub fn run(options: TrainOptions) -> anyhow::Result<ExitCode> {
             );
         }
         println!("read {}", dataset.summary());
-        let three_class = dataset.examples.iter().any(|example| !example.polar_only);
-        let (examples, stats) = dedupe(dataset.examples);
-        let splits = split(examples, SplitFractions::default(), options.seed);
-        println!(
-            "  kept {} of {} after dedupe; train {} / dev {} / test {}",
-            stats.kept,
-            stats.input,
-            splits.train.len(),
-            splits.dev.len(),
-            splits.test.len()
-        );
-        parts.push(Part {
-            name: path.display().to_string(),
-            three_class,
-            splits,
-        });
+        parts.push(split_part(
+            path.display().to_string(),
+            dataset.examples,
+            seed,
+        ));
+    }
+    Ok(parts)
+}
+
+fn split_part(name: String, examples: Vec<Example>, seed: u64) -> Part {
+    let three_class = examples.iter().any(|example| !example.polar_only);
+    let (examples, stats) = dedupe(examples);
+    let splits = split(examples, SplitFractions::default(), seed);
+    println!(
+        "  {name}: kept {} of {} after dedupe; train {} / dev {} / test {}",
+        stats.kept,
+        stats.input,
+        splits.train.len(),
+        splits.dev.len(),
+        splits.test.len()
+    );
+    Part {
+        name,
+        three_class,
+        splits,
+    }
+}
+
+/// `vigil classifier split`: every file's parts as JSON Lines.
+pub fn write_splits(files: &[PathBuf], out: &Path, seed: u64) -> anyhow::Result<ExitCode> {
+    let parts = read_parts(files, seed)?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut used = HashSet::new();
+    for (part, path) in parts.iter().zip(files) {
+        let stem = path
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "data".into());
+        // Two inputs with one file name (train.tsv in two folders) get distinct outputs.
+        let mut name = stem.clone();
+        let mut n = 2;
+        while !used.insert(name.clone()) {
+            name = format!("{stem}-{n}");
+            n += 1;
+        }
+        for (which, examples) in [
+            ("train", &part.splits.train),
+            ("dev", &part.splits.dev),
+            ("test", &part.splits.test),
+        ] {
+            let target = out.join(format!("{name}.{which}.jsonl"));
+            let mut text = String::new();
+            for example in examples {
+                text.push_str(&serde_json::to_string(&serde_json::json!({
+                    "text": example.text,
+                    "label": example.label.as_str(),
+                    "lang": example.lang,
+                }))?);
+                text.push('\n');
+            }
+            std::fs::write(&target, text)
+                .with_context(|| format!("cannot write {}", target.display()))?;
+            println!("wrote {} ({} texts)", target.display(), examples.len());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn run(options: TrainOptions) -> anyhow::Result<ExitCode> {
+    let mut parts = read_parts(&options.files, options.seed)?;
+    // Analysts' corrections: one more part, its train texts counted `correction_weight`
+    // times; per-brand test lines where a brand has enough of them.
+    let mut brand_parts = Vec::new();
+    let mut weighted: Vec<Example> = Vec::new();
+    if let Some(corrections) = &options.corrections {
+        println!("read {} corrected posts from the store", corrections.len());
+        if !corrections.is_empty() {
+            let examples: Vec<Example> = corrections
+                .iter()
+                .map(|c| Example {
+                    text: c.text.clone(),
+                    lang: c.lang.clone(),
+                    label: c.label,
+                    polar_only: false,
+                })
+                .collect();
+            let part = split_part("corrections".into(), examples, options.seed);
+            for _ in 1..options.correction_weight {
+                weighted.extend(part.splits.train.iter().cloned());
+            }
+            let mut brands: std::collections::BTreeMap<&str, usize> = Default::default();
+            for correction in corrections {
+                for brand in &correction.brands {
+                    *brands.entry(brand.as_str()).or_default() += 1;
+                }
+            }
+            for (brand, count) in brands {
+                if count < options.brand_min {
+                    continue;
+                }
+                let texts: HashSet<&str> = corrections
+                    .iter()
+                    .filter(|c| c.brands.iter().any(|b| b == brand))
+                    .map(|c| c.text.as_str())
+                    .collect();
+                let test: Vec<Example> = part
+                    .splits
+                    .test
+                    .iter()
+                    .filter(|e| texts.contains(e.text.as_str()))
+                    .cloned()
+                    .collect();
+                brand_parts.push(Part {
+                    name: format!("corrections, brand {brand}"),
+                    three_class: true,
+                    splits: Splits {
+                        train: Vec::new(),
+                        dev: Vec::new(),
+                        test,
+                    },
+                });
+            }
+            parts.push(part);
+        }
     }
     let held_out: HashSet<&str> = parts
         .iter()
@@ -70,6 +183,7 @@ pub fn run(options: TrainOptions) -> anyhow::Result<ExitCode> {
     let train_examples: Vec<Example> = parts
         .iter()
         .flat_map(|part| &part.splits.train)
+        .chain(&weighted)
         .filter(|example| !held_out.contains(example.text.as_str()))
         .cloned()
         .collect();
@@ -132,7 +246,7 @@ pub fn run(options: TrainOptions) -> anyhow::Result<ExitCode> {
     println!();
     println!("| file | task | n test | learned | lexicon |");
     println!("|---|---|---|---|---|");
-    for part in &parts {
+    for part in parts.iter().chain(&brand_parts) {
         let test = &part.splits.test;
         let (task, learned, baseline) = if test.is_empty() {
             ("-", None, None)
@@ -192,6 +306,8 @@ pub fn run(options: TrainOptions) -> anyhow::Result<ExitCode> {
             "dense_features": dense.name(),
             "train_examples": train_examples.len(),
             "dev_examples": dev_examples.len(),
+            "corrections": options.corrections.as_ref().map(Vec::len),
+            "correction_weight": options.corrections.as_ref().map(|_| options.correction_weight),
         })
         .to_string(),
     );

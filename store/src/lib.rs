@@ -18,6 +18,9 @@
 //! - incidents and the notification outbox: the [`vigil_core::AlertStore`]
 //!   implementation plus the human actions [`Store::acknowledge_incident`] and
 //!   [`Store::resolve_incident`];
+//! - analysts' corrections ([`Store::correct_sentiment`]), re-scoring
+//!   ([`Store::rescore`]) and the queue of posts the index must re-add
+//!   ([`Store::pending_refresh`]); a model never overwrites an analyst's label;
 //! - erasure and retention ([`Store::erase_posts`], [`Store::purge_published_before`]),
 //!   which delete content and leave a tombstone.
 //!
@@ -29,6 +32,7 @@
 mod alerting;
 mod audit;
 mod checkpoints;
+mod corrections;
 mod dedup;
 mod erasure;
 mod error;
@@ -46,6 +50,9 @@ use rusqlite::Connection;
 use vigil_core::{Clock, SystemClock};
 
 pub use audit::{AuditEntry, AuditProblem, AuditVerification};
+pub use corrections::{
+    ANALYST_BACKEND, CorrectedExample, Correction, PendingRefresh, analyst_sentiment,
+};
 pub use dedup::WINDOW_DAYS as NEAR_DUPLICATE_WINDOW_DAYS;
 pub use erasure::{ErasureReport, ErasureTarget};
 pub use error::{Result, StoreError};

@@ -356,7 +356,7 @@ impl Store {
     }
 
     /// Records classifier verdicts by seq. Seqs no longer present (erased meanwhile)
-    /// are skipped.
+    /// are skipped, and so are posts an analyst corrected meanwhile.
     pub fn set_sentiments(&self, updates: &[(i64, Sentiment)]) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -366,7 +366,7 @@ impl Store {
                 "UPDATE posts SET sentiment_label = ?2, sentiment_score = ?3,
                      sentiment_confidence = ?4, sentiment_lang = ?5, sentiment_backend = ?6,
                      sentiment_version = ?7
-                 WHERE seq = ?1",
+                 WHERE seq = ?1 AND sentiment_backend IS NOT ?8",
             )?;
             for (seq, sentiment) in updates {
                 let changed = update.execute(params![
@@ -377,6 +377,7 @@ impl Store {
                     sentiment.lang,
                     sentiment.backend,
                     sentiment.version,
+                    crate::corrections::ANALYST_BACKEND,
                 ])?;
                 if changed == 0 {
                     missing += 1;

@@ -10,7 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::{Result, StoreError};
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -193,6 +193,23 @@ pub(crate) const V3: &str = r#"
 DROP TRIGGER posts_not_erased;
 "#;
 
+/// Version 4: analysts' corrections and the queue of posts to re-index
+/// (`corrections.rs`).
+pub(crate) const V4: &str = r#"
+CREATE TABLE corrections (
+    id INTEGER PRIMARY KEY,
+    post_id TEXT NOT NULL,
+    label TEXT NOT NULL CHECK (label IN ('negative', 'neutral', 'positive')),
+    by TEXT NOT NULL,
+    via TEXT NOT NULL,
+    at TEXT NOT NULL,
+    -- The model's sentiment before the first correction, as JSON (NULL if none).
+    model_json TEXT
+);
+CREATE INDEX corrections_post ON corrections (post_id, id);
+CREATE TABLE index_refresh (seq INTEGER PRIMARY KEY, rev INTEGER NOT NULL);
+"#;
+
 /// Computes the fingerprint of every post stored before version 2. They are not linked
 /// to one another: history (and the incidents it triggered) keeps counting as it did,
 /// while new posts are matched against it.
@@ -368,7 +385,7 @@ mod tests {
             let version: i64 = conn
                 .query_row("PRAGMA user_version", [], |row| row.get(0))
                 .unwrap();
-            assert_eq!(version, 3);
+            assert_eq!(version, SCHEMA_VERSION);
             assert_eq!(trigger_count(&conn), 0, "version 3 drops the trigger");
             let autocheckpoint: i64 = conn
                 .query_row("PRAGMA wal_autocheckpoint", [], |row| row.get(0))

@@ -480,18 +480,29 @@ pub fn search_json(
     (value["total"].as_u64().unwrap(), ids, value)
 }
 
-/// Sends one HTTP/1.1 request and returns (status, body).
+/// Sends one HTTP/1.1 request and returns (status, body). POSTs carry a note.
 pub fn http(port: u16, method: &str, path: &str, token: Option<&str>) -> (u16, String) {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
     let body = if method == "POST" {
         "{\"note\": \"on it\"}"
     } else {
         ""
     };
+    http_body(port, method, path, token, body)
+}
+
+/// [`http`] with the request body given.
+pub fn http_body(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

@@ -1,0 +1,206 @@
+//! `vigil label` (an analyst's correction) and `vigil classifier rescore` (scoring
+//! stored posts again with a new model). Both change sentiments of posts that may be
+//! indexed already; the store queues those posts, and whoever holds the index writer
+//! (this command, or the running daemon within its 500 ms poll) re-adds them.
+
+use std::io::IsTerminal as _;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use vigil_core::Label;
+use vigil_store::StoreError;
+
+use crate::UsageError;
+use crate::cli::LabelArgs;
+use crate::context::{self, load_config};
+use crate::pipeline::IndexStage;
+
+/// The index writer if no daemon holds it; `None` (with a note) when one does, since
+/// the daemon then applies the store's refresh queue itself.
+fn index_writer_unless_daemon(index: &vigil_index::SearchIndex) -> Option<IndexStage> {
+    match IndexStage::open(index) {
+        Ok(stage) => Some(stage),
+        Err(error) => {
+            eprintln!("note: {error:#}; the running daemon updates the index within a second");
+            None
+        }
+    }
+}
+
+pub fn label(path: &Path, args: LabelArgs) -> anyhow::Result<ExitCode> {
+    let config = load_config(path, false)?;
+    let label: Label = args
+        .label
+        .parse()
+        .map_err(|_| UsageError(format!("unknown label {:?}", args.label)))?;
+    let store = context::open_store(&config)?;
+    let correction = match store.correct_sentiment(&args.post_id, label, &args.by, "cli") {
+        Ok(correction) => correction,
+        Err(StoreError::NotFound(_)) => {
+            return Err(UsageError(format!(
+                "no stored post has id {:?} (the `id` of a search hit; erased posts cannot be labelled)",
+                args.post_id
+            ))
+            .into());
+        }
+        Err(StoreError::Invalid(message)) => return Err(UsageError(message).into()),
+        Err(error) => return Err(error.into()),
+    };
+    let index = context::open_index(&config)?;
+    if let Some(mut stage) = index_writer_unless_daemon(&index) {
+        stage.apply_refresh(&store)?;
+        index.reload()?;
+    }
+    let was = match &correction.model {
+        Some(model) => format!(
+            "the model said {} ({:+.2}, {} {})",
+            model.label.as_str(),
+            model.score,
+            model.backend,
+            model.version
+        ),
+        None => "no model had scored it".into(),
+    };
+    println!(
+        "post {}: {} by {}; {was}; audit entry {}",
+        correction.post_id,
+        correction.label.as_str(),
+        correction.by,
+        correction.audit_seq
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Progress on stderr: a line rewritten in place on a terminal, else a line every few
+/// seconds (and always the last one).
+struct Progress {
+    tty: bool,
+    started: Instant,
+    last: Option<Instant>,
+}
+
+impl Progress {
+    fn new() -> Self {
+        Progress {
+            tty: std::io::stderr().is_terminal(),
+            started: Instant::now(),
+            last: None,
+        }
+    }
+
+    fn report(&mut self, done: u64, total: u64, changed: u64, last: bool) {
+        let now = Instant::now();
+        let due = self
+            .last
+            .is_none_or(|at| now.duration_since(at) >= Duration::from_secs(2));
+        if !(self.tty || due || last) {
+            return;
+        }
+        self.last = Some(now);
+        let seconds = self.started.elapsed().as_secs_f64().max(1e-3);
+        let line = format!(
+            "re-scored {done} of {total} posts ({:.0}/s), {changed} labels changed",
+            done as f64 / seconds
+        );
+        if self.tty {
+            eprint!("\r{line}   ");
+            if last {
+                eprintln!();
+            }
+        } else {
+            eprintln!("{line}");
+        }
+    }
+}
+
+pub fn rescore(path: &Path, backend: Option<&str>, batch: usize) -> anyhow::Result<ExitCode> {
+    let config = load_config(path, false)?;
+    let classifier = crate::commands::classifier_for(&config, backend)?;
+    let (name, version) = (
+        classifier.backend().to_owned(),
+        classifier.version().to_owned(),
+    );
+    let store = context::open_store(&config)?;
+    let index = context::open_index(&config)?;
+    let mut stage = index_writer_unless_daemon(&index);
+    // Posts nobody scored yet get the new model too.
+    let backlog = crate::pipeline::classify_store_backlog(&store, classifier.as_ref())?;
+    let total = store.count_scored_by_other_model(&name, &version)?;
+    eprintln!(
+        "re-scoring {total} posts with {name} {version}{}",
+        if backlog > 0 {
+            format!(" ({backlog} unscored posts scored first)")
+        } else {
+            String::new()
+        }
+    );
+    let mut progress = Progress::new();
+    let (mut done, mut changed, mut after) = (0u64, 0u64, 0i64);
+    let mut transitions = std::collections::BTreeMap::<(&str, &str), u64>::new();
+    loop {
+        let page = store.scored_by_other_model(&name, &version, after, batch)?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        let inputs: Vec<(&str, Option<&str>)> = page
+            .iter()
+            .map(|p| (p.post.text.as_str(), p.post.lang.as_deref()))
+            .collect();
+        let sentiments = classifier.classify_batch(&inputs);
+        for (post, new) in page.iter().zip(&sentiments) {
+            if let Some(old) = &post.post.sentiment
+                && old.label != new.label
+            {
+                *transitions
+                    .entry((old.label.as_str(), new.label.as_str()))
+                    .or_default() += 1;
+                changed += 1;
+            }
+        }
+        let updates: Vec<(i64, vigil_core::Sentiment)> =
+            page.iter().map(|p| p.seq).zip(sentiments).collect();
+        store.rescore(&updates)?;
+        if let Some(stage) = stage.as_mut() {
+            stage.apply_refresh(&store)?;
+        }
+        done += page.len() as u64;
+        progress.report(done, total.max(done), changed, false);
+    }
+    progress.report(done, total.max(done), changed, true);
+    if stage.is_some() {
+        index.reload()?;
+    }
+    let transitions_json: serde_json::Map<String, serde_json::Value> = transitions
+        .iter()
+        .map(|((from, to), n)| (format!("{from}->{to}"), (*n).into()))
+        .collect();
+    let entry = store.append_audit(
+        "rescore",
+        "cli",
+        &serde_json::json!({
+            "backend": name,
+            "version": version,
+            "posts": done,
+            "labels_changed": changed,
+            "transitions": transitions_json,
+        }),
+    )?;
+    println!(
+        "re-scored {done} posts with {name} {version} in {:.1}s; {changed} labels changed{}; audit entry {}",
+        progress.started.elapsed().as_secs_f64(),
+        if transitions.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({})",
+                transitions
+                    .iter()
+                    .map(|((from, to), n)| format!("{from} → {to}: {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        },
+        entry.seq
+    );
+    Ok(ExitCode::SUCCESS)
+}
