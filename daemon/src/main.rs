@@ -14,6 +14,7 @@ mod pipeline;
 mod search;
 mod sentiment_eval;
 mod train;
+mod train_head;
 
 use std::process::ExitCode;
 

@@ -31,10 +31,10 @@ pub struct TrainOptions {
     pub brand_min: usize,
 }
 
-struct Part {
-    name: String,
-    three_class: bool,
-    splits: Splits,
+pub(crate) struct Part {
+    pub name: String,
+    pub three_class: bool,
+    pub splits: Splits,
 }
 
 /// Reads, dedupes and splits every file (seeded by `seed`).
@@ -118,13 +118,30 @@ pub fn write_splits(files: &[PathBuf], out: &Path, seed: u64) -> anyhow::Result<
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn run(options: TrainOptions) -> anyhow::Result<ExitCode> {
-    let mut parts = read_parts(&options.files, options.seed)?;
+/// What both `train` and `train-head` learn from: every file's parts, plus the
+/// corrections part, with the training texts (minus anything held out in some dev or
+/// test part) and the dev texts.
+pub(crate) struct Prepared {
+    pub parts: Vec<Part>,
+    /// Test-only parts: the corrections of each brand with enough of them.
+    pub brand_parts: Vec<Part>,
+    pub train: Vec<Example>,
+    pub dev: Vec<Example>,
+}
+
+pub(crate) fn prepare(
+    files: &[PathBuf],
+    seed: u64,
+    corrections: Option<&[vigil_store::CorrectedExample]>,
+    correction_weight: usize,
+    brand_min: usize,
+) -> anyhow::Result<Prepared> {
+    let mut parts = read_parts(files, seed)?;
     // Analysts' corrections: one more part, its train texts counted `correction_weight`
     // times; per-brand test lines where a brand has enough of them.
     let mut brand_parts = Vec::new();
     let mut weighted: Vec<Example> = Vec::new();
-    if let Some(corrections) = &options.corrections {
+    if let Some(corrections) = corrections {
         println!("read {} corrected posts from the store", corrections.len());
         if !corrections.is_empty() {
             let examples: Vec<Example> = corrections
@@ -136,8 +153,8 @@ pub fn run(options: TrainOptions) -> anyhow::Result<ExitCode> {
                     polar_only: false,
                 })
                 .collect();
-            let part = split_part("corrections".into(), examples, options.seed);
-            for _ in 1..options.correction_weight {
+            let part = split_part("corrections".into(), examples, seed);
+            for _ in 1..correction_weight {
                 weighted.extend(part.splits.train.iter().cloned());
             }
             let mut brands: std::collections::BTreeMap<&str, usize> = Default::default();
@@ -147,7 +164,7 @@ pub fn run(options: TrainOptions) -> anyhow::Result<ExitCode> {
                 }
             }
             for (brand, count) in brands {
-                if count < options.brand_min {
+                if count < brand_min {
                     continue;
                 }
                 let texts: HashSet<&str> = corrections
@@ -180,20 +197,41 @@ pub fn run(options: TrainOptions) -> anyhow::Result<ExitCode> {
         .flat_map(|part| part.splits.dev.iter().chain(&part.splits.test))
         .map(|example| example.text.as_str())
         .collect();
-    let train_examples: Vec<Example> = parts
+    let train: Vec<Example> = parts
         .iter()
         .flat_map(|part| &part.splits.train)
         .chain(&weighted)
         .filter(|example| !held_out.contains(example.text.as_str()))
         .cloned()
         .collect();
-    let dev_examples: Vec<Example> = parts
+    let dev: Vec<Example> = parts
         .iter()
         .flat_map(|part| part.splits.dev.iter().cloned())
         .collect();
-    if train_examples.is_empty() {
+    if train.is_empty() {
         anyhow::bail!("no training examples left after the split");
     }
+    Ok(Prepared {
+        parts,
+        brand_parts,
+        train,
+        dev,
+    })
+}
+
+pub fn run(options: TrainOptions) -> anyhow::Result<ExitCode> {
+    let Prepared {
+        parts,
+        brand_parts,
+        train: train_examples,
+        dev: dev_examples,
+    } = prepare(
+        &options.files,
+        options.seed,
+        options.corrections.as_deref(),
+        options.correction_weight,
+        options.brand_min,
+    )?;
 
     let dense: Box<dyn DenseFeatures> = if options.lexicon_features {
         Box::new(LexiconFeatures::new())

@@ -1,0 +1,184 @@
+//! `vigil classifier train-head`: trains the `transformer` backend's head (softmax
+//! regression on all-MiniLM-L6-v2 embeddings) from labelled files and, with
+//! `--with-corrections`, the analysts' corrections, on the same seeded split as
+//! `vigil classifier train`. Needs the `candle` engine (cargo feature `candle`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Options of `vigil classifier train-head`.
+#[cfg_attr(not(feature = "candle"), allow(dead_code))]
+pub struct HeadOptions {
+    pub files: Vec<PathBuf>,
+    pub out: PathBuf,
+    pub seed: u64,
+    pub model_dir: Option<PathBuf>,
+    pub corrections: Option<Vec<vigil_store::CorrectedExample>>,
+    pub correction_weight: usize,
+    pub brand_min: usize,
+}
+
+#[cfg(not(feature = "candle"))]
+pub fn run(_options: HeadOptions) -> anyhow::Result<ExitCode> {
+    Err(crate::UsageError(
+        "train-head embeds texts with all-MiniLM-L6-v2 and needs the candle engine: \
+         rebuild with `cargo build --release --features candle`"
+            .into(),
+    )
+    .into())
+}
+
+#[cfg(feature = "candle")]
+pub fn run(options: HeadOptions) -> anyhow::Result<ExitCode> {
+    use std::time::Instant;
+
+    use anyhow::Context as _;
+    use vigil_learned::Evaluation;
+    use vigil_transformer::{
+        CandleSentenceEncoder, HeadTrainConfig, PROBE_TEXTS, Probe, SentenceEncoder,
+        find_model_dir, train_head,
+    };
+
+    const ENCODER: &str = "sentence-transformers/all-MiniLM-L6-v2";
+
+    let prepared = crate::train::prepare(
+        &options.files,
+        options.seed,
+        options.corrections.as_deref(),
+        options.correction_weight,
+        options.brand_min,
+    )?;
+    let model_dir = match options.model_dir {
+        Some(dir) => dir,
+        None => find_model_dir().map_err(crate::UsageError)?,
+    };
+    let encoder = CandleSentenceEncoder::load(&model_dir)
+        .with_context(|| format!("loading all-MiniLM-L6-v2 from {}", model_dir.display()))?;
+
+    // Every text once, in one pass: train, dev, then each part's test texts.
+    let test_parts: Vec<&crate::train::Part> =
+        prepared.parts.iter().chain(&prepared.brand_parts).collect();
+    let mut texts: Vec<&str> = prepared.train.iter().map(|e| e.text.as_str()).collect();
+    texts.extend(prepared.dev.iter().map(|e| e.text.as_str()));
+    for part in &test_parts {
+        texts.extend(part.splits.test.iter().map(|e| e.text.as_str()));
+    }
+    let started = Instant::now();
+    let mut embeddings: Vec<Vec<f32>> = Vec::with_capacity(texts.len());
+    let mut last_report = Instant::now();
+    for chunk in texts.chunks(256) {
+        embeddings.extend(encoder.embed(chunk)?);
+        if last_report.elapsed().as_secs() >= 5 || embeddings.len() == texts.len() {
+            last_report = Instant::now();
+            eprintln!(
+                "embedded {} of {} texts ({:.0}/s)",
+                embeddings.len(),
+                texts.len(),
+                embeddings.len() as f64 / started.elapsed().as_secs_f64().max(1e-3)
+            );
+        }
+    }
+    let mut rest = embeddings.as_slice();
+    let train_rows = take(&mut rest, &prepared.train);
+    let dev_rows = take(&mut rest, &prepared.dev);
+    let test_rows: Vec<Vec<Row<'_>>> = test_parts
+        .iter()
+        .map(|part| take(&mut rest, &part.splits.test))
+        .collect();
+
+    let probe_embeddings = encoder.embed(&PROBE_TEXTS)?;
+    let probes: Vec<Probe> = PROBE_TEXTS
+        .iter()
+        .zip(probe_embeddings)
+        .map(|(text, embedding)| Probe {
+            text: (*text).to_owned(),
+            embedding,
+        })
+        .collect();
+    let config = HeadTrainConfig::default();
+    println!(
+        "training the head on {} texts ({} dev)",
+        train_rows.len(),
+        dev_rows.len()
+    );
+    let mut head = train_head(&labelled(&train_rows), &config, ENCODER, probes)?;
+    if !dev_rows.is_empty() {
+        let calibration = head.calibrate(&labelled(&dev_rows), config.polar_neutral_weight)?;
+        println!(
+            "calibrated on {} dev texts: temperature {:.3} (NLL {:.4} -> {:.4})",
+            dev_rows.len(),
+            calibration.temperature,
+            calibration.nll_before,
+            calibration.nll_after
+        );
+    }
+    println!();
+    println!("| file | task | n test | transformer |");
+    println!("|---|---|---|---|");
+    for (part, rows) in test_parts.iter().zip(&test_rows) {
+        let pairs = rows.iter().map(|(embedding, example)| {
+            let prediction = head.predict(embedding).expect("the head's own dimension");
+            let predicted = if part.three_class {
+                prediction.label
+            } else {
+                prediction.polar_label()
+            };
+            (example.label, predicted)
+        });
+        let (task, figure) = if rows.is_empty() {
+            ("-", "-".to_owned())
+        } else if part.three_class {
+            let evaluation = Evaluation::three_class(pairs);
+            ("macro-F1 (3-class)", format!("{:.3}", evaluation.macro_f1))
+        } else {
+            let evaluation = Evaluation::binary(pairs);
+            ("accuracy (neg/pos)", format!("{:.3}", evaluation.accuracy))
+        };
+        println!("| {} | {task} | {} | {figure} |", part.name, rows.len());
+    }
+    head.set_metadata(
+        serde_json::json!({
+            "encoder": ENCODER,
+            "encoder_model_id": encoder.model_id(),
+            "files": prepared.parts.iter().map(|part| &part.name).collect::<Vec<_>>(),
+            "split_seed": options.seed,
+            "train_examples": train_rows.len(),
+            "corrections": options.corrections.as_ref().map(Vec::len),
+            "correction_weight": options.corrections.as_ref().map(|_| options.correction_weight),
+            "config": config,
+        })
+        .to_string(),
+    );
+    head.save(&options.out)
+        .with_context(|| format!("cannot write the head to {}", options.out.display()))?;
+    println!(
+        "wrote {} (use it with [classifier] head or VIGIL_TRANSFORMER_HEAD)",
+        options.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// An embedding with its example.
+#[cfg(feature = "candle")]
+type Row<'a> = (&'a [f32], &'a vigil_learned::Example);
+
+/// Pairs the next `examples.len()` embeddings of `rest` with `examples`.
+#[cfg(feature = "candle")]
+fn take<'a>(rest: &mut &'a [Vec<f32>], examples: &'a [vigil_learned::Example]) -> Vec<Row<'a>> {
+    let (these, after) = rest.split_at(examples.len());
+    *rest = after;
+    these.iter().map(Vec::as_slice).zip(examples).collect()
+}
+
+#[cfg(feature = "candle")]
+fn labelled<'a>(rows: &[Row<'a>]) -> Vec<vigil_transformer::LabelledEmbedding<'a>> {
+    rows.iter()
+        .map(
+            |(embedding, example)| vigil_transformer::LabelledEmbedding {
+                embedding,
+                label: example.label,
+                polar_only: example.polar_only,
+            },
+        )
+        .collect()
+}
