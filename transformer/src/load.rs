@@ -33,8 +33,7 @@ impl Engine {
     pub fn is_built(self) -> bool {
         match self {
             Engine::Candle => cfg!(feature = "candle"),
-            // The libtorch engine is not wired into this crate yet.
-            Engine::RustBert => false,
+            Engine::RustBert => cfg!(feature = "rust-bert"),
         }
     }
 }
@@ -82,10 +81,7 @@ pub fn load_classifier(
     let model = ModelDir::open(model_dir)?;
     match engine {
         Engine::Candle => load_candle(&model, head),
-        Engine::RustBert => Err(TransformerError::EngineNotBuilt {
-            engine: "rust-bert",
-            feature: "rust-bert",
-        }),
+        Engine::RustBert => load_rust_bert(&model, head),
     }
 }
 
@@ -121,6 +117,41 @@ fn load_candle(_model: &ModelDir, _head: Option<&Path>) -> Result<Box<dyn Classi
     Err(TransformerError::EngineNotBuilt {
         engine: "candle",
         feature: "candle",
+    })
+}
+
+#[cfg(feature = "rust-bert")]
+fn load_rust_bert(model: &ModelDir, head: Option<&Path>) -> Result<Box<dyn Classifier>> {
+    use crate::classifier::{CheckpointClassifier, TransformerClassifier};
+    use crate::model_dir::ModelKind;
+    use crate::tch_engine::{RustBertSentenceEncoder, RustBertSequenceClassifier};
+    match &model.kind {
+        ModelKind::SequenceClassification(labels) => {
+            let engine = RustBertSequenceClassifier::load(&model.dir)?;
+            Ok(Box::new(CheckpointClassifier::new(
+                Box::new(engine),
+                labels.clone(),
+            )))
+        }
+        ModelKind::SentenceEmbedding(_) => {
+            let head = match head {
+                Some(path) => SentimentHead::load(path)?,
+                None => SentimentHead::bundled()?,
+            };
+            let encoder = RustBertSentenceEncoder::load(&model.dir)?;
+            Ok(Box::new(TransformerClassifier::new(
+                Box::new(encoder),
+                head,
+            )?))
+        }
+    }
+}
+
+#[cfg(not(feature = "rust-bert"))]
+fn load_rust_bert(_model: &ModelDir, _head: Option<&Path>) -> Result<Box<dyn Classifier>> {
+    Err(TransformerError::EngineNotBuilt {
+        engine: "rust-bert",
+        feature: "rust-bert",
     })
 }
 
@@ -189,6 +220,7 @@ mod tests {
                 .contains("candle or rust-bert")
         );
         assert_eq!(Engine::Candle.is_built(), cfg!(feature = "candle"));
+        assert_eq!(Engine::RustBert.is_built(), cfg!(feature = "rust-bert"));
     }
 
     #[test]
@@ -201,6 +233,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(not(feature = "rust-bert"))]
     fn missing_engine_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         for file in ["tokenizer.json", "model.safetensors"] {
