@@ -1,6 +1,7 @@
 //! Chinese lexicon scoring: forward maximum matching over a hand-written lexicon, with
 //! negators, degree adverbs and adversatives applied in the spirit of VADER.
 
+use aho_corasick::{AhoCorasick, MatchKind};
 use rustc_hash::FxHashMap;
 
 use super::{normalize, punctuation_emphasis};
@@ -26,6 +27,48 @@ const BEFORE_ADVERSATIVE: f64 = 0.5;
 const AFTER_ADVERSATIVE: f64 = 1.5;
 /// "好" directly in front of another sentiment word is an adverb ("好慢", "好开心").
 const HAO_AS_DEGREE: f64 = 1.4;
+
+/// Kaomoji (face emoticons of Chinese and Japanese posts), by their faces without the
+/// brackets around them, which vary ("(╥﹏╥)", "（╥﹏╥）", "o(╥﹏╥)o"). Only faces
+/// with a non-ASCII character: ASCII emoticons (":)", "^_^") are VADER's. Matched as
+/// substrings, longest first; each adds its valence like a sentiment word.
+const KAOMOJI: &[(&str, f64)] = &[
+    // happy
+    ("´▽｀", 2.0),
+    ("´▽`", 2.0),
+    ("＾▽＾", 2.0),
+    ("^▽^", 2.0),
+    ("≧▽≦", 2.3),
+    ("≧∇≦", 2.3),
+    ("^∇^", 2.0),
+    ("￣▽￣", 1.5),
+    ("◕‿◕", 2.0),
+    ("^ω^", 1.8),
+    ("・ω・", 1.5),
+    ("･ω･", 1.5),
+    ("´∀｀", 2.0),
+    ("´∀`", 2.0),
+    ("ﾟ∀ﾟ", 1.8),
+    ("˘▽˘", 1.8),
+    ("ˊᗜˋ", 2.0),
+    // crying, sad
+    ("╥﹏╥", -2.3),
+    ("╥_╥", -2.3),
+    ("╥ω╥", -2.3),
+    ("╯﹏╰", -2.0),
+    ("╯︿╰", -2.0),
+    ("ಥ_ಥ", -2.3),
+    ("ಥ﹏ಥ", -2.3),
+    ("T﹏T", -2.0),
+    ("´;ω;`", -2.0),
+    ("╯□╰", -1.8),
+    // angry, table flip
+    ("┻━┻", -2.5),
+    ("｀Д´", -2.5),
+    ("`Д´", -2.5),
+    ("╬", -2.0),
+    ("ﾟДﾟ", -1.0),
+];
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Entry {
@@ -75,6 +118,8 @@ pub(crate) struct ChineseLexicon {
     emoji: FxHashMap<char, f64>,
     /// Longest entry in chars: bounds the matcher's look-ahead.
     longest: usize,
+    /// [`KAOMOJI`], leftmost-longest.
+    kaomoji: Option<AhoCorasick>,
 }
 
 impl ChineseLexicon {
@@ -171,11 +216,17 @@ impl ChineseLexicon {
             }
             nodes.entry(word.clone()).or_default().entry = Some(entry);
         }
+        let kaomoji = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(KAOMOJI.iter().map(|(face, _)| face))
+            .inspect_err(|error| tracing::warn!(%error, "kaomoji automaton failed to build"))
+            .ok();
         (
             ChineseLexicon {
                 nodes,
                 emoji,
                 longest,
+                kaomoji,
             },
             problems,
         )
@@ -186,14 +237,29 @@ impl ChineseLexicon {
         self.emoji.get(&c).copied()
     }
 
+    /// The summed valence of the kaomoji in `text` and how many there are.
+    pub(crate) fn kaomoji(&self, text: &str) -> (f64, usize) {
+        let Some(kaomoji) = &self.kaomoji else {
+            return (0.0, 0);
+        };
+        if text.is_ascii() {
+            return (0.0, 0);
+        }
+        kaomoji
+            .find_iter(text)
+            .fold((0.0, 0), |(total, count), hit| {
+                let valence = KAOMOJI.get(hit.pattern().as_usize()).map_or(0.0, |k| k.1);
+                (total + valence, count + 1)
+            })
+    }
+
     pub(crate) fn score(&self, text: &str) -> ChineseScore {
         let chars: Vec<char> = text.chars().collect();
         let tokens = self.tokenize(&chars);
         let first_adversative = tokens
             .iter()
             .position(|t| t.kind == TokenKind::Entry(Entry::Adversative));
-        let mut total = 0.0;
-        let mut hits = 0;
+        let (mut total, mut hits) = self.kaomoji(text);
         for (index, token) in tokens.iter().enumerate() {
             let TokenKind::Entry(Entry::Sentiment(valence)) = token.kind else {
                 continue;
@@ -598,5 +664,84 @@ mod tests {
         );
         assert_eq!(lexicon.score("今天下午三点开会").hits, 0);
         assert_eq!(lexicon.score("！！！？？").score, 0.0);
+    }
+
+    /// The rules the product issue lists for Chinese, one assertion each.
+    #[test]
+    fn negator_scope_over_degree_adverbs() {
+        // 不是很好 (not very good) is a mild negative; 很不好 (very not-good) a strong one.
+        let not_very_good = score("不是很好");
+        let very_not_good = score("很不好");
+        assert!(not_very_good < -0.05, "{not_very_good}");
+        assert!(
+            very_not_good < not_very_good,
+            "{very_not_good} < {not_very_good}"
+        );
+        assert!(score("不太满意") > score("不满意"));
+        assert!(score("没有很喜欢") < 0.0);
+    }
+
+    #[test]
+    fn youdian_softens() {
+        assert!(score("有点贵") < 0.0);
+        assert!(score("有点贵") > score("贵"));
+        assert!(score("有点好吃") < score("好吃"));
+        assert!(score("有点好吃") > 0.0);
+    }
+
+    #[test]
+    fn each_adversative_shifts_weight_to_the_clause_after() {
+        for adversative in ["但是", "不过", "却"] {
+            let praise_then_complaint = format!("东西不错{adversative}太贵了");
+            let complaint_then_praise = format!("有点贵{adversative}很好吃");
+            assert!(
+                score(&praise_then_complaint) < -0.05,
+                "{praise_then_complaint}"
+            );
+            assert!(
+                score(&complaint_then_praise) > 0.05,
+                "{complaint_then_praise}"
+            );
+        }
+    }
+
+    #[test]
+    fn internet_slang() {
+        for positive in ["这家店绝了", "yyds", "YYDS", "真香", "封神了", "无限回购"] {
+            assert!(score(positive) > 0.05, "{positive}");
+        }
+        for negative in [
+            "又踩雷了",
+            "翻车了",
+            "太拉垮了",
+            "拉胯",
+            "无语",
+            "真的无语",
+            "离谱",
+        ] {
+            assert!(score(negative) < -0.05, "{negative}");
+        }
+        assert!(
+            score("太拉垮了") < score("拉垮"),
+            "太 intensifies slang too"
+        );
+    }
+
+    #[test]
+    fn kaomoji_count() {
+        let lexicon = ChineseLexicon::builtin();
+        assert!(score("(╥﹏╥)") < -0.05);
+        assert!(score("（╥﹏╥）") < -0.05, "full-width brackets");
+        assert!(score("( ´▽｀)") > 0.05);
+        assert!(score("(╯°□°）╯︵ ┻━┻") < -0.05);
+        assert!(score("等了两个小时(╥﹏╥)") < score("等了两个小时"));
+        assert!(score("今天收到了( ´▽｀)") > 0.05);
+        assert_eq!(lexicon.kaomoji("(╥﹏╥)(╥﹏╥)").1, 2);
+        assert_eq!(lexicon.kaomoji("o(╥╯﹏╰╥)o").1, 1, "longest face wins");
+        assert_eq!(
+            lexicon.kaomoji("^_^ :)").1,
+            0,
+            "ASCII emoticons are VADER's"
+        );
     }
 }

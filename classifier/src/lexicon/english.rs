@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-use aho_corasick::AhoCorasick;
+use aho_corasick::{AhoCorasick, AhoCorasickKind};
 
 use super::vader::Vader;
 use super::{denormalize, normalize, punctuation_emphasis};
@@ -80,6 +80,7 @@ greasy\t-1.2
 moldy\t-2.3
 filthy\t-2.3
 slow\t-1.0
+yyds\t2.8
 ";
 
 /// Multi-word idioms of reviews and complaints that VADER scores wrongly ("don't
@@ -133,6 +134,30 @@ pub(super) const PHRASES: &[(&str, f64)] = &[
     ("went downhill", -2.0),
     ("gone downhill", -2.0),
     ("over rated", -1.5),
+    // "would not go back", "at best", "look elsewhere": plain words VADER reads as
+    // neutral or (for "best") positive in complaints.
+    ("not go back", -2.3),
+    ("wouldn't go back", -2.3),
+    ("won't go back", -2.3),
+    ("not going back", -2.3),
+    ("not eat here again", -2.3),
+    ("wouldn't eat here again", -2.3),
+    ("won't eat here again", -2.3),
+    ("not return", -1.8),
+    ("at best", -1.8),
+    ("look elsewhere", -1.8),
+    ("was a joke", -2.0),
+    ("i've had better", -1.8),
+    ("expect better", -1.5),
+    ("lost the love", -2.0),
+    ("expected better", -1.5),
+    ("save your money", -2.3),
+    // "no problem": VADER does not negate with "no", so it reads as a problem.
+    ("no problem", 1.5),
+    ("no problems", 1.5),
+    ("no trouble", 1.5),
+    ("no issues", 1.5),
+    ("nothing bad", 1.8),
     ("caught fire", -3.0),
     ("burst into flames", -3.0),
     ("went up in flames", -3.0),
@@ -182,14 +207,22 @@ struct English {
 
 impl English {
     fn new() -> Self {
+        Self::with_vader(Vader::with_supplement(SUPPLEMENT).clause_bounded())
+    }
+
+    fn with_vader(vader: Vader) -> Self {
         let table = phrase_table();
+        // A DFA without prefilter, as for VADER's automata (`vader.rs`): with phrases
+        // starting "no", "at" and "not", a prefilter's restarts cost more than the scan.
         let phrases = AhoCorasick::builder()
             .ascii_case_insensitive(true)
+            .kind(Some(AhoCorasickKind::DFA))
+            .prefilter(false)
             .build(table.iter().map(|(phrase, _)| phrase))
             .inspect_err(|error| tracing::warn!(%error, "phrase automaton failed to build"))
             .ok();
         English {
-            vader: Vader::with_supplement(SUPPLEMENT),
+            vader,
             phrases,
             phrase_valences: table.into_iter().map(|(_, valence)| valence).collect(),
         }
@@ -332,27 +365,45 @@ fn prepare_emoji<'t>(
 /// them (VADER maps 👍 and 😡 to descriptions it does not score, and 🔥 to "fire") and
 /// added to its sum before normalisation, as are [`PHRASES`].
 pub(crate) fn score(text: &str, emoji_valence: impl Fn(char) -> Option<f64>) -> f64 {
-    let english = english();
-    let text_apostrophes = if text.contains(['\u{2019}', '\u{2018}']) {
-        Cow::Owned(text.replace(['\u{2019}', '\u{2018}'], "'"))
-    } else {
-        Cow::Borrowed(text)
-    };
-    let (rest, phrase_total) = english.take_phrases(&text_apostrophes);
-    let mut added_total = phrase_total;
-    let prepared = prepare_emoji(&rest, &english.vader, &emoji_valence, &mut added_total);
-    let compound = english.vader.compound(&prepared);
-    let compound = if compound.is_finite() { compound } else { 0.0 };
-    if added_total == 0.0 {
-        return compound;
+    english().score(text, emoji_valence)
+}
+
+/// [`score`] with VADER's own rules (modifiers reach across clause punctuation), for the
+/// comparison with the `vader_sentiment` crate.
+#[cfg(test)]
+pub(super) fn score_with_crate_rules(
+    text: &str,
+    emoji_valence: impl Fn(char) -> Option<f64>,
+) -> f64 {
+    static CRATE_RULES: OnceLock<English> = OnceLock::new();
+    CRATE_RULES
+        .get_or_init(|| English::with_vader(Vader::with_supplement(SUPPLEMENT)))
+        .score(text, emoji_valence)
+}
+
+impl English {
+    fn score(&self, text: &str, emoji_valence: impl Fn(char) -> Option<f64>) -> f64 {
+        let text_apostrophes = if text.contains(['\u{2019}', '\u{2018}']) {
+            Cow::Owned(text.replace(['\u{2019}', '\u{2018}'], "'"))
+        } else {
+            Cow::Borrowed(text)
+        };
+        let (rest, phrase_total) = self.take_phrases(&text_apostrophes);
+        let mut added_total = phrase_total;
+        let prepared = prepare_emoji(&rest, &self.vader, &emoji_valence, &mut added_total);
+        let compound = self.vader.compound(&prepared);
+        let compound = if compound.is_finite() { compound } else { 0.0 };
+        if added_total == 0.0 {
+            return compound;
+        }
+        let mut total = denormalize(compound) + added_total;
+        if compound == 0.0 {
+            // VADER only applies "!!!" when it found words; with phrases or emoji alone
+            // do it here.
+            total += punctuation_emphasis(text).copysign(total);
+        }
+        normalize(total)
     }
-    let mut total = denormalize(compound) + added_total;
-    if compound == 0.0 {
-        // VADER only applies "!!!" when it found words; with phrases or emoji alone
-        // do it here.
-        total += punctuation_emphasis(text).copysign(total);
-    }
-    normalize(total)
 }
 
 #[cfg(test)]
@@ -409,6 +460,32 @@ mod tests {
         // Inside a longer word a phrase does not match.
         assert_eq!(take_phrases("unwill be backed").1, 0.0);
         assert_eq!(take_phrases("水壶 caught fire 了").0, "水壶             了");
+    }
+
+    /// Regression: scored +0.37. "not" three words back across the comma negated
+    /// "terrible" (VADER's negation window ignores punctuation); now modifiers stop at
+    /// clause punctuation, and "not go back" is a complaint of its own.
+    #[test]
+    fn negation_does_not_cross_clause_punctuation() {
+        assert!(english("I would not go back, terrible.") < -0.05);
+        // Without the phrase: the clause rule alone.
+        assert!(english("I would not buy it, terrible.") < -0.05);
+        assert!(score_with_crate_rules("I would not buy it, terrible.", |_| None) > 0.05);
+        assert!(english("not terrible") > 0.0);
+        assert!(english("It was not good at all") < -0.05);
+    }
+
+    #[test]
+    fn complaint_idioms_and_slang() {
+        assert!(english("The service here is fair at best.") < -0.05);
+        assert!(english("Food was average at best.") < -0.05);
+        assert!(english("I wouldn't go back.") < -0.05);
+        assert!(english("I would not eat here again.") < -0.05);
+        assert!(english("skip it and look elsewhere") < -0.05);
+        assert!(english("I've had better bagels from the grocery store.") < -0.05);
+        assert!(english("this place yyds") > 0.05);
+        assert!(english("I was able to do voice dialing in the car with no problem.") > 0.05);
+        assert!(english("Save your money.") < -0.05);
     }
 
     #[test]

@@ -8,6 +8,9 @@ mod english;
 mod reference;
 mod vader;
 
+use std::sync::OnceLock;
+
+use rustc_hash::FxHashMap;
 use vigil_core::text::{detect_lang, is_cjk};
 use vigil_core::{Classifier, Label, Sentiment};
 
@@ -28,6 +31,11 @@ const POLARITY_THRESHOLD: f32 = 0.05;
 /// Longer texts are scored on their first this many bytes: sentiment of a long
 /// article is decided by its opening, and the cost of one call stays bounded.
 pub(crate) const MAX_TEXT_BYTES: usize = 64 * 1024;
+/// Confidence of the neutral verdict for a text in a language the lexicons do not
+/// cover (a hint naming another language, or Latin text that reads as German, French,
+/// Spanish…): below the 0.5 any polar verdict has, because "neutral" here means "not
+/// read", not "read and found neutral".
+pub(crate) const UNSUPPORTED_LANGUAGE_CONFIDENCE: f32 = 0.2;
 /// In mixed-script text one Han character carries about as much as this many Latin
 /// letters (a two-character Chinese word against a five-letter English one).
 const LATIN_LETTERS_PER_HAN: f64 = 2.5;
@@ -43,7 +51,7 @@ impl LexiconClassifier {
     /// Backend name, as in the config's `classifier.backend`.
     pub const BACKEND: &'static str = "lexicon";
     /// Recorded with every score; bump when the lexicons or the rules change.
-    pub const VERSION: &'static str = "lexicon-1";
+    pub const VERSION: &'static str = "lexicon-2";
 
     pub fn new() -> Self {
         english::warm_up();
@@ -52,14 +60,19 @@ impl LexiconClassifier {
         }
     }
 
-    /// The score in -1..=1 before labelling.
-    fn score(&self, text: &str) -> f64 {
-        self.analyse(text).combined
+    /// The score and the parts it is made of (for the `learned` backend's dense
+    /// features). Text in a language the lexicons do not cover
+    /// ([`unsupported_language`]) scores 0 with no parts.
+    pub(crate) fn analyse(&self, text: &str) -> Analysis {
+        if unsupported_language(text) {
+            return Analysis::english_only(0.0, 0);
+        }
+        self.analyse_as_supported(text)
     }
 
-    /// The score and the parts it is made of (for the `learned` backend's dense
-    /// features).
-    pub(crate) fn analyse(&self, text: &str) -> Analysis {
+    /// [`Self::analyse`] without the language check: the text is read as English and
+    /// Chinese whatever it is.
+    fn analyse_as_supported(&self, text: &str) -> Analysis {
         let emoji = |c| self.chinese.emoji_valence(c);
         if text.is_ascii() {
             // No Han: English only, without counting characters.
@@ -76,7 +89,11 @@ impl LexiconClassifier {
             }
         }
         if han == 0 {
-            let english = english::score(text, emoji);
+            let (kaomoji, _) = self.chinese.kaomoji(text);
+            let mut english = english::score(text, emoji);
+            if kaomoji != 0.0 {
+                english = normalize(denormalize(english) + kaomoji);
+            }
             return Analysis::english_only(english, latin);
         }
         let chinese = self.chinese.score(text);
@@ -168,7 +185,22 @@ impl Classifier for LexiconClassifier {
 
     fn classify(&self, text: &str, lang: Option<&str>) -> Sentiment {
         let text = truncate_to_bytes(text, MAX_TEXT_BYTES);
-        let score = self.score(text) as f32;
+        let lang = resolve_lang(text, lang);
+        if lang == UNDETERMINED && text.chars().any(char::is_alphabetic) {
+            // Letters of a language the lexicons do not cover: say so rather than
+            // read German through an English lexicon ("war" is negative in English).
+            return Sentiment {
+                label: Label::Neutral,
+                score: 0.0,
+                confidence: UNSUPPORTED_LANGUAGE_CONFIDENCE,
+                lang: lang.to_owned(),
+                backend: Self::BACKEND.to_owned(),
+                version: Self::VERSION.to_owned(),
+            };
+        }
+        // The language is supported, by detection or by the hint: a hint wins over
+        // detection, as it always has.
+        let score = self.analyse_as_supported(text).combined as f32;
         let score = if score.is_finite() {
             score.clamp(-1.0, 1.0)
         } else {
@@ -179,7 +211,7 @@ impl Classifier for LexiconClassifier {
             label,
             score,
             confidence,
-            lang: resolve_lang(text, lang).to_owned(),
+            lang: lang.to_owned(),
             backend: Self::BACKEND.to_owned(),
             version: Self::VERSION.to_owned(),
         }
@@ -201,10 +233,18 @@ pub(crate) fn verdict(score: f32) -> (Label, f32) {
     }
 }
 
+/// The language tag for text the lexicons cannot read.
+const UNDETERMINED: &str = "und";
+
 /// The hint's primary subtag when it is one the lexicon knows (`zh-CN` → `zh`), `und`
-/// for other languages, detection when there is no hint.
+/// for other languages, detection when there is no hint: `und` also for text with no
+/// letters and for text in a language the lexicons do not cover
+/// ([`unsupported_language`]).
 pub(crate) fn resolve_lang(text: &str, hint: Option<&str>) -> &'static str {
     let Some(hint) = hint.map(str::trim).filter(|h| !h.is_empty()) else {
+        if unsupported_language(text) {
+            return UNDETERMINED;
+        }
         return detect_lang_fast(text);
     };
     let primary = hint.split(['-', '_']).next().unwrap_or(hint);
@@ -215,6 +255,144 @@ pub(crate) fn resolve_lang(text: &str, hint: Option<&str>) -> &'static str {
     } else {
         "und"
     }
+}
+
+/// Whether `text` is in a language the lexicons do not cover, as far as cheap signs
+/// tell: Japanese or Korean (a text at least half CJK in which kana or hangul, which
+/// [`is_cjk`] counts as Han, are at least a fifth of the CJK characters), or
+/// Latin-script text whose function words are German, French, Spanish, Italian, Portuguese or Dutch rather than English (at least
+/// two such words, more than twice the English ones; ASCII text that reaches three
+/// English ones before any foreign one is English). Text with too few words to tell
+/// counts as covered.
+pub(crate) fn unsupported_language(text: &str) -> bool {
+    let mut words = FunctionWordCounts::default();
+    let mut cjk = 0usize;
+    let mut kana_or_hangul = 0usize;
+    let mut latin = 0usize;
+    if text.is_ascii() {
+        for byte in text.bytes() {
+            if words.english >= ENGLISH_WORDS_ENOUGH && words.foreign == 0 {
+                // Plainly English so far: a post does not switch language often
+                // enough to pay for reading the rest.
+                return false;
+            }
+            if byte.is_ascii_alphabetic() {
+                words.push(byte.to_ascii_lowercase());
+            } else {
+                words.finish_word();
+            }
+        }
+    } else {
+        let mut buffer = [0u8; 4];
+        for c in text.chars() {
+            if is_cjk(c) {
+                cjk += 1;
+                // Kana and hangul, not the katakana middle dot (・) that English posts use.
+                if matches!(c as u32, 0x3040..=0x30FA | 0x30FD..=0x30FF | 0xAC00..=0xD7AF) {
+                    kana_or_hangul += 1;
+                }
+                words.finish_word();
+            } else if c.is_alphabetic() {
+                latin += 1;
+                for lower in c.to_lowercase() {
+                    for &byte in lower.encode_utf8(&mut buffer).as_bytes() {
+                        words.push(byte);
+                    }
+                }
+            } else {
+                words.finish_word();
+            }
+        }
+    }
+    words.finish_word();
+    if cjk > 0 {
+        // Only a post with at least as many CJK characters as Latin letters: an English
+        // tweet with a Japanese hashtag is English.
+        return kana_or_hangul >= 2 && kana_or_hangul * 5 >= cjk && cjk >= latin;
+    }
+    words.foreign >= 2 && words.foreign > 2 * words.english
+}
+
+/// Counts of function words, and the current word lower-cased and packed into a u64
+/// while it fits in 8 bytes.
+#[derive(Default)]
+struct FunctionWordCounts {
+    foreign: usize,
+    english: usize,
+    key: u64,
+    key_bytes: usize,
+}
+
+impl FunctionWordCounts {
+    fn push(&mut self, byte: u8) {
+        self.key = self.key << 8 | u64::from(byte);
+        self.key_bytes += 1;
+    }
+
+    fn finish_word(&mut self) {
+        if (1..=8).contains(&self.key_bytes) {
+            match function_words().get(&self.key) {
+                Some(true) => self.foreign += 1,
+                Some(false) => self.english += 1,
+                None => {}
+            }
+        }
+        self.key = 0;
+        self.key_bytes = 0;
+    }
+}
+
+/// An ASCII text whose words so far include this many English function words and no
+/// foreign ones is taken as English without reading further.
+const ENGLISH_WORDS_ENOUGH: usize = 3;
+
+/// Function words frequent in one language and rare as English words (no "die", "war",
+/// "also", "den", "van", "la", "de", which English text and names use). Lower case, at
+/// most 8 bytes of UTF-8.
+#[rustfmt::skip] // one line per language
+const FOREIGN_FUNCTION_WORDS: &[&str] = &[
+    // German
+    "und", "ist", "nicht", "ich", "sehr", "ein", "eine", "einen", "das", "der", "mit",
+    "auch", "aber", "wir", "sind", "nur", "noch", "für", "über", "wird", "kann", "wie",
+    "bei", "auf", "dem", "sie", "gut", "schlecht", "nein", "bin", "habe", "haben", "wurde",
+    "zum", "zur", "keine", "kein", "ganz", "leider", "schon", "immer",
+    // French
+    "est", "et", "je", "une", "très", "avec", "mais", "pas", "nous", "vous", "il", "elle",
+    "qui", "les", "des", "du", "au", "sont", "ça", "ce", "cette", "mon", "dans", "suis",
+    "j", "c", "n", "bien", "trop", "merci",
+    // Spanish, Italian, Portuguese
+    "muy", "pero", "es", "una", "está", "por", "para", "con", "que", "las", "lo", "yo",
+    "mi", "su", "bueno", "malo", "gracias", "también", "más", "qué", "della", "che",
+    "molto", "sono", "è", "anche", "questo", "não", "muito", "com", "uma", "é", "os",
+    "isso", "mas", "você", "eu",
+    // Dutch
+    "het", "een", "niet", "zeer", "heel", "ik", "zijn", "maar",
+];
+
+/// English function words: their count keeps English text with a few foreign words
+/// English.
+const ENGLISH_FUNCTION_WORDS: &[&str] = &[
+    "the", "and", "is", "are", "was", "this", "that", "with", "for", "you", "it", "not", "have",
+    "my", "of", "to", "in", "on", "be", "but", "just", "so", "i", "me", "we", "they", "at", "very",
+    "what", "a", "an", "all", "from", "will", "can", "if", "about", "get", "your", "our", "has",
+];
+
+/// [`FOREIGN_FUNCTION_WORDS`] (true) and [`ENGLISH_FUNCTION_WORDS`] (false) by their
+/// bytes packed into a u64, so a word costs one hash lookup.
+fn function_words() -> &'static FxHashMap<u64, bool> {
+    static WORDS: OnceLock<FxHashMap<u64, bool>> = OnceLock::new();
+    WORDS.get_or_init(|| {
+        let pack = |word: &str| {
+            debug_assert!(word.len() <= 8, "{word}");
+            word.bytes()
+                .fold(0u64, |key, byte| key << 8 | u64::from(byte))
+        };
+        let foreign = FOREIGN_FUNCTION_WORDS.iter().map(|word| (pack(word), true));
+        let english = ENGLISH_FUNCTION_WORDS
+            .iter()
+            .map(|word| (pack(word), false));
+        foreign.chain(english).collect()
+    })
 }
 
 /// [`detect_lang`], skipping its per-character count for ASCII text: no Han, so `en`
@@ -371,6 +549,75 @@ mod tests {
         assert_eq!(label("Acme水壶 is awful, 太危险了"), Label::Negative);
     }
 
+    /// Regression: German was read with the English lexicon ("war" is negative there)
+    /// and came out with a confident label. Languages the lexicons do not cover are
+    /// neutral with low confidence and `und`.
+    #[test]
+    fn unsupported_languages_are_neutral_with_low_confidence() {
+        let classifier = LexiconClassifier::new();
+        for (text, hint) in [
+            ("Das ist ein gutes Produkt, ich bin sehr zufrieden.", None),
+            (
+                "Das Essen war schrecklich und der Service war langsam.",
+                None,
+            ),
+            ("Le produit est très bien, je suis content.", None),
+            ("El servicio es muy malo y la comida está fría.", None),
+            ("この商品はとても良いです", None),
+            ("이 제품 정말 좋아요", None),
+            ("Das Produkt war gut", Some("de")),
+            ("great product", Some("fr-FR")),
+        ] {
+            let sentiment = classifier.classify(text, hint);
+            assert_eq!(sentiment.label, Label::Neutral, "{text}: {sentiment:?}");
+            assert_eq!(sentiment.score, 0.0, "{text}");
+            assert_eq!(
+                sentiment.confidence, UNSUPPORTED_LANGUAGE_CONFIDENCE,
+                "{text}"
+            );
+            assert_eq!(sentiment.lang, "und", "{text}");
+            if hint.is_none() {
+                assert_eq!(classifier.analyse(text).combined, 0.0, "{text}");
+            }
+        }
+        // English and Chinese keep their scores, including a few foreign words, a
+        // Japanese kaomoji character and a hint that says English.
+        for (text, hint, label) in [
+            (
+                "The food at Le Petit Bistro is great",
+                None,
+                Label::Positive,
+            ),
+            ("Real Madrid lost again, terrible", None, Label::Negative),
+            ("I love La La Land", None, Label::Positive),
+            ("Das war gut", Some("en"), Label::Negative),
+            ("今天好开心ヾ(≧▽≦*)o", None, Label::Positive),
+            ("Happy #Thanksgiving・・・#アリアナ", None, Label::Positive),
+            ("这个水壶很好用", Some("zh-CN"), Label::Positive),
+        ] {
+            let sentiment = classifier.classify(text, hint);
+            assert_eq!(sentiment.label, label, "{text}: {sentiment:?}");
+            assert_ne!(sentiment.lang, "und", "{text}");
+        }
+        // No letters: still scored (emoji), still `und`.
+        assert_eq!(classifier.classify("👍", Some("de")).label, Label::Positive);
+    }
+
+    /// Regression: +0.37 ("not" negated "terrible" across the comma).
+    #[test]
+    fn would_not_go_back_terrible_is_negative() {
+        let sentiment = classify("I would not go back, terrible.");
+        assert_eq!(sentiment.label, Label::Negative, "{sentiment:?}");
+    }
+
+    #[test]
+    fn kaomoji_alone_and_in_posts() {
+        assert_eq!(label("(╥﹏╥)"), Label::Negative);
+        assert_eq!(label("( ´▽｀)"), Label::Positive);
+        assert_eq!(label("finally got it ( ´▽｀)"), Label::Positive);
+        assert_eq!(label("等了两个小时(╥﹏╥)"), Label::Negative);
+    }
+
     #[test]
     fn sentiment_carries_lang_backend_and_version() {
         let classifier = LexiconClassifier::new();
@@ -388,7 +635,7 @@ mod tests {
         );
         assert_eq!(classifier.classify("works great", Some("")).lang, "en");
         assert_eq!(classifier.backend(), "lexicon");
-        assert_eq!(classifier.version(), "lexicon-1");
+        assert_eq!(classifier.version(), "lexicon-2");
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! port scores the same. Two checks: the port's compound against the crate's on
 //! generated texts built to reach every rule, and `english::score` against this old
 //! path on the same texts and on the English lines of the shared sentiment sets
-//! (skipped, with a message, when `../shared` is absent).
+//! (skipped, with a message, when `../shared` is absent). Both use VADER's own rules
+//! (`english::score_with_crate_rules`): Vigil's clause-bounded modifiers are a
+//! deliberate change, tested in `vader.rs` and `english.rs`.
 //!
 //! Scores must agree within 1e-9. The crate iterates hash maps in a random order in two
 //! places; one only moves the last bits of a sum, the other decides which of two
@@ -407,7 +409,7 @@ fn english_score_is_what_it_was_on_generated_texts() {
         texts,
         &vader,
         |text| english::prepared_for_vader(text, emoji),
-        |text| english::score(text, emoji),
+        |text| english::score_with_crate_rules(text, emoji),
         |text| old_score(text, emoji),
     );
     assert!(ambiguous * 100 <= compared, "{ambiguous} of {compared}");
@@ -471,7 +473,7 @@ fn english_score_is_what_it_was_on_the_shared_sets() {
             lines,
             &vader,
             |text| english::prepared_for_vader(text, emoji),
-            |text| english::score(text, emoji),
+            |text| english::score_with_crate_rules(text, emoji),
             |text| old_score(text, emoji),
         );
         assert!(
@@ -485,7 +487,7 @@ fn english_score_is_what_it_was_on_the_shared_sets() {
 
 #[test]
 fn old_and_new_phrase_matching_agree_on_overlaps() {
-    let english_scorer = |text: &str| english::score(text, |_| None);
+    let english_scorer = |text: &str| english::score_with_crate_rules(text, |_| None);
     for text in [
         "caught fire caught fire",
         "won't be back won't be back",

@@ -17,6 +17,10 @@
 //! order of the tables below. The unit tests in `reference.rs` compare the two on
 //! generated texts and on the shared sentiment sets.
 //!
+//! One deliberate change is behind a switch, [`Vader::clause_bounded`], which the
+//! `lexicon` backend uses since `lexicon-2`: negations, boosters and "least" stop at
+//! clause punctuation. Without the switch the port scores exactly as the crate.
+//!
 //! What makes it fast: one FxHash lookup per token finds everything the rules ask of a
 //! word; tokens borrow from the text (allocation only for a text with emoji, or a
 //! non-ASCII token to case-fold); the substring rules run Aho-Corasick automata.
@@ -247,6 +251,9 @@ struct Token<'t> {
     info: WordInfo,
     all_caps: bool,
     negated: bool,
+    /// The piece ended with clause punctuation (`,` `;` `:` `.` `!` `?`): with
+    /// [`Vader::clause_bounded`], modifiers before it do not reach words after it.
+    ends_clause: bool,
 }
 
 impl Token<'_> {
@@ -268,6 +275,10 @@ pub(crate) struct Vader {
     ascii_emoji: bool,
     idioms: Option<AhoCorasick>,
     boosters: Option<AhoCorasick>,
+    /// Vigil's rule, off in the crate: negations, boosters and "least" do not reach
+    /// across clause punctuation ("I would not go back, terrible." is not a negated
+    /// "terrible").
+    clause_bounded: bool,
 }
 
 /// Unicode case folding, as the crate's `UniCase` keys compare.
@@ -380,6 +391,16 @@ impl Vader {
             ascii_emoji,
             idioms: automaton(SPECIAL_CASE_IDIOMS),
             boosters: automaton(BOOSTERS),
+            clause_bounded: false,
+        }
+    }
+
+    /// The same analyzer with modifiers stopped at clause punctuation (Vigil's rule;
+    /// without it the port computes exactly the crate's compound).
+    pub(crate) fn clause_bounded(self) -> Self {
+        Vader {
+            clause_bounded: true,
+            ..self
         }
     }
 
@@ -478,6 +499,13 @@ impl Vader {
     fn tokenize<'t>(&self, text: &'t str, tokens: &mut Vec<Token<'t>>) {
         for piece in text.split_whitespace() {
             if piece.len() <= 1 {
+                // A lone comma or stop ("good , but" in tokenised text) ends the
+                // clause of the word before it.
+                if matches!(piece, "," | ";" | ":" | "." | "!" | "?")
+                    && let Some(last) = tokens.last_mut()
+                {
+                    last.ends_clause = true;
+                }
                 continue;
             }
             let stripped = piece.trim_matches(|c: char| c.is_ascii_punctuation());
@@ -492,6 +520,10 @@ impl Vader {
                 info,
                 all_caps: is_all_caps(raw),
                 negated: info.flags & NEGATION != 0 || raw.contains("n't"),
+                ends_clause: piece
+                    .bytes()
+                    .next_back()
+                    .is_some_and(|byte| matches!(byte, b',' | b';' | b':' | b'.' | b'!' | b'?')),
             });
         }
     }
@@ -522,6 +554,9 @@ impl Vader {
             else {
                 continue;
             };
+            if self.clause_bounded && previous.ends_clause {
+                break;
+            }
             if previous.info.valence.is_some() {
                 continue;
             }
@@ -538,7 +573,10 @@ impl Vader {
                 valence = special_idioms_check(valence, lowered, tokens.len(), index);
             }
         }
-        if index > 0 && tokens[index - 1].is(LEAST) {
+        if index > 0
+            && tokens[index - 1].is(LEAST)
+            && !(self.clause_bounded && tokens[index - 1].ends_clause)
+        {
             valence *= NEGATION_SCALAR;
         }
         valence
@@ -795,5 +833,31 @@ mod tests {
         assert!(vader.compound("the kettle!") < 0.0);
         // An emoji becomes its description.
         assert!(vader.compound("😀") > 0.0);
+    }
+
+    /// Regression: "I would not go back, terrible." scored +0.37 because "not", three
+    /// words back across the comma, negated "terrible".
+    #[test]
+    fn clause_bounded_modifiers_stop_at_clause_punctuation() {
+        let crate_rules = vader();
+        let vigil_rules = vader().clause_bounded();
+        let text = "I would not go back, terrible.";
+        assert!(
+            crate_rules.compound(text) > 0.0,
+            "the crate's rule negates it"
+        );
+        assert!(vigil_rules.compound(text) < -0.05);
+        // Inside one clause negation and boosters still apply.
+        assert_eq!(
+            vigil_rules.compound("it was not good"),
+            crate_rules.compound("it was not good")
+        );
+        assert!(vigil_rules.compound("very, good") < crate_rules.compound("very, good"));
+        assert!(vigil_rules.compound("least. good") > 0.0);
+        assert!(
+            vigil_rules.compound("would not go back , terrible") < -0.05,
+            "PTB commas"
+        );
+        assert!(crate_rules.compound("least. good") < 0.0);
     }
 }
