@@ -18,6 +18,7 @@ use serde::Serialize;
 use vigil_core::{Label, Sentiment};
 
 use crate::audit::append_in;
+use crate::posts::{UPDATE_SENTIMENT, update_sentiment};
 use crate::time::{format_time, parsed_col, time_col};
 use crate::{Result, Store, StoreError};
 
@@ -158,21 +159,10 @@ impl Store {
             .or_else(|| model.as_ref().map(|m| m.lang.clone()))
             .unwrap_or_else(|| "und".into());
         let sentiment = analyst_sentiment(label, &lang, by);
-        tx.execute(
-            "UPDATE posts SET sentiment_label = ?2, sentiment_score = ?3,
-                 sentiment_confidence = ?4, sentiment_lang = ?5, sentiment_backend = ?6,
-                 sentiment_version = ?7
-             WHERE seq = ?1",
-            params![
-                seq,
-                sentiment.label.as_str(),
-                sentiment.score,
-                sentiment.confidence,
-                sentiment.lang,
-                sentiment.backend,
-                sentiment.version,
-            ],
-        )?;
+        // An analyst may overwrite an analyst: no backend's label is kept.
+        let mut update = tx.prepare_cached(UPDATE_SENTIMENT)?;
+        update_sentiment(&mut update, seq, &sentiment, "")?;
+        drop(update);
         let model_json = model.as_ref().map(serde_json::to_string).transpose()?;
         tx.execute(
             "INSERT INTO corrections (post_id, label, by, via, at, model_json)
@@ -287,24 +277,10 @@ impl Store {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut changed = 0;
         {
-            let mut update = tx.prepare_cached(
-                "UPDATE posts SET sentiment_label = ?2, sentiment_score = ?3,
-                     sentiment_confidence = ?4, sentiment_lang = ?5, sentiment_backend = ?6,
-                     sentiment_version = ?7
-                 WHERE seq = ?1 AND sentiment_backend IS NOT ?8",
-            )?;
+            let mut update = tx.prepare_cached(UPDATE_SENTIMENT)?;
             let mut queue = tx.prepare_cached(QUEUE_REFRESH)?;
             for (seq, sentiment) in updates {
-                let rows = update.execute(params![
-                    seq,
-                    sentiment.label.as_str(),
-                    sentiment.score,
-                    sentiment.confidence,
-                    sentiment.lang,
-                    sentiment.backend,
-                    sentiment.version,
-                    ANALYST_BACKEND,
-                ])?;
+                let rows = update_sentiment(&mut update, *seq, sentiment, ANALYST_BACKEND)?;
                 if rows > 0 {
                     queue.execute([seq])?;
                     changed += 1;

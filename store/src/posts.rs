@@ -7,6 +7,7 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
 use vigil_core::{Post, Provenance, Sentiment, SourceCheckpoint, StoredPost};
 
+use crate::corrections::ANALYST_BACKEND;
 use crate::time::{format_time, json_col, parsed_col, time_col};
 use crate::{Result, Store, audit, checkpoints, dedup};
 
@@ -27,6 +28,32 @@ pub(crate) const POST_COLUMNS: &str = "seq, id, source, external_id, url, canoni
      title, text, lang, published_at, brands, fetched_at, fetch_url, http_status, content_hash, \
      extraction, sentiment_label, sentiment_score, sentiment_confidence, sentiment_lang, \
      sentiment_backend, sentiment_version, engagement, duplicate_of";
+
+/// Sets a post's sentiment (`?1` seq, `?2..?7` the sentiment) unless the post's
+/// sentiment came from the backend `?8` (an analyst's label is kept; `''` keeps none).
+pub(crate) const UPDATE_SENTIMENT: &str = "UPDATE posts SET sentiment_label = ?2,
+     sentiment_score = ?3, sentiment_confidence = ?4, sentiment_lang = ?5,
+     sentiment_backend = ?6, sentiment_version = ?7
+     WHERE seq = ?1 AND sentiment_backend IS NOT ?8";
+
+/// Runs [`UPDATE_SENTIMENT`]; returns the rows changed (0 or 1).
+pub(crate) fn update_sentiment(
+    statement: &mut rusqlite::Statement<'_>,
+    seq: i64,
+    sentiment: &Sentiment,
+    keep_backend: &str,
+) -> rusqlite::Result<usize> {
+    statement.execute(params![
+        seq,
+        sentiment.label.as_str(),
+        sentiment.score,
+        sentiment.confidence,
+        sentiment.lang,
+        sentiment.backend,
+        sentiment.version,
+        keep_backend,
+    ])
+}
 
 pub(crate) fn post_from_row(row: &Row<'_>) -> rusqlite::Result<StoredPost> {
     let label: Option<String> = row.get(17)?;
@@ -362,23 +389,9 @@ impl Store {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut missing = 0usize;
         {
-            let mut update = tx.prepare_cached(
-                "UPDATE posts SET sentiment_label = ?2, sentiment_score = ?3,
-                     sentiment_confidence = ?4, sentiment_lang = ?5, sentiment_backend = ?6,
-                     sentiment_version = ?7
-                 WHERE seq = ?1 AND sentiment_backend IS NOT ?8",
-            )?;
+            let mut update = tx.prepare_cached(UPDATE_SENTIMENT)?;
             for (seq, sentiment) in updates {
-                let changed = update.execute(params![
-                    seq,
-                    sentiment.label.as_str(),
-                    sentiment.score,
-                    sentiment.confidence,
-                    sentiment.lang,
-                    sentiment.backend,
-                    sentiment.version,
-                    crate::corrections::ANALYST_BACKEND,
-                ])?;
+                let changed = update_sentiment(&mut update, *seq, sentiment, ANALYST_BACKEND)?;
                 if changed == 0 {
                     missing += 1;
                 }

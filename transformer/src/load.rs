@@ -85,31 +85,44 @@ pub fn load_classifier(
     }
 }
 
-#[cfg(feature = "candle")]
-fn load_candle(model: &ModelDir, head: Option<&Path>) -> Result<Box<dyn Classifier>> {
-    use crate::candle_engine::{CandleSentenceEncoder, CandleSequenceClassifier};
+/// Builds the classifier `model` calls for from an engine's two loaders: a checkpoint
+/// as it is, or the sentence encoder with `head` (else the bundled head).
+#[cfg(any(feature = "candle", feature = "rust-bert"))]
+fn assemble(
+    model: &ModelDir,
+    head: Option<&Path>,
+    checkpoint: impl FnOnce(&Path) -> Result<Box<dyn crate::encoder::SequenceClassifierEngine>>,
+    encoder: impl FnOnce(&Path) -> Result<Box<dyn crate::encoder::SentenceEncoder>>,
+) -> Result<Box<dyn Classifier>> {
     use crate::classifier::{CheckpointClassifier, TransformerClassifier};
     use crate::model_dir::ModelKind;
     match &model.kind {
-        ModelKind::SequenceClassification(labels) => {
-            let engine = CandleSequenceClassifier::load(&model.dir)?;
-            Ok(Box::new(CheckpointClassifier::new(
-                Box::new(engine),
-                labels.clone(),
-            )))
-        }
+        ModelKind::SequenceClassification(labels) => Ok(Box::new(CheckpointClassifier::new(
+            checkpoint(&model.dir)?,
+            labels.clone(),
+        ))),
         ModelKind::SentenceEmbedding(_) => {
             let head = match head {
                 Some(path) => SentimentHead::load(path)?,
                 None => SentimentHead::bundled()?,
             };
-            let encoder = CandleSentenceEncoder::load(&model.dir)?;
             Ok(Box::new(TransformerClassifier::new(
-                Box::new(encoder),
+                encoder(&model.dir)?,
                 head,
             )?))
         }
     }
+}
+
+#[cfg(feature = "candle")]
+fn load_candle(model: &ModelDir, head: Option<&Path>) -> Result<Box<dyn Classifier>> {
+    use crate::candle_engine::{CandleSentenceEncoder, CandleSequenceClassifier};
+    assemble(
+        model,
+        head,
+        |dir| Ok(Box::new(CandleSequenceClassifier::load(dir)?)),
+        |dir| Ok(Box::new(CandleSentenceEncoder::load(dir)?)),
+    )
 }
 
 #[cfg(not(feature = "candle"))]
@@ -122,29 +135,13 @@ fn load_candle(_model: &ModelDir, _head: Option<&Path>) -> Result<Box<dyn Classi
 
 #[cfg(feature = "rust-bert")]
 fn load_rust_bert(model: &ModelDir, head: Option<&Path>) -> Result<Box<dyn Classifier>> {
-    use crate::classifier::{CheckpointClassifier, TransformerClassifier};
-    use crate::model_dir::ModelKind;
     use crate::tch_engine::{RustBertSentenceEncoder, RustBertSequenceClassifier};
-    match &model.kind {
-        ModelKind::SequenceClassification(labels) => {
-            let engine = RustBertSequenceClassifier::load(&model.dir)?;
-            Ok(Box::new(CheckpointClassifier::new(
-                Box::new(engine),
-                labels.clone(),
-            )))
-        }
-        ModelKind::SentenceEmbedding(_) => {
-            let head = match head {
-                Some(path) => SentimentHead::load(path)?,
-                None => SentimentHead::bundled()?,
-            };
-            let encoder = RustBertSentenceEncoder::load(&model.dir)?;
-            Ok(Box::new(TransformerClassifier::new(
-                Box::new(encoder),
-                head,
-            )?))
-        }
-    }
+    assemble(
+        model,
+        head,
+        |dir| Ok(Box::new(RustBertSequenceClassifier::load(dir)?)),
+        |dir| Ok(Box::new(RustBertSentenceEncoder::load(dir)?)),
+    )
 }
 
 #[cfg(not(feature = "rust-bert"))]
