@@ -1,5 +1,5 @@
-//! CPU cost of the `lexicon` backend per text: `LexiconClassifier::classify` over
-//! generated posts (English of 12–60 words, Chinese of 20–100 characters, generated
+//! CPU cost per text of the `lexicon` and `learned` backends: `classify(text, None)`
+//! over generated posts (English of 12–60 words, Chinese of 20–100 characters, generated
 //! deterministically with SplitMix64) and, when `../shared` is present, the English
 //! and Chinese lines of the shared sentiment sets. The measured value is this thread's
 //! CPU time (`cpu_time.rs`); criterion's elements are texts.
@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use vigil_classifier::LexiconClassifier;
+use vigil_classifier::{LearnedClassifier, LexiconClassifier};
 use vigil_core::Classifier;
 
 use cpu_time::ThreadCpuTime;
@@ -220,7 +220,13 @@ fn shared_lines(path: &Path, text_column: usize) -> Vec<String> {
 }
 
 fn classify(c: &mut Criterion<ThreadCpuTime>) {
-    let classifier = LexiconClassifier::new();
+    let backends: [(&str, Box<dyn Classifier>); 2] = [
+        ("lexicon", Box::new(LexiconClassifier::new())),
+        (
+            "learned",
+            Box::new(LearnedClassifier::bundled().expect("the bundled model loads")),
+        ),
+    ];
     let mut rng = Rng(42);
     let mut sets: Vec<(&str, Vec<String>)> = vec![
         (
@@ -257,13 +263,15 @@ fn classify(c: &mut Criterion<ThreadCpuTime>) {
             bytes as f64 / texts.len() as f64
         );
         group.throughput(Throughput::Elements(texts.len() as u64));
-        group.bench_function(BenchmarkId::new("lexicon", name), |b| {
-            b.iter(|| {
-                for text in texts {
-                    black_box(classifier.classify(black_box(text), None));
-                }
-            })
-        });
+        for (backend, classifier) in &backends {
+            group.bench_function(BenchmarkId::new(*backend, name), |b| {
+                b.iter(|| {
+                    for text in texts {
+                        black_box(classifier.classify(black_box(text), None));
+                    }
+                })
+            });
+        }
     }
     group.finish();
 }
