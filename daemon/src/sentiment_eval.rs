@@ -33,19 +33,32 @@ pub struct FileEvaluation {
 pub fn evaluate(classifier: &dyn Classifier, dataset: &Dataset, path: &Path) -> FileEvaluation {
     let has_neutral = dataset.examples.iter().any(|e| e.label == Label::Neutral);
     let binary = !has_neutral && dataset.examples.iter().all(|e| e.polar_only);
-    let pairs = dataset.examples.iter().map(|example| {
-        let sentiment = classifier.classify(&example.text, example.lang.as_deref());
-        let predicted = if binary {
-            if sentiment.score > 0.0 {
-                Label::Positive
+    // In batches, so batched backends (transformer) run as they do in the daemon.
+    let inputs: Vec<(&str, Option<&str>)> = dataset
+        .examples
+        .iter()
+        .map(|example| (example.text.as_str(), example.lang.as_deref()))
+        .collect();
+    let mut sentiments = Vec::with_capacity(inputs.len());
+    for chunk in inputs.chunks(256) {
+        sentiments.extend(classifier.classify_batch(chunk));
+    }
+    let pairs = dataset
+        .examples
+        .iter()
+        .zip(sentiments)
+        .map(|(example, sentiment)| {
+            let predicted = if binary {
+                if sentiment.score > 0.0 {
+                    Label::Positive
+                } else {
+                    Label::Negative
+                }
             } else {
-                Label::Negative
-            }
-        } else {
-            sentiment.label
-        };
-        (example.label, predicted)
-    });
+                sentiment.label
+            };
+            (example.label, predicted)
+        });
     let evaluation = if binary {
         Evaluation::binary(pairs)
     } else {
