@@ -509,10 +509,19 @@ fn label_rescore_and_train_with_corrections() {
         "--config",
         config_arg,
     ]);
+    assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("re-scored 0 posts"),
+        stdout(&out).contains("nothing to re-score"),
         "{}",
         stdout(&out)
+    );
+    let export = run(&[
+        "audit", "export", "--format", "jsonl", "--config", config_arg,
+    ]);
+    assert_eq!(
+        stdout(&export).matches("\"kind\":\"rescore\"").count(),
+        1,
+        "one audit entry for the pass that re-scored"
     );
 
     // Training folds the correction in (with its weight) next to a labelled file.

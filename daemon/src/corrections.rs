@@ -78,6 +78,8 @@ struct Progress {
     tty: bool,
     started: Instant,
     last: Option<Instant>,
+    /// `done` of the last line printed, so the final line is not a repeat.
+    printed: Option<u64>,
 }
 
 impl Progress {
@@ -86,6 +88,7 @@ impl Progress {
             tty: std::io::stderr().is_terminal(),
             started: Instant::now(),
             last: None,
+            printed: None,
         }
     }
 
@@ -94,10 +97,13 @@ impl Progress {
         let due = self
             .last
             .is_none_or(|at| now.duration_since(at) >= Duration::from_secs(2));
-        if !(self.tty || due || last) {
+        let repeat = !self.tty && self.printed == Some(done);
+        let wanted = self.tty || due || last;
+        if !wanted || (last && repeat) {
             return;
         }
         self.last = Some(now);
+        self.printed = Some(done);
         let seconds = self.started.elapsed().as_secs_f64().max(1e-3);
         let line = format!(
             "re-scored {done} of {total} posts ({:.0}/s), {changed} labels changed",
@@ -169,6 +175,10 @@ pub fn rescore(path: &Path, backend: Option<&str>, batch: usize) -> anyhow::Resu
     progress.report(done, total.max(done), changed, true);
     if stage.is_some() {
         index.reload()?;
+    }
+    if done == 0 {
+        println!("nothing to re-score: every post is scored by {name} {version} or an analyst");
+        return Ok(ExitCode::SUCCESS);
     }
     let transitions_json: serde_json::Map<String, serde_json::Value> = transitions
         .iter()
