@@ -469,16 +469,19 @@ fn label_rescore_and_train_with_corrections() {
     let out = run(&["label", &sarcastic, "negative", "--config", config_arg]);
     assert_eq!(out.status.code(), Some(2));
 
+    let rescore = || {
+        run(&[
+            "classifier",
+            "rescore",
+            "--backend",
+            "learned",
+            "--config",
+            config_arg,
+        ])
+    };
     // Re-scoring with another backend: everything but the correction changes model,
     // with progress on stderr; a second pass has nothing left to do.
-    let out = run(&[
-        "classifier",
-        "rescore",
-        "--backend",
-        "learned",
-        "--config",
-        config_arg,
-    ]);
+    let out = rescore();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("re-scored 2 of 2 posts"),
@@ -501,14 +504,7 @@ fn label_rescore_and_train_with_corrections() {
             assert_eq!(backend, "learned", "{id} was re-scored");
         }
     }
-    let out = run(&[
-        "classifier",
-        "rescore",
-        "--backend",
-        "learned",
-        "--config",
-        config_arg,
-    ]);
+    let out = rescore();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stdout(&out).contains("nothing to re-score"),

@@ -196,6 +196,10 @@ impl Store {
                 })),
             }),
         )?;
+        tx.execute(
+            "UPDATE corrections SET audit_seq = ?2 WHERE id = ?1",
+            params![id, entry.seq],
+        )?;
         tx.commit()?;
         Ok(Correction {
             id,
@@ -213,11 +217,8 @@ impl Store {
     pub fn corrections_of(&self, post_id: &str) -> Result<Vec<Correction>> {
         let conn = self.conn();
         let mut statement = conn.prepare_cached(
-            "SELECT c.id, c.post_id, c.label, c.by, c.via, c.at, c.model_json,
-                    (SELECT a.seq FROM audit_log a
-                     WHERE a.kind = 'sentiment_corrected'
-                       AND json_extract(a.payload, '$.correction') = c.id)
-             FROM corrections c WHERE c.post_id = ?1 ORDER BY c.id",
+            "SELECT id, post_id, label, by, via, at, model_json, audit_seq
+             FROM corrections WHERE post_id = ?1 ORDER BY id",
         )?;
         let rows = statement.query_map([post_id], |row| {
             let model: Option<String> = row.get(6)?;
@@ -229,7 +230,7 @@ impl Store {
                 via: row.get(4)?,
                 at: time_col(row, 5)?,
                 model: model.and_then(|json| serde_json::from_str(&json).ok()),
-                audit_seq: row.get::<_, Option<i64>>(7)?.unwrap_or(0),
+                audit_seq: row.get(7)?,
             })
         })?;
         let out = rows.collect::<rusqlite::Result<Vec<_>>>()?;

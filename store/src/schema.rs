@@ -204,7 +204,9 @@ CREATE TABLE corrections (
     via TEXT NOT NULL,
     at TEXT NOT NULL,
     -- The model's sentiment before the first correction, as JSON (NULL if none).
-    model_json TEXT
+    model_json TEXT,
+    -- The audit entry that records it (written in the same transaction).
+    audit_seq INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX corrections_post ON corrections (post_id, id);
 CREATE TABLE index_refresh (seq INTEGER PRIMARY KEY, rev INTEGER NOT NULL);

@@ -85,41 +85,6 @@ impl TransformerClassifier {
             .map(|embedding| self.head.predict(embedding))
             .collect()
     }
-
-    /// Like [`Classifier::classify_batch`], but returns the engine's error.
-    pub fn try_classify_batch(&self, items: &[(&str, Option<&str>)]) -> Result<Vec<Sentiment>> {
-        let texts: Vec<&str> = items.iter().map(|(text, _)| *text).collect();
-        Ok(sentiments(
-            items,
-            self.predict_batch(&texts)?,
-            &self.version,
-        ))
-    }
-}
-
-impl Classifier for TransformerClassifier {
-    fn backend(&self) -> &str {
-        BACKEND
-    }
-
-    fn version(&self) -> &str {
-        &self.version
-    }
-
-    fn classify(&self, text: &str, lang: Option<&str>) -> Sentiment {
-        self.classify_batch(&[(text, lang)])
-            .pop()
-            .unwrap_or_else(|| failed(text, lang, &self.version))
-    }
-
-    fn classify_batch(&self, items: &[(&str, Option<&str>)]) -> Vec<Sentiment> {
-        or_failed(
-            self.try_classify_batch(items),
-            items,
-            &self.version,
-            "transformer",
-        )
-    }
 }
 
 /// A fine-tuned sequence-classification checkpoint, its labels mapped to Vigil's.
@@ -167,41 +132,51 @@ impl CheckpointClassifier {
             })
             .collect()
     }
-
-    pub fn try_classify_batch(&self, items: &[(&str, Option<&str>)]) -> Result<Vec<Sentiment>> {
-        let texts: Vec<&str> = items.iter().map(|(text, _)| *text).collect();
-        Ok(sentiments(
-            items,
-            self.predict_batch(&texts)?,
-            &self.version,
-        ))
-    }
 }
 
-impl Classifier for CheckpointClassifier {
-    fn backend(&self) -> &str {
-        BACKEND
-    }
+/// The rest is the same for both classifiers, given their `predict_batch` and
+/// `version`: the fallible batch call and the [`Classifier`] methods.
+macro_rules! batch_classifier {
+    ($type:ty, $kind:literal) => {
+        impl $type {
+            /// Like [`Classifier::classify_batch`], but returns the engine's error.
+            pub fn try_classify_batch(
+                &self,
+                items: &[(&str, Option<&str>)],
+            ) -> Result<Vec<Sentiment>> {
+                let texts: Vec<&str> = items.iter().map(|(text, _)| *text).collect();
+                Ok(sentiments(
+                    items,
+                    self.predict_batch(&texts)?,
+                    &self.version,
+                ))
+            }
+        }
 
-    fn version(&self) -> &str {
-        &self.version
-    }
+        impl Classifier for $type {
+            fn backend(&self) -> &str {
+                BACKEND
+            }
 
-    fn classify(&self, text: &str, lang: Option<&str>) -> Sentiment {
-        self.classify_batch(&[(text, lang)])
-            .pop()
-            .unwrap_or_else(|| failed(text, lang, &self.version))
-    }
+            fn version(&self) -> &str {
+                &self.version
+            }
 
-    fn classify_batch(&self, items: &[(&str, Option<&str>)]) -> Vec<Sentiment> {
-        or_failed(
-            self.try_classify_batch(items),
-            items,
-            &self.version,
-            "checkpoint",
-        )
-    }
+            fn classify(&self, text: &str, lang: Option<&str>) -> Sentiment {
+                self.classify_batch(&[(text, lang)])
+                    .pop()
+                    .unwrap_or_else(|| failed(text, lang, &self.version))
+            }
+
+            fn classify_batch(&self, items: &[(&str, Option<&str>)]) -> Vec<Sentiment> {
+                or_failed(self.try_classify_batch(items), items, &self.version, $kind)
+            }
+        }
+    };
 }
+
+batch_classifier!(TransformerClassifier, "transformer");
+batch_classifier!(CheckpointClassifier, "checkpoint");
 
 /// One [`Sentiment`] per item from the calibrated class probabilities.
 fn sentiments(
