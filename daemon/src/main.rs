@@ -6,6 +6,7 @@ mod commands;
 mod context;
 mod corrections;
 mod demo;
+mod finetune;
 mod health;
 mod http;
 mod insights;

@@ -401,3 +401,23 @@ fn accuracy(model: &Model, examples: &[Example], dense: &dyn DenseFeatures) -> O
 fn format_figure(figure: Option<f64>) -> String {
     figure.map_or_else(|| "-".to_owned(), |value| format!("{value:.3}"))
 }
+
+/// The task and figure of one test part, as every table of the train commands shows
+/// it: macro-F1 for three-class parts, negative/positive accuracy for the rest, from
+/// (expected, three-class verdict, negative/positive verdict) triples.
+#[cfg_attr(not(any(feature = "candle", feature = "rust-bert")), allow(dead_code))]
+pub(crate) fn part_figure(
+    three_class: bool,
+    outcomes: impl Iterator<Item = (Label, Label, Label)>,
+) -> (&'static str, String) {
+    let outcomes: Vec<(Label, Label, Label)> = outcomes.collect();
+    if outcomes.is_empty() {
+        ("-", "-".to_owned())
+    } else if three_class {
+        let evaluation = Evaluation::three_class(outcomes.iter().map(|o| (o.0, o.1)));
+        ("macro-F1 (3-class)", format!("{:.3}", evaluation.macro_f1))
+    } else {
+        let evaluation = Evaluation::binary(outcomes.iter().map(|o| (o.0, o.2)));
+        ("accuracy (neg/pos)", format!("{:.3}", evaluation.accuracy))
+    }
+}

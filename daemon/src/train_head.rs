@@ -33,7 +33,6 @@ pub fn run(options: HeadOptions) -> anyhow::Result<ExitCode> {
     use std::time::Instant;
 
     use anyhow::Context as _;
-    use vigil_learned::Evaluation;
     use vigil_transformer::{
         CandleSentenceEncoder, HeadTrainConfig, PROBE_TEXTS, Probe, SentenceEncoder,
         find_model_dir, train_head,
@@ -116,24 +115,11 @@ pub fn run(options: HeadOptions) -> anyhow::Result<ExitCode> {
     println!("| file | task | n test | transformer |");
     println!("|---|---|---|---|");
     for (part, rows) in test_parts.iter().zip(&test_rows) {
-        let pairs = rows.iter().map(|(embedding, example)| {
+        let outcomes = rows.iter().map(|(embedding, example)| {
             let prediction = head.predict(embedding).expect("the head's own dimension");
-            let predicted = if part.three_class {
-                prediction.label
-            } else {
-                prediction.polar_label()
-            };
-            (example.label, predicted)
+            (example.label, prediction.label, prediction.polar_label())
         });
-        let (task, figure) = if rows.is_empty() {
-            ("-", "-".to_owned())
-        } else if part.three_class {
-            let evaluation = Evaluation::three_class(pairs);
-            ("macro-F1 (3-class)", format!("{:.3}", evaluation.macro_f1))
-        } else {
-            let evaluation = Evaluation::binary(pairs);
-            ("accuracy (neg/pos)", format!("{:.3}", evaluation.accuracy))
-        };
+        let (task, figure) = crate::train::part_figure(part.three_class, outcomes);
         println!("| {} | {task} | {} | {figure} |", part.name, rows.len());
     }
     head.set_metadata(

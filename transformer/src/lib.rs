@@ -26,6 +26,10 @@
 //!   probe embeddings, so a head is refused on another model's vectors.
 //!   [`SentimentHead::bundled`] is the head trained on the English corpora in
 //!   `../shared/data` by `examples/train_head.rs` (figures in `RESULTS.md`).
+//! - **Fine-tuning** ([`finetune`], feature `rust-bert`): the encoder trained end to
+//!   end into a negative/neutral/positive `BertForSequenceClassification` with
+//!   libtorch's autograd, the best dev epoch kept and temperature-calibrated, written as
+//!   a Hugging Face checkpoint folder that both engines load.
 //! - **Classifiers**: [`TransformerClassifier`] (encoder + head) and
 //!   [`CheckpointClassifier`]; [`load_classifier`] picks one from a model directory and
 //!   an [`Engine`]. Versions name the engine, the weights' digest and the head's digest
@@ -44,6 +48,8 @@ mod locate;
 mod model_dir;
 #[cfg(feature = "rust-bert")]
 mod tch_engine;
+#[cfg(feature = "rust-bert")]
+mod tch_finetune;
 #[cfg(feature = "tokenizer")]
 mod tokenize;
 
@@ -67,5 +73,9 @@ pub use locate::{
 pub use model_dir::{Architecture, ModelDir, ModelKind, Pooling};
 #[cfg(feature = "rust-bert")]
 pub use tch_engine::{RustBertSentenceEncoder, RustBertSequenceClassifier};
+#[cfg(feature = "rust-bert")]
+pub use tch_finetune::{
+    EpochReport, FinetuneConfig, FinetuneExample, FinetuneOutcome, FinetuneProgress, finetune,
+};
 #[cfg(feature = "tokenizer")]
 pub use tokenize::{PaddedBatch, TextTokenizer, TokenizedText, pad_batch};

@@ -29,7 +29,7 @@ use crate::tokenize::{PaddedBatch, TextTokenizer, TokenizedText, pad_batch};
 
 const ENGINE: &str = "rust-bert";
 
-fn engine_error(error: impl std::fmt::Display) -> TransformerError {
+pub(crate) fn engine_error(error: impl std::fmt::Display) -> TransformerError {
     TransformerError::Engine {
         engine: ENGINE,
         message: error.to_string(),
@@ -39,7 +39,7 @@ fn engine_error(error: impl std::fmt::Display) -> TransformerError {
 /// rust-bert's `BertConfig` from `config.json`, with the fields Hugging Face configs may
 /// leave out filled in (rust-bert requires them; dropout and initialisation do not
 /// matter for inference).
-fn rust_bert_config(model: &ModelDir) -> Result<BertConfig> {
+pub(crate) fn rust_bert_config(model: &ModelDir) -> Result<BertConfig> {
     let type_vocab_size = match model.architecture {
         Architecture::Bert => 2,
         Architecture::Roberta => 1,
@@ -112,6 +112,24 @@ fn load_common(model: &ModelDir) -> Result<Common> {
 /// ignored. `prefixes` are tried in order before each name (sentence-transformers
 /// folders sometimes keep BERT's `bert.` prefix).
 fn load_weights(var_store: &VarStore, model: &ModelDir, prefixes: &[&str]) -> Result<()> {
+    let candidates = |name: &str| -> Vec<String> {
+        prefixes
+            .iter()
+            .map(|prefix| format!("{prefix}{name}"))
+            .collect()
+    };
+    load_weights_with(var_store, model, &candidates, &|_| false).map(drop)
+}
+
+/// [`load_weights`] with the stored names to try for each variable given by
+/// `candidates`, and the variables that may be absent from the file (left as the
+/// network initialised them) chosen by `optional`. Returns the names left as they were.
+pub(crate) fn load_weights_with(
+    var_store: &VarStore,
+    model: &ModelDir,
+    candidates: &dyn Fn(&str) -> Vec<String>,
+    optional: &dyn Fn(&str) -> bool,
+) -> Result<Vec<String>> {
     let weights_path = model.weights_path();
     let weights_error = |message: String| {
         TransformerError::model_dir(&model.dir, format!("model.safetensors: {message}"))
@@ -123,13 +141,18 @@ fn load_weights(var_store: &VarStore, model: &ModelDir, prefixes: &[&str]) -> Re
     let mut variables: Vec<(String, Tensor)> = var_store.variables().into_iter().collect();
     variables.sort_by(|a, b| a.0.cmp(&b.0));
     let mut missing = Vec::new();
+    let mut initialised = Vec::new();
     tch::no_grad(|| -> Result<()> {
         for (name, variable) in &mut variables {
-            let Some(source) = prefixes
+            let Some(source) = candidates(name)
                 .iter()
-                .find_map(|prefix| stored.get(&format!("{prefix}{name}")))
+                .find_map(|candidate| stored.get(candidate))
             else {
-                missing.push(name.clone());
+                if optional(name) {
+                    initialised.push(name.clone());
+                } else {
+                    missing.push(name.clone());
+                }
                 continue;
             };
             if source.size() != variable.size() {
@@ -154,7 +177,7 @@ fn load_weights(var_store: &VarStore, model: &ModelDir, prefixes: &[&str]) -> Re
             shown.join(", ")
         )));
     }
-    Ok(())
+    Ok(initialised)
 }
 
 fn int64_tensor(values: &[u32], rows: usize, columns: usize) -> Tensor {
@@ -163,7 +186,7 @@ fn int64_tensor(values: &[u32], rows: usize, columns: usize) -> Tensor {
 }
 
 /// The network's inputs: ids, token type ids, attention mask.
-fn input_tensors(batch: &PaddedBatch) -> (Tensor, Tensor, Tensor) {
+pub(crate) fn input_tensors(batch: &PaddedBatch) -> (Tensor, Tensor, Tensor) {
     let (rows, columns) = (batch.rows, batch.columns);
     (
         int64_tensor(&batch.ids, rows, columns),
@@ -195,7 +218,13 @@ fn roberta_position_ids(batch: &PaddedBatch, pad_id: u32) -> Tensor {
 /// methods, which rust-bert uses, panic on a libtorch error) into an engine error, so
 /// one bad batch cannot take down the caller's thread.
 fn guarded<T>(forward: impl FnOnce() -> Result<T>) -> Result<T> {
-    catch_unwind(AssertUnwindSafe(|| tch::no_grad(forward))).unwrap_or_else(|panic| {
+    caught(|| tch::no_grad(forward))
+}
+
+/// Runs `action`, turning a panic inside tch into an engine error (gradients stay on,
+/// for training).
+pub(crate) fn caught<T>(action: impl FnOnce() -> Result<T>) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(action)).unwrap_or_else(|panic| {
         let message = panic
             .downcast_ref::<String>()
             .map(String::as_str)
