@@ -50,6 +50,11 @@ pub struct AlertEngine {
 /// notify `alerts.source_down_notify`.
 pub const SOURCE_DOWN_RULE: &str = "source_down";
 
+/// The mail server refused a notification for good: the daemon opens an incident under
+/// this rule name (one per brand while open), notifying `alerts.source_down_notify`
+/// like the other incidents about the monitoring itself.
+pub const DELIVERY_FAILURE_RULE: &str = "delivery_failure";
+
 fn delta(what: &str, duration: std::time::Duration) -> Result<TimeDelta> {
     TimeDelta::from_std(duration)
         .map_err(|_| AlertsError::Config(format!("{what} {duration:?} is too long")))
@@ -272,7 +277,9 @@ impl AlertEngine {
             }
             let (notify, script) = match self.rule(&incident.rule) {
                 Some(rule) => (rule.config.notify.as_slice(), rule.config.script.as_deref()),
-                None if incident.rule.starts_with(SOURCE_DOWN_RULE) => {
+                None if incident.rule.starts_with(SOURCE_DOWN_RULE)
+                    || incident.rule == DELIVERY_FAILURE_RULE =>
+                {
                     (self.source_down_notify.as_slice(), None)
                 }
                 None => {

@@ -63,7 +63,7 @@ mod mailer;
 mod render;
 mod rules;
 
-pub use engine::{AlertEngine, RuleOutcome, SOURCE_DOWN_RULE};
+pub use engine::{AlertEngine, DELIVERY_FAILURE_RULE, RuleOutcome, SOURCE_DOWN_RULE};
 pub use error::{AlertsError, DeliveryError, Result};
-pub use mailer::{DeliveryReport, Mailer, deliver_due, retry_delay};
+pub use mailer::{DELIVERY_FAILURE_WINDOW, DeliveryReport, Mailer, deliver_due, retry_delay};
 pub use render::{RenderedMessage, message_id};

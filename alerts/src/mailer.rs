@@ -9,8 +9,11 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use rand::Rng;
 use vigil_config::{OutboxConfig, SmtpConfig, SmtpTls};
-use vigil_core::{AlertStore, Notification};
+use vigil_core::{
+    AlertStore, IncidentStatus, NewIncident, Notification, NotificationKind, Severity, Trigger,
+};
 
+use crate::engine::DELIVERY_FAILURE_RULE;
 use crate::error::{AlertsError, DeliveryError, Result, store_error};
 
 /// Notifications taken from the outbox per [`deliver_due`] call.
@@ -140,8 +143,15 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DeliveryReport {
     pub sent: usize,
+    /// Attempts that failed and will be retried.
     pub failed: usize,
+    /// Notifications the server refused for good (not retried; a delivery-failure
+    /// incident says so).
+    pub given_up: usize,
 }
+
+/// The response window of a delivery-failure incident.
+pub const DELIVERY_FAILURE_WINDOW: TimeDelta = TimeDelta::hours(24);
 
 /// The delay before the next attempt after `attempts` failed ones, without jitter:
 /// `retry_initial · 2^attempts`, at most `retry_max`.
@@ -186,6 +196,14 @@ pub async fn deliver_due<S: AlertStore>(
                 report.sent += 1;
                 tracing::info!(notification = notification.id, incident = notification.incident_id, kind = notification.kind.as_str(), seq = notification.seq, %reply, "notification sent");
             }
+            Err(error) if error.is_permanent() => {
+                store
+                    .mark_notification_given_up(notification.id, &error.to_string(), now)
+                    .map_err(store_error("mark_notification_given_up"))?;
+                report.given_up += 1;
+                tracing::error!(notification = notification.id, incident = notification.incident_id, %error, "notification refused permanently; not retrying");
+                raise_delivery_failure(store, notification, &error.to_string(), now)?;
+            }
             Err(error) => {
                 let base = retry_delay(outbox, notification.attempts);
                 let jitter_ms = rand::rng().random_range(0..=base.as_millis() as u64 / 10);
@@ -204,6 +222,80 @@ pub async fn deliver_due<S: AlertStore>(
         }
     }
     Ok(report)
+}
+
+/// Opens (or, while one is open for the brand, updates) the `delivery_failure`
+/// incident for a notification the server refused for good. A refused notification of
+/// a delivery-failure incident opens nothing more (that would loop); it is logged.
+fn raise_delivery_failure<S: AlertStore>(
+    store: &S,
+    notification: &Notification,
+    error: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let incident = store
+        .find_incident(notification.incident_id)
+        .map_err(store_error("find_incident"))?;
+    let brand = match incident {
+        Some(incident) if incident.rule == DELIVERY_FAILURE_RULE => {
+            tracing::error!(
+                notification = notification.id,
+                incident = incident.id,
+                "a delivery-failure notification was refused too; nobody can be told by mail"
+            );
+            return Ok(());
+        }
+        Some(incident) => incident.brand,
+        None => "*".to_owned(),
+    };
+    let explanation = format!(
+        "The mail server permanently refused notification {} ({} of incident {}, to {}), \
+         so it will not be retried: {error}",
+        notification.id,
+        kind_name(notification.kind),
+        notification.incident_id,
+        notification.recipients.join(", ")
+    );
+    let open = store
+        .unresolved_incident(DELIVERY_FAILURE_RULE, &brand)
+        .map_err(store_error("unresolved_incident"))?;
+    let refused = open.as_ref().map_or(0.0, |incident| incident.peak_value) + 1.0;
+    let trigger = Trigger {
+        metric: "notifications_refused".into(),
+        value: refused,
+        threshold: 0.0,
+        baseline: None,
+        window_secs: 0,
+        baseline_secs: None,
+        mentions: 0,
+        explanation,
+    };
+    match open {
+        Some(incident) if incident.status != IncidentStatus::Resolved => store
+            .update_incident_firing(incident.id, &trigger, refused, &[], now)
+            .map_err(store_error("update_incident_firing")),
+        _ => store
+            .create_incident(NewIncident {
+                rule: DELIVERY_FAILURE_RULE.into(),
+                brand,
+                severity: Severity::Warning,
+                opened_at: now,
+                response_deadline: now + DELIVERY_FAILURE_WINDOW,
+                trigger,
+                evidence: Vec::new(),
+            })
+            .map(drop)
+            .map_err(store_error("create_incident")),
+    }
+}
+
+fn kind_name(kind: NotificationKind) -> &'static str {
+    match kind {
+        NotificationKind::First => "the first alert",
+        NotificationKind::Reminder => "a reminder",
+        NotificationKind::Escalation => "the escalation",
+        NotificationKind::Summary => "the summary",
+    }
 }
 
 #[cfg(test)]

@@ -329,3 +329,82 @@ fn delivery_future_is_send() {
     let future = deliver_due(&store, &mailer, &outbox, t0());
     assert_send(&future);
 }
+
+/// A server that refuses every recipient for good (550), counting the refusals.
+#[derive(Clone)]
+struct Refuser {
+    refused: Arc<Mutex<usize>>,
+}
+
+impl Handler for Refuser {
+    fn rcpt(&mut self, _to: &str) -> Response {
+        *self.refused.lock().unwrap() += 1;
+        response::NO_MAILBOX
+    }
+}
+
+#[tokio::test]
+async fn a_permanent_refusal_is_not_retried_and_opens_a_delivery_failure_incident() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let refused = Arc::new(Mutex::new(0));
+    let mut server = Server::new(Refuser {
+        refused: refused.clone(),
+    });
+    server
+        .with_name("localhost")
+        .with_ssl(SslConfig::None)
+        .unwrap()
+        .with_num_threads(2)
+        .with_tcp_listener(listener);
+    std::thread::spawn(move || {
+        let _ = server.serve();
+    });
+    let (engine, store, id) = incident_in_outbox();
+    let mailer = Mailer::new(&smtp(port)).unwrap();
+
+    let report = deliver_due(&store, &mailer, &outbox(), t0()).await.unwrap();
+    assert_eq!((report.sent, report.failed, report.given_up), (0, 0, 1));
+    let first = store.all_notifications().remove(0);
+    assert_eq!(first.status, NotificationStatus::Failed);
+    assert!(
+        first.last_error.as_deref().unwrap_or("").contains("550"),
+        "{:?}",
+        first.last_error
+    );
+    // A delivery-failure incident for the brand says what was refused and why.
+    let incidents = store.all_incidents();
+    assert_eq!(incidents.len(), 2);
+    let failure = &incidents[1];
+    assert_eq!(failure.rule, vigil_alerts::DELIVERY_FAILURE_RULE);
+    assert_eq!(failure.brand, store.incident(id).brand);
+    assert!(
+        failure
+            .trigger
+            .explanation
+            .contains(&format!("notification {}", first.id)),
+        "{}",
+        failure.trigger.explanation
+    );
+
+    // Never retried, however long we wait.
+    let later = t0() + hours(2);
+    let report = deliver_due(&store, &mailer, &outbox(), later)
+        .await
+        .unwrap();
+    assert_eq!((report.sent, report.failed, report.given_up), (0, 0, 0));
+    assert_eq!(*refused.lock().unwrap(), 1);
+
+    // The failure incident is mailed like any other; when that is refused too, no
+    // further incident is opened (it would loop), and nothing is retried.
+    assert!(engine.plan_notifications(&store, later).unwrap() >= 1);
+    let report = deliver_due(&store, &mailer, &outbox(), later)
+        .await
+        .unwrap();
+    assert!(report.given_up >= 1, "{report:?}");
+    assert_eq!(store.all_incidents().len(), 2);
+    let report = deliver_due(&store, &mailer, &outbox(), later + hours(1))
+        .await
+        .unwrap();
+    assert_eq!((report.sent, report.failed), (0, 0));
+}

@@ -213,6 +213,12 @@ impl FromStr for NotificationKind {
 pub enum NotificationStatus {
     Pending,
     Sent,
+    /// A reminder or escalation made moot before it went out: the incident was
+    /// acknowledged or resolved. Never sent.
+    Cancelled,
+    /// The mail server refused it permanently (a 5xx reply, an invalid address): not
+    /// retried, and a `delivery_failure` incident says so.
+    Failed,
 }
 
 impl NotificationStatus {
@@ -220,6 +226,21 @@ impl NotificationStatus {
         match self {
             NotificationStatus::Pending => "pending",
             NotificationStatus::Sent => "sent",
+            NotificationStatus::Cancelled => "cancelled",
+            NotificationStatus::Failed => "failed",
+        }
+    }
+}
+
+impl FromStr for NotificationStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pending" => Ok(NotificationStatus::Pending),
+            "sent" => Ok(NotificationStatus::Sent),
+            "cancelled" => Ok(NotificationStatus::Cancelled),
+            "failed" => Ok(NotificationStatus::Failed),
+            other => Err(format!("unknown notification status {other:?}")),
         }
     }
 }
@@ -298,6 +319,9 @@ pub trait AlertStore {
         brand: &str,
     ) -> Result<Option<DateTime<Utc>>, Self::Error>;
 
+    /// The incident with this id, if any.
+    fn find_incident(&self, id: i64) -> Result<Option<Incident>, Self::Error>;
+
     /// Opens an incident (audited).
     fn create_incident(&self, incident: NewIncident) -> Result<Incident, Self::Error>;
 
@@ -344,5 +368,15 @@ pub trait AlertStore {
         id: i64,
         error: &str,
         next_attempt_at: DateTime<Utc>,
+    ) -> Result<(), Self::Error>;
+
+    /// The mail server refused the notification for good: it becomes `Failed`
+    /// (audited with the error) and is never tried again. A notification already
+    /// confirmed sent stays sent.
+    fn mark_notification_given_up(
+        &self,
+        id: i64,
+        error: &str,
+        at: DateTime<Utc>,
     ) -> Result<(), Self::Error>;
 }

@@ -843,10 +843,11 @@ pub async fn deliver_outbox(services: &Services) -> anyhow::Result<()> {
         services.clock.now(),
     )
     .await?;
-    if report.sent + report.failed > 0 {
+    if report.sent + report.failed + report.given_up > 0 {
         info!(
             sent = report.sent,
             failed = report.failed,
+            given_up = report.given_up,
             "outbox delivery"
         );
     }

@@ -203,6 +203,15 @@ impl AlertStore for Store {
         let now = self.now();
         outbox::mark_failed(&mut self.conn(), now, id, error, next_attempt_at)
     }
+
+    fn find_incident(&self, id: i64) -> Result<Option<Incident>> {
+        self.incident(id)
+    }
+
+    fn mark_notification_given_up(&self, id: i64, error: &str, at: DateTime<Utc>) -> Result<()> {
+        let now = self.now();
+        outbox::mark_given_up(&mut self.conn(), now, id, error, at)
+    }
 }
 
 #[cfg(test)]

@@ -247,6 +247,7 @@ impl Store {
             "at": at_text,
         });
         audit::append_in(&tx, now, "incident_acknowledged", by, &payload)?;
+        crate::outbox::cancel_follow_ups_in(&tx, now, id, "acknowledged", by)?;
         let updated = get_existing(&tx, id)?;
         tx.commit()?;
         tracing::info!(id, by, "incident acknowledged");
@@ -291,6 +292,7 @@ impl Store {
             "was": incident.status,
         });
         audit::append_in(&tx, now, "incident_resolved", by, &payload)?;
+        crate::outbox::cancel_follow_ups_in(&tx, now, id, "resolved", by)?;
         let updated = get_existing(&tx, id)?;
         tx.commit()?;
         tracing::info!(id, by, "incident resolved");

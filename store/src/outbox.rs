@@ -14,17 +14,7 @@ const NOTIFICATION_COLUMNS: &str = "id, incident_id, kind, seq, message_id, in_r
      last_error, sent_at, smtp_reply";
 
 fn notification_from_row(row: &Row<'_>) -> rusqlite::Result<Notification> {
-    let status: String = row.get(10)?;
-    let status = match status.as_str() {
-        "sent" => NotificationStatus::Sent,
-        "pending" => NotificationStatus::Pending,
-        other => {
-            return Err(crate::time::conversion_error(
-                10,
-                format!("unknown notification status {other:?}"),
-            ));
-        }
-    };
+    let status: NotificationStatus = parsed_col(row, 10)?;
     Ok(Notification {
         id: row.get(0)?,
         incident_id: row.get(1)?,
@@ -187,4 +177,68 @@ pub(crate) fn mark_failed(
     tx.commit()?;
     tracing::debug!(id, error, "notification attempt failed");
     Ok(())
+}
+
+/// The server refused the notification for good: `failed`, never retried (audited as
+/// `notification_given_up`). A notification already confirmed sent keeps that status.
+pub(crate) fn mark_given_up(
+    conn: &mut Connection,
+    now: DateTime<Utc>,
+    id: i64,
+    error: &str,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let before = get_existing(&tx, id)?;
+    tx.prepare_cached(
+        "UPDATE notifications SET attempts = attempts + 1, last_error = ?2,
+             status = CASE WHEN status = 'pending' THEN 'failed' ELSE status END
+         WHERE id = ?1",
+    )?
+    .execute(params![id, error])?;
+    let mut payload = audit_identity(&before);
+    payload["attempt"] = (before.attempts + 1).into();
+    payload["error"] = error.into();
+    payload["at"] = format_time(at).into();
+    audit::append_in(&tx, now, "notification_given_up", OUTBOX_ACTOR, &payload)?;
+    tx.commit()?;
+    tracing::warn!(id, error, "notification refused permanently; not retrying");
+    Ok(())
+}
+
+/// Cancels the incident's reminders and escalations that have not gone out (inside
+/// the transaction that acknowledges or resolves it), audited as
+/// `notifications_cancelled` with their ids. Returns how many were cancelled.
+pub(crate) fn cancel_follow_ups_in(
+    tx: &rusqlite::Transaction<'_>,
+    now: DateTime<Utc>,
+    incident_id: i64,
+    because: &str,
+    by: &str,
+) -> Result<usize> {
+    let ids: Vec<i64> = {
+        let mut statement = tx.prepare_cached(
+            "SELECT id FROM notifications
+             WHERE incident_id = ?1 AND status = 'pending'
+               AND kind IN ('reminder', 'escalation')
+             ORDER BY id",
+        )?;
+        let rows = statement.query_map([incident_id], |row| row.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    tx.prepare_cached(
+        "UPDATE notifications SET status = 'cancelled'
+         WHERE incident_id = ?1 AND status = 'pending' AND kind IN ('reminder', 'escalation')",
+    )?
+    .execute([incident_id])?;
+    let payload = serde_json::json!({
+        "incident_id": incident_id,
+        "notifications": ids,
+        "because": because,
+    });
+    audit::append_in(tx, now, "notifications_cancelled", by, &payload)?;
+    Ok(ids.len())
 }

@@ -10,7 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::{Result, StoreError};
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -210,6 +210,48 @@ CREATE TABLE corrections (
 );
 CREATE INDEX corrections_post ON corrections (post_id, id);
 CREATE TABLE index_refresh (seq INTEGER PRIMARY KEY, rev INTEGER NOT NULL);
+"#;
+
+/// Version 5: notifications can be `cancelled` (a reminder or escalation made moot by
+/// an acknowledgement or resolution) or `failed` (refused permanently by the mail
+/// server). SQLite cannot change a CHECK constraint in place, so the table is rebuilt
+/// with the same columns and rows; its AUTOINCREMENT counter is carried over.
+pub(crate) const V5: &str = r#"
+CREATE TABLE notifications_v5 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_id INTEGER NOT NULL REFERENCES incidents (id),
+    kind TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    message_id TEXT NOT NULL,
+    in_reply_to TEXT,
+    recipients TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    body_text TEXT NOT NULL,
+    body_html TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending'
+        CHECK (status IN ('pending', 'sent', 'cancelled', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    next_attempt_at TEXT NOT NULL,
+    last_error TEXT,
+    sent_at TEXT,
+    smtp_reply TEXT,
+    UNIQUE (incident_id, kind, seq)
+);
+INSERT INTO notifications_v5 (id, incident_id, kind, seq, message_id, in_reply_to,
+    recipients, subject, body_text, body_html, status, attempts, created_at,
+    next_attempt_at, last_error, sent_at, smtp_reply)
+SELECT id, incident_id, kind, seq, message_id, in_reply_to, recipients, subject,
+    body_text, body_html, status, attempts, created_at, next_attempt_at, last_error,
+    sent_at, smtp_reply
+FROM notifications;
+UPDATE sqlite_sequence
+SET seq = max(seq, coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'notifications'), 0))
+WHERE name = 'notifications_v5';
+DROP TABLE notifications;
+ALTER TABLE notifications_v5 RENAME TO notifications;
+CREATE INDEX notifications_due ON notifications (next_attempt_at)
+    WHERE status = 'pending';
 "#;
 
 /// Computes the fingerprint of every post stored before version 2. They are not linked
@@ -511,5 +553,99 @@ mod tests {
         drop(store);
         let store = crate::Store::open(dir.path()).unwrap();
         assert_eq!(store.post_count().unwrap(), 3);
+    }
+
+    /// Writes a database as version 4 left it, with one incident and two notifications
+    /// (sent, pending); the highest notification id ever used is 9 (since deleted).
+    fn write_version_4_database(path: &Path) {
+        let conn = Connection::open(path).unwrap();
+        for script in [V1, V2, V3, V4] {
+            conn.execute_batch(script).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 4).unwrap();
+        let at = "2026-11-01T09:00:00.000000000Z";
+        conn.execute(
+            "INSERT INTO incidents (id, rule, brand, severity, status, opened_at, updated_at,
+                 response_deadline, trigger_json, peak_value, evidence_json)
+             VALUES (1, 'spike', 'acme', 'crisis', 'open', ?1, ?1, ?1, '{}', 3.0, '[]')",
+            [at],
+        )
+        .unwrap();
+        for (id, kind, status) in [
+            (1, "first", "sent"),
+            (7, "reminder", "pending"),
+            (9, "summary", "sent"),
+        ] {
+            conn.execute(
+                "INSERT INTO notifications (id, incident_id, kind, seq, message_id, recipients,
+                     subject, body_text, body_html, status, created_at, next_attempt_at)
+                 VALUES (?1, 1, ?2, 1, ?3, '[\"pr@example.com\"]', 's', 't', 'h', ?4, ?5, ?5)",
+                rusqlite::params![id, kind, format!("<{id}@vigil>"), status, at],
+            )
+            .unwrap();
+        }
+        conn.execute("DELETE FROM notifications WHERE id = 9", [])
+            .unwrap();
+    }
+
+    #[test]
+    fn a_version_4_database_migrates_its_notifications() {
+        let dir = tempfile::tempdir().unwrap();
+        write_version_4_database(&dir.path().join(crate::DB_FILE_NAME));
+        let store = crate::Store::open(dir.path()).unwrap();
+        let notifications = store.notifications_for_incident(1).unwrap();
+        let seen: Vec<(i64, &str, &str)> = notifications
+            .iter()
+            .map(|n| (n.id, n.kind.as_str(), n.status.as_str()))
+            .collect();
+        assert_eq!(seen, vec![(1, "first", "sent"), (7, "reminder", "pending")]);
+        {
+            let conn = store.conn();
+            let version: i64 = conn
+                .query_row("PRAGMA user_version", [], |row| row.get(0))
+                .unwrap();
+            assert_eq!(version, SCHEMA_VERSION);
+            // The new statuses are allowed, others still are not.
+            conn.execute(
+                "UPDATE notifications SET status = 'cancelled' WHERE id = 7",
+                [],
+            )
+            .unwrap();
+            assert!(
+                conn.execute("UPDATE notifications SET status = 'lost' WHERE id = 7", [])
+                    .is_err()
+            );
+            let due_index: i64 = conn
+                .query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE name = 'notifications_due'",
+                    [],
+                    |row| row.get(0),
+                )
+                .unwrap();
+            assert_eq!(due_index, 1);
+        }
+        // Ids continue after the highest one ever used.
+        let enqueued = store
+            .enqueue_notification(vigil_core::NewNotification {
+                incident_id: 1,
+                kind: vigil_core::NotificationKind::Reminder,
+                seq: 2,
+                message_id: "<8@vigil>".into(),
+                in_reply_to: None,
+                recipients: vec!["pr@example.com".into()],
+                subject: "s".into(),
+                body_text: "t".into(),
+                body_html: "h".into(),
+                created_at: Utc.with_ymd_and_hms(2026, 11, 1, 10, 0, 0).unwrap(),
+            })
+            .unwrap();
+        assert!(enqueued);
+        let ids: Vec<i64> = store
+            .notifications_for_incident(1)
+            .unwrap()
+            .iter()
+            .map(|n| n.id)
+            .collect();
+        assert_eq!(ids, vec![1, 7, 10]);
     }
 }

@@ -481,3 +481,135 @@ fn window_posts_filter_by_brand_and_half_open_time_newest_first() {
         vec![posts[3].id.clone(), posts[2].id.clone()]
     );
 }
+
+#[test]
+fn acknowledging_or_resolving_cancels_follow_ups_not_yet_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let incident = store
+        .create_incident(new_incident("spike", "acme", at(10, 0, 0)))
+        .unwrap();
+    // The mail server was down: the first alert, two reminders and the escalation are
+    // all still waiting when someone acknowledges.
+    for (kind, seq, hour) in [
+        (NotificationKind::First, 0, 10),
+        (NotificationKind::Reminder, 1, 11),
+        (NotificationKind::Reminder, 2, 12),
+        (NotificationKind::Escalation, 0, 12),
+    ] {
+        store
+            .enqueue_notification(notification(incident.id, kind, seq, at(hour, 0, 0)))
+            .unwrap();
+    }
+    store
+        .acknowledge_incident(incident.id, "dana", None, at(12, 30, 0))
+        .unwrap();
+    let statuses: Vec<(NotificationKind, NotificationStatus)> = store
+        .notifications_for_incident(incident.id)
+        .unwrap()
+        .iter()
+        .map(|n| (n.kind, n.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![
+            (NotificationKind::First, NotificationStatus::Pending),
+            (NotificationKind::Reminder, NotificationStatus::Cancelled),
+            (NotificationKind::Reminder, NotificationStatus::Cancelled),
+            (NotificationKind::Escalation, NotificationStatus::Cancelled),
+        ]
+    );
+    // Only the first alert is still due; the cancellation is audited, attributed.
+    let due = store.due_notifications(at(23, 0, 0), 10).unwrap();
+    assert_eq!(
+        due.iter().map(|n| n.kind).collect::<Vec<_>>(),
+        vec![NotificationKind::First]
+    );
+    let kinds = audit_kinds(&store);
+    assert!(
+        kinds.contains(&("notifications_cancelled".to_owned(), "dana".to_owned())),
+        "{kinds:?}"
+    );
+
+    // The summary at the deadline is still sent after an acknowledgement; resolving
+    // cancels a reminder enqueued meanwhile (the engine never plans one after an ack,
+    // but a second process might have) and leaves the summary and sent mail alone.
+    store
+        .enqueue_notification(notification(
+            incident.id,
+            NotificationKind::Summary,
+            0,
+            at(13, 0, 0),
+        ))
+        .unwrap();
+    store
+        .enqueue_notification(notification(
+            incident.id,
+            NotificationKind::Reminder,
+            3,
+            at(13, 0, 0),
+        ))
+        .unwrap();
+    store
+        .resolve_incident(incident.id, "lee", Some("handled"), at(13, 30, 0))
+        .unwrap();
+    let due: Vec<NotificationKind> = store
+        .due_notifications(at(23, 0, 0), 10)
+        .unwrap()
+        .iter()
+        .map(|n| n.kind)
+        .collect();
+    assert_eq!(
+        due,
+        vec![NotificationKind::First, NotificationKind::Summary]
+    );
+    let cancelled = audit_kinds(&store)
+        .iter()
+        .filter(|(kind, _)| kind == "notifications_cancelled")
+        .count();
+    assert_eq!(cancelled, 2);
+}
+
+#[test]
+fn a_notification_given_up_is_never_due_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let incident = store
+        .create_incident(new_incident("spike", "acme", at(10, 0, 0)))
+        .unwrap();
+    store
+        .enqueue_notification(notification(
+            incident.id,
+            NotificationKind::First,
+            0,
+            at(10, 0, 0),
+        ))
+        .unwrap();
+    let id = store.due_notifications(at(10, 0, 0), 1).unwrap()[0].id;
+    store
+        .mark_notification_given_up(id, "550 Mailbox unavailable", at(10, 0, 1))
+        .unwrap();
+    let given_up = &store.notifications_for_incident(incident.id).unwrap()[0];
+    assert_eq!(given_up.status, NotificationStatus::Failed);
+    assert_eq!(given_up.attempts, 1);
+    assert_eq!(
+        given_up.last_error.as_deref(),
+        Some("550 Mailbox unavailable")
+    );
+    assert!(
+        store
+            .due_notifications(at(23, 0, 0), 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        audit_kinds(&store)
+            .iter()
+            .any(|(kind, _)| kind == "notification_given_up")
+    );
+    assert_eq!(
+        store.find_incident(incident.id).unwrap().unwrap().id,
+        incident.id
+    );
+    assert!(store.find_incident(9999).unwrap().is_none());
+}

@@ -77,6 +77,7 @@ impl MemStore {
         incident.acknowledged_at = Some(at);
         incident.acknowledged_by = Some(by.to_string());
         incident.updated_at = at;
+        cancel_follow_ups(&mut inner.notifications, id);
     }
 
     pub fn resolve(&self, id: i64, by: &str, at: DateTime<Utc>) {
@@ -86,6 +87,22 @@ impl MemStore {
         incident.resolved_at = Some(at);
         incident.resolved_by = Some(by.to_string());
         incident.updated_at = at;
+        cancel_follow_ups(&mut inner.notifications, id);
+    }
+}
+
+/// As the SQLite store does when an incident is acknowledged or resolved: its pending
+/// reminders and escalations are cancelled.
+fn cancel_follow_ups(notifications: &mut [Notification], incident_id: i64) {
+    for n in notifications.iter_mut().filter(|n| {
+        n.incident_id == incident_id
+            && n.status == NotificationStatus::Pending
+            && matches!(
+                n.kind,
+                vigil_core::NotificationKind::Reminder | vigil_core::NotificationKind::Escalation
+            )
+    }) {
+        n.status = NotificationStatus::Cancelled;
     }
 }
 
@@ -320,6 +337,37 @@ impl AlertStore for MemStore {
         n.attempts += 1;
         n.sent_at = Some(at);
         n.smtp_reply = Some(smtp_reply.to_string());
+        Ok(())
+    }
+
+    fn find_incident(&self, id: i64) -> Result<Option<Incident>, MemError> {
+        Ok(self
+            .inner
+            .lock()
+            .unwrap()
+            .incidents
+            .iter()
+            .find(|i| i.id == id)
+            .cloned())
+    }
+
+    fn mark_notification_given_up(
+        &self,
+        id: i64,
+        error: &str,
+        _at: DateTime<Utc>,
+    ) -> Result<(), MemError> {
+        let mut inner = self.inner.lock().unwrap();
+        let n = inner
+            .notifications
+            .iter_mut()
+            .find(|n| n.id == id)
+            .ok_or_else(|| MemError(format!("no notification {id}")))?;
+        n.attempts += 1;
+        n.last_error = Some(error.to_string());
+        if n.status == NotificationStatus::Pending {
+            n.status = NotificationStatus::Failed;
+        }
         Ok(())
     }
 

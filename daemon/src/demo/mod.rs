@@ -372,6 +372,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
                 match notification.status {
                     NotificationStatus::Sent => sent.push(notification),
                     NotificationStatus::Pending => pending += 1,
+                    NotificationStatus::Cancelled | NotificationStatus::Failed => {}
                 }
             }
         }
