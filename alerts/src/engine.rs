@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use chrono::{DateTime, TimeDelta, Utc};
 use vigil_config::{Config, RecipientConfig, RuleKind};
 use vigil_core::{
-    AlertStore, Incident, IncidentStatus, Label, NewIncident, NewNotification, NotificationKind,
-    Trigger,
+    AlertStore, EMAIL_CHANNEL, Incident, IncidentStatus, Label, NewIncident, NewNotification,
+    NotificationKind, Trigger,
 };
 
 use crate::error::{AlertsError, Result, store_error};
@@ -258,13 +258,17 @@ impl AlertEngine {
         let existing = store
             .notifications_for_incident(incident.id)
             .map_err(store_error("notifications_for_incident"))?;
-        let have: HashSet<(NotificationKind, u32)> =
-            existing.iter().map(|n| (n.kind, n.seq)).collect();
+        let have: HashSet<(NotificationKind, u32, &str)> = existing
+            .iter()
+            .map(|n| (n.kind, n.seq, n.channel.as_str()))
+            .collect();
         let mut first_subject = existing
             .iter()
             .find(|n| n.kind == NotificationKind::First)
             .map(|n| n.subject.clone());
-        let mut escalated = have.contains(&(NotificationKind::Escalation, 0));
+        let mut escalated = existing
+            .iter()
+            .any(|n| n.kind == NotificationKind::Escalation);
 
         let due = self.due(incident, now);
         let mut enqueued = 0;
@@ -272,9 +276,7 @@ impl AlertEngine {
             if kind == NotificationKind::Escalation {
                 escalated = true;
             }
-            if have.contains(&(kind, seq)) {
-                continue;
-            }
+
             let (notify, script) = match self.rule(&incident.rule) {
                 Some(rule) => (rule.config.notify.as_slice(), rule.config.script.as_deref()),
                 None if incident.rule.starts_with(SOURCE_DOWN_RULE)
@@ -295,9 +297,22 @@ impl AlertEngine {
                 NotificationKind::Escalation => true,
                 NotificationKind::Summary => escalated,
             };
-            let recipients = self.recipients_of(notify, with_escalation);
-            if recipients.is_empty() {
-                tracing::warn!(incident = incident.id, rule = %incident.rule, kind = kind.as_str(), "rule has no recipient addresses; notification not queued");
+            // Channels still to be written for this notification: email (when there
+            // are addresses) and each webhook of the recipient groups.
+            let mut recipients = self.recipients_of(notify, with_escalation);
+            if have.contains(&(kind, seq, EMAIL_CHANNEL)) {
+                recipients.clear();
+            }
+            let channels: Vec<String> = self
+                .webhook_channels_of(notify)
+                .into_iter()
+                .filter(|channel| !have.contains(&(kind, seq, channel.as_str())))
+                .collect();
+            let already = have.iter().any(|(k, s, _)| *k == kind && *s == seq);
+            if recipients.is_empty() && channels.is_empty() {
+                if !already {
+                    tracing::warn!(incident = incident.id, rule = %incident.rule, kind = kind.as_str(), "rule has no recipient addresses or webhooks; notification not queued");
+                }
                 continue;
             }
             let trend = match kind {
@@ -321,31 +336,65 @@ impl AlertEngine {
             if kind == NotificationKind::First {
                 first_subject = Some(message.subject.clone());
             }
-            let notification = NewNotification {
-                incident_id: incident.id,
-                kind,
-                seq,
-                message_id: message_id(incident.id, incident.opened_at, kind, seq),
-                in_reply_to: (kind != NotificationKind::First).then(|| {
-                    message_id(incident.id, incident.opened_at, NotificationKind::First, 0)
-                }),
-                recipients: message.recipients,
-                subject: message.subject,
-                body_text: message.text,
-                body_html: message.html,
-                created_at: now,
-            };
-            let new = store
-                .enqueue_notification(notification)
-                .map_err(store_error("enqueue_notification"))?;
-            if new {
-                enqueued += 1;
-                tracing::info!(
-                    incident = incident.id,
-                    kind = kind.as_str(),
+            let id = message_id(incident.id, incident.opened_at, kind, seq);
+            let in_reply_to = (kind != NotificationKind::First)
+                .then(|| message_id(incident.id, incident.opened_at, NotificationKind::First, 0));
+            let mut rows = Vec::new();
+            for channel in &channels {
+                rows.push(NewNotification {
+                    incident_id: incident.id,
+                    kind,
                     seq,
-                    "notification queued"
-                );
+                    channel: channel.clone(),
+                    payload: Some(crate::webhook::payload(
+                        incident,
+                        kind,
+                        seq,
+                        &message.subject,
+                        &message.text,
+                        &id,
+                        self.dashboard_url.as_deref(),
+                    )),
+                    message_id: id.clone(),
+                    in_reply_to: in_reply_to.clone(),
+                    recipients: Vec::new(),
+                    subject: message.subject.clone(),
+                    body_text: message.text.clone(),
+                    body_html: String::new(),
+                    created_at: now,
+                });
+            }
+            if !message.recipients.is_empty() {
+                rows.push(NewNotification {
+                    incident_id: incident.id,
+                    kind,
+                    seq,
+                    channel: EMAIL_CHANNEL.into(),
+                    payload: None,
+                    message_id: id,
+                    in_reply_to,
+                    recipients: message.recipients,
+                    subject: message.subject,
+                    body_text: message.text,
+                    body_html: message.html,
+                    created_at: now,
+                });
+            }
+            for notification in rows {
+                let channel = notification.channel.clone();
+                let new = store
+                    .enqueue_notification(notification)
+                    .map_err(store_error("enqueue_notification"))?;
+                if new {
+                    enqueued += 1;
+                    tracing::info!(
+                        incident = incident.id,
+                        kind = kind.as_str(),
+                        seq,
+                        %channel,
+                        "notification queued"
+                    );
+                }
             }
         }
         if now >= incident.response_deadline && !incident.overdue {
@@ -386,6 +435,15 @@ impl AlertEngine {
             due.push((NotificationKind::Summary, 0));
         }
         due
+    }
+
+    /// The webhook channels of the named recipient groups, in config order.
+    fn webhook_channels_of(&self, names: &[String]) -> Vec<String> {
+        self.recipients
+            .iter()
+            .filter(|r| names.contains(&r.name))
+            .flat_map(|r| (0..r.webhooks.len()).map(|n| crate::webhook::channel(&r.name, n)))
+            .collect()
     }
 
     /// Union of the named recipients' addresses (and escalation addresses), in config

@@ -51,8 +51,9 @@ where
     }
 }
 
-/// Why one notification could not be delivered. Every variant is retried by the outbox
-/// (with backoff); the kind says whether waiting is likely to help.
+/// Why one notification could not be delivered. Transient failures are retried by the
+/// outbox with backoff; permanent ones ([`DeliveryError::is_permanent`]) are given up
+/// and raise a delivery-failure incident.
 #[derive(Debug, Error)]
 pub enum DeliveryError {
     /// A recipient or sender address does not parse: retrying will not help until the
@@ -82,20 +83,39 @@ pub enum DeliveryError {
         permanent: bool,
         reply: String,
     },
+    /// A webhook endpoint could not be reached (connection, TLS, timeout) or its URL
+    /// is unusable.
+    #[error("notification {notification_id}: could not reach the webhook: {reason}")]
+    WebhookConnection {
+        notification_id: i64,
+        reason: String,
+    },
+    /// The webhook answered with an error: an HTTP status, or a chat API's error code
+    /// in a 200 reply (WeCom/DingTalk `errcode`, Feishu `code`).
+    #[error("notification {notification_id}: webhook refused it: {reply}")]
+    WebhookRejected {
+        notification_id: i64,
+        permanent: bool,
+        reply: String,
+    },
 }
 
 impl DeliveryError {
     /// True when the mail server could not be reached at all.
     pub fn is_connection(&self) -> bool {
-        matches!(self, DeliveryError::Connection { .. })
+        matches!(
+            self,
+            DeliveryError::Connection { .. } | DeliveryError::WebhookConnection { .. }
+        )
     }
 
     /// True when retrying the same message is not expected to succeed.
     pub fn is_permanent(&self) -> bool {
         match self {
             DeliveryError::Address { .. } | DeliveryError::Message { .. } => true,
-            DeliveryError::Rejected { permanent, .. } => *permanent,
-            DeliveryError::Connection { .. } => false,
+            DeliveryError::Rejected { permanent, .. }
+            | DeliveryError::WebhookRejected { permanent, .. } => *permanent,
+            DeliveryError::Connection { .. } | DeliveryError::WebhookConnection { .. } => false,
         }
     }
 }

@@ -62,8 +62,12 @@ mod error;
 mod mailer;
 mod render;
 mod rules;
+mod webhook;
 
 pub use engine::{AlertEngine, DELIVERY_FAILURE_RULE, RuleOutcome, SOURCE_DOWN_RULE};
 pub use error::{AlertsError, DeliveryError, Result};
-pub use mailer::{DELIVERY_FAILURE_WINDOW, DeliveryReport, Mailer, deliver_due, retry_delay};
+pub use mailer::{
+    DELIVERY_FAILURE_WINDOW, DeliveryReport, Mailer, deliver_due, deliver_webhooks_due, retry_delay,
+};
 pub use render::{RenderedMessage, message_id};
+pub use webhook::{WebhookKind, Webhooks, dingtalk_sign, feishu_sign};

@@ -10,11 +10,13 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use rand::Rng;
 use vigil_config::{OutboxConfig, SmtpConfig, SmtpTls};
 use vigil_core::{
-    AlertStore, IncidentStatus, NewIncident, Notification, NotificationKind, Severity, Trigger,
+    AlertStore, EMAIL_CHANNEL, IncidentStatus, NewIncident, Notification, NotificationKind,
+    Severity, Trigger, WEBHOOK_CHANNEL_PREFIX,
 };
 
 use crate::engine::DELIVERY_FAILURE_RULE;
 use crate::error::{AlertsError, DeliveryError, Result, store_error};
+use crate::webhook::Webhooks;
 
 /// Notifications taken from the outbox per [`deliver_due`] call.
 const DELIVERY_BATCH: usize = 100;
@@ -174,12 +176,54 @@ pub async fn deliver_due<S: AlertStore>(
     outbox: &OutboxConfig,
     now: DateTime<Utc>,
 ) -> Result<DeliveryReport> {
+    deliver(store, Sender::Mail(mailer), outbox, now).await
+}
+
+/// [`deliver_due`] for the webhook channels. One unreachable webhook does not hold up
+/// the others (they are different services).
+pub async fn deliver_webhooks_due<S: AlertStore>(
+    store: &S,
+    webhooks: &Webhooks,
+    outbox: &OutboxConfig,
+    now: DateTime<Utc>,
+) -> Result<DeliveryReport> {
+    deliver(store, Sender::Webhooks(webhooks), outbox, now).await
+}
+
+/// What delivers one family of channels.
+enum Sender<'a> {
+    Mail(&'a Mailer),
+    Webhooks(&'a Webhooks),
+}
+
+impl Sender<'_> {
+    fn channels(&self) -> &'static str {
+        match self {
+            Sender::Mail(_) => EMAIL_CHANNEL,
+            Sender::Webhooks(_) => WEBHOOK_CHANNEL_PREFIX,
+        }
+    }
+
+    async fn send(&self, notification: &Notification) -> Result<String, DeliveryError> {
+        match self {
+            Sender::Mail(mailer) => mailer.send(notification).await,
+            Sender::Webhooks(webhooks) => webhooks.send(notification).await,
+        }
+    }
+}
+
+async fn deliver<S: AlertStore>(
+    store: &S,
+    sender: Sender<'_>,
+    outbox: &OutboxConfig,
+    now: DateTime<Utc>,
+) -> Result<DeliveryReport> {
     let due = store
-        .due_notifications(now, DELIVERY_BATCH)
+        .due_notifications_on(sender.channels(), now, DELIVERY_BATCH)
         .map_err(store_error("due_notifications"))?;
     let mut report = DeliveryReport::default();
     for notification in &due {
-        match mailer.send(notification).await {
+        match sender.send(notification).await {
             Ok(reply) => {
                 // The server has the message: recording that must not be given up
                 // lightly, or the next round would send it again. Retry a busy store a
@@ -194,7 +238,7 @@ pub async fn deliver_due<S: AlertStore>(
                     tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
                 }
                 report.sent += 1;
-                tracing::info!(notification = notification.id, incident = notification.incident_id, kind = notification.kind.as_str(), seq = notification.seq, %reply, "notification sent");
+                tracing::info!(notification = notification.id, incident = notification.incident_id, kind = notification.kind.as_str(), seq = notification.seq, channel = %notification.channel, %reply, "notification sent");
             }
             Err(error) if error.is_permanent() => {
                 store
@@ -215,7 +259,7 @@ pub async fn deliver_due<S: AlertStore>(
                     .map_err(store_error("mark_notification_failed"))?;
                 report.failed += 1;
                 tracing::warn!(notification = notification.id, incident = notification.incident_id, attempts = notification.attempts + 1, %error, next_attempt_at = %next_attempt_at, "notification delivery failed; will retry");
-                if error.is_connection() {
+                if error.is_connection() && matches!(sender, Sender::Mail(_)) {
                     break;
                 }
             }
@@ -248,13 +292,20 @@ fn raise_delivery_failure<S: AlertStore>(
         Some(incident) => incident.brand,
         None => "*".to_owned(),
     };
+    let (refuser, whom) = if notification.channel == EMAIL_CHANNEL {
+        (
+            "mail server",
+            format!("to {}", notification.recipients.join(", ")),
+        )
+    } else {
+        ("webhook", format!("on {}", notification.channel))
+    };
     let explanation = format!(
-        "The mail server permanently refused notification {} ({} of incident {}, to {}), \
+        "The {refuser} permanently refused notification {} ({} of incident {}, {whom}), \
          so it will not be retried: {error}",
         notification.id,
         kind_name(notification.kind),
         notification.incident_id,
-        notification.recipients.join(", ")
     );
     let open = store
         .unresolved_incident(DELIVERY_FAILURE_RULE, &brand)

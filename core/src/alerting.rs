@@ -245,12 +245,23 @@ impl FromStr for NotificationStatus {
     }
 }
 
-/// A message to write to the outbox. `(incident_id, kind, seq)` is its identity.
+/// The outbox channel of email notifications.
+pub const EMAIL_CHANNEL: &str = "email";
+/// Webhook channels are `webhook:<recipient group>:<n>` (the group's n-th webhook).
+pub const WEBHOOK_CHANNEL_PREFIX: &str = "webhook:";
+
+/// A message to write to the outbox. `(incident_id, kind, seq, channel)` is its
+/// identity.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewNotification {
     pub incident_id: i64,
     pub kind: NotificationKind,
     pub seq: u32,
+    /// [`EMAIL_CHANNEL`] or a webhook channel (`webhook:<group>:<n>`).
+    pub channel: String,
+    /// For webhooks: the structured message (incident, numbers, text) the channel's
+    /// format is built from.
+    pub payload: Option<serde_json::Value>,
     pub message_id: String,
     /// Message-ID of the first notification, for threading (`In-Reply-To`).
     pub in_reply_to: Option<String>,
@@ -267,6 +278,8 @@ pub struct Notification {
     pub incident_id: i64,
     pub kind: NotificationKind,
     pub seq: u32,
+    pub channel: String,
+    pub payload: Option<serde_json::Value>,
     pub message_id: String,
     pub in_reply_to: Option<String>,
     pub recipients: Vec<String>,
@@ -350,6 +363,15 @@ pub trait AlertStore {
     /// Pending notifications whose `next_attempt_at <= now`, oldest first.
     fn due_notifications(
         &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Notification>, Self::Error>;
+
+    /// [`AlertStore::due_notifications`] on the channels starting with
+    /// `channel_prefix` (`"email"`, `"webhook:"`).
+    fn due_notifications_on(
+        &self,
+        channel_prefix: &str,
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Notification>, Self::Error>;

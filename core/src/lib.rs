@@ -25,8 +25,9 @@ pub mod time;
 mod urls;
 
 pub use alerting::{
-    AlertStore, EvidencePost, Incident, IncidentStatus, NewIncident, NewNotification, Notification,
-    NotificationKind, NotificationStatus, Severity, Trigger,
+    AlertStore, EMAIL_CHANNEL, EvidencePost, Incident, IncidentStatus, NewIncident,
+    NewNotification, Notification, NotificationKind, NotificationStatus, Severity, Trigger,
+    WEBHOOK_CHANNEL_PREFIX,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{CoreError, Result};

@@ -45,6 +45,8 @@ pub struct Services {
     pub crawler: Arc<Crawler>,
     pub engine: Arc<AlertEngine>,
     pub mailer: Option<Arc<Mailer>>,
+    /// The configured webhooks (URLs read from the environment at start-up).
+    pub webhooks: Option<Arc<vigil_alerts::Webhooks>>,
     pub clock: Arc<dyn Clock>,
     /// Wakes the index stage to re-add posts queued for refresh (an API correction)
     /// without waiting for its poll.
@@ -71,6 +73,9 @@ impl Services {
             Some(smtp) => Some(Arc::new(Mailer::new(smtp).context("configuring SMTP")?)),
             None => None,
         };
+        let webhooks = vigil_alerts::Webhooks::from_config(&config.alerts)
+            .map_err(|error| crate::UsageError(error.to_string()))?;
+        let webhooks = (!webhooks.is_empty()).then(|| Arc::new(webhooks));
         Ok(Arc::new(Services {
             config: Arc::new(config),
             store,
@@ -79,6 +84,7 @@ impl Services {
             crawler,
             engine,
             mailer,
+            webhooks,
             clock: Arc::new(SystemClock),
             refresh_wakeup: Arc::new(tokio::sync::Notify::new()),
         }))
@@ -833,25 +839,36 @@ async fn alert_stage(
 
 /// One delivery pass over the outbox.
 pub async fn deliver_outbox(services: &Services) -> anyhow::Result<()> {
-    let Some(mailer) = &services.mailer else {
-        return Ok(());
-    };
-    let report = vigil_alerts::deliver_due(
-        &*services.store,
-        mailer,
-        &services.config.alerts.outbox,
-        services.clock.now(),
-    )
-    .await?;
+    let outbox = &services.config.alerts.outbox;
+    if let Some(mailer) = &services.mailer {
+        let report =
+            vigil_alerts::deliver_due(&*services.store, mailer, outbox, services.clock.now())
+                .await?;
+        log_delivery("email", report);
+    }
+    if let Some(webhooks) = &services.webhooks {
+        let report = vigil_alerts::deliver_webhooks_due(
+            &*services.store,
+            webhooks,
+            outbox,
+            services.clock.now(),
+        )
+        .await?;
+        log_delivery("webhooks", report);
+    }
+    Ok(())
+}
+
+fn log_delivery(channels: &str, report: vigil_alerts::DeliveryReport) {
     if report.sent + report.failed + report.given_up > 0 {
         info!(
+            channels,
             sent = report.sent,
             failed = report.failed,
             given_up = report.given_up,
             "outbox delivery"
         );
     }
-    Ok(())
 }
 
 async fn outbox_stage(

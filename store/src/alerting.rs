@@ -186,7 +186,16 @@ impl AlertStore for Store {
     }
 
     fn due_notifications(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Notification>> {
-        outbox::due(&self.conn(), now, limit)
+        outbox::due(&self.conn(), "", now, limit)
+    }
+
+    fn due_notifications_on(
+        &self,
+        channel_prefix: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Notification>> {
+        outbox::due(&self.conn(), channel_prefix, now, limit)
     }
 
     fn mark_notification_sent(&self, id: i64, smtp_reply: &str, at: DateTime<Utc>) -> Result<()> {

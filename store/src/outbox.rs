@@ -11,7 +11,7 @@ use crate::{OUTBOX_ACTOR, Result, StoreError, audit};
 
 const NOTIFICATION_COLUMNS: &str = "id, incident_id, kind, seq, message_id, in_reply_to, \
      recipients, subject, body_text, body_html, status, attempts, created_at, next_attempt_at, \
-     last_error, sent_at, smtp_reply";
+     last_error, sent_at, smtp_reply, channel, payload_json";
 
 fn notification_from_row(row: &Row<'_>) -> rusqlite::Result<Notification> {
     let status: NotificationStatus = parsed_col(row, 10)?;
@@ -33,6 +33,12 @@ fn notification_from_row(row: &Row<'_>) -> rusqlite::Result<Notification> {
         last_error: row.get(14)?,
         sent_at: opt_time_col(row, 15)?,
         smtp_reply: row.get(16)?,
+        channel: row.get(17)?,
+        payload: row
+            .get::<_, Option<String>>(18)?
+            .map(|text| serde_json::from_str(&text))
+            .transpose()
+            .map_err(|error| crate::time::conversion_error(18, error.to_string()))?,
     })
 }
 
@@ -51,6 +57,7 @@ fn audit_identity(notification: &Notification) -> serde_json::Value {
         "incident_id": notification.incident_id,
         "kind": notification.kind,
         "seq": notification.seq,
+        "channel": notification.channel,
         "message_id": notification.message_id,
         "recipients": notification.recipients,
     })
@@ -67,8 +74,8 @@ pub(crate) fn enqueue(
         .prepare_cached(
             "INSERT OR IGNORE INTO notifications (incident_id, kind, seq, message_id,
                  in_reply_to, recipients, subject, body_text, body_html, created_at,
-                 next_attempt_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+                 next_attempt_at, channel, payload_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11, ?12)",
         )?
         .execute(params![
             notification.incident_id,
@@ -81,6 +88,12 @@ pub(crate) fn enqueue(
             notification.body_text,
             notification.body_html,
             created_at,
+            notification.channel,
+            notification
+                .payload
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
         ])?;
     if inserted == 0 {
         return Ok(false);
@@ -103,20 +116,23 @@ pub(crate) fn for_incident(conn: &Connection, incident_id: i64) -> Result<Vec<No
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Oldest (first enqueued) first, so a first notification never trails its reminder.
+/// Oldest (first enqueued) first, so a first notification never trails its reminder;
+/// only channels starting with `channel_prefix` (`""`: all).
 pub(crate) fn due(
     conn: &Connection,
+    channel_prefix: &str,
     now: DateTime<Utc>,
     limit: usize,
 ) -> Result<Vec<Notification>> {
     let sql = format!(
         "SELECT {NOTIFICATION_COLUMNS} FROM notifications
          WHERE status = 'pending' AND next_attempt_at <= ?1
+           AND substr(channel, 1, length(?3)) = ?3
          ORDER BY id LIMIT ?2"
     );
     let mut statement = conn.prepare_cached(&sql)?;
     let rows = statement.query_map(
-        params![format_time(now), clamp_limit(limit)],
+        params![format_time(now), clamp_limit(limit), channel_prefix],
         notification_from_row,
     )?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

@@ -214,8 +214,10 @@ CREATE TABLE index_refresh (seq INTEGER PRIMARY KEY, rev INTEGER NOT NULL);
 
 /// Version 5: notifications can be `cancelled` (a reminder or escalation made moot by
 /// an acknowledgement or resolution) or `failed` (refused permanently by the mail
-/// server). SQLite cannot change a CHECK constraint in place, so the table is rebuilt
-/// with the same columns and rows; its AUTOINCREMENT counter is carried over.
+/// server), and go out on a `channel` (`email`, or a webhook `webhook:<group>:<n>` with
+/// its structured `payload_json`); the identity becomes (incident, kind, seq, channel).
+/// SQLite cannot change a CHECK or UNIQUE constraint in place, so the table is rebuilt;
+/// existing rows are email, and the AUTOINCREMENT counter is carried over.
 pub(crate) const V5: &str = r#"
 CREATE TABLE notifications_v5 (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -236,7 +238,9 @@ CREATE TABLE notifications_v5 (
     last_error TEXT,
     sent_at TEXT,
     smtp_reply TEXT,
-    UNIQUE (incident_id, kind, seq)
+    channel TEXT NOT NULL DEFAULT 'email',
+    payload_json TEXT,
+    UNIQUE (incident_id, kind, seq, channel)
 );
 INSERT INTO notifications_v5 (id, incident_id, kind, seq, message_id, in_reply_to,
     recipients, subject, body_text, body_html, status, attempts, created_at,
@@ -630,6 +634,8 @@ mod tests {
                 incident_id: 1,
                 kind: vigil_core::NotificationKind::Reminder,
                 seq: 2,
+                channel: vigil_core::EMAIL_CHANNEL.into(),
+                payload: None,
                 message_id: "<8@vigil>".into(),
                 in_reply_to: None,
                 recipients: vec!["pr@example.com".into()],

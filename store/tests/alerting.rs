@@ -56,6 +56,8 @@ fn notification(
         incident_id,
         kind,
         seq,
+        channel: vigil_core::EMAIL_CHANNEL.into(),
+        payload: None,
         message_id: format!("<{incident_id}.{}.{seq}@vigil>", kind.as_str()),
         in_reply_to: None,
         recipients: vec!["pr@example.com".into(), "ceo@example.com".into()],

@@ -260,11 +260,12 @@ impl AlertStore for MemStore {
 
     fn enqueue_notification(&self, new: NewNotification) -> Result<bool, MemError> {
         let mut inner = self.inner.lock().unwrap();
-        if inner
-            .notifications
-            .iter()
-            .any(|n| n.incident_id == new.incident_id && n.kind == new.kind && n.seq == new.seq)
-        {
+        if inner.notifications.iter().any(|n| {
+            n.incident_id == new.incident_id
+                && n.kind == new.kind
+                && n.seq == new.seq
+                && n.channel == new.channel
+        }) {
             return Ok(false);
         }
         let id = inner.notifications.len() as i64 + 1;
@@ -273,6 +274,8 @@ impl AlertStore for MemStore {
             incident_id: new.incident_id,
             kind: new.kind,
             seq: new.seq,
+            channel: new.channel,
+            payload: new.payload,
             message_id: new.message_id,
             in_reply_to: new.in_reply_to,
             recipients: new.recipients,
@@ -317,6 +320,18 @@ impl AlertStore for MemStore {
             .cloned()
             .collect();
         due.sort_by_key(|n| (n.created_at, n.id));
+        due.truncate(limit);
+        Ok(due)
+    }
+
+    fn due_notifications_on(
+        &self,
+        channel_prefix: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Notification>, MemError> {
+        let mut due = self.due_notifications(now, usize::MAX)?;
+        due.retain(|n| n.channel.starts_with(channel_prefix));
         due.truncate(limit);
         Ok(due)
     }
