@@ -7,7 +7,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use vigil_config::{Config, RecipientConfig, RuleKind};
 use vigil_core::{
     AlertStore, EMAIL_CHANNEL, Incident, IncidentStatus, Label, NewIncident, NewNotification,
-    NotificationKind, Trigger,
+    NotificationKind, Severity, Trigger,
 };
 
 use crate::error::{AlertsError, Result, store_error};
@@ -49,6 +49,31 @@ pub struct AlertEngine {
 /// on a source) are opened by the daemon under rule names starting with this, and
 /// notify `alerts.source_down_notify`.
 pub const SOURCE_DOWN_RULE: &str = "source_down";
+
+/// Inhibition: while a crisis incident of a brand is unresolved, the brand's lesser
+/// incidents (warnings, info) send nothing; they are still opened and updated, and
+/// their notifications go out once the crisis is resolved if they are still
+/// unresolved. Incidents about the monitoring itself (a source down, a refused
+/// delivery) are never muted.
+fn inhibitor<'a>(incident: &Incident, unresolved: &[&'a Incident]) -> Option<&'a Incident> {
+    if incident.severity == Severity::Crisis || is_system_rule(&incident.rule) {
+        return None;
+    }
+    unresolved
+        .iter()
+        .find(|other| {
+            other.id != incident.id
+                && other.severity == Severity::Crisis
+                && other.brand == incident.brand
+                && !is_system_rule(&other.rule)
+        })
+        .copied()
+}
+
+/// Incidents the daemon opens about the monitoring itself.
+fn is_system_rule(rule: &str) -> bool {
+    rule.starts_with(SOURCE_DOWN_RULE) || rule == DELIVERY_FAILURE_RULE
+}
 
 /// The mail server refused a notification for good: the daemon opens an incident under
 /// this rule name (one per brand while open), notifying `alerts.source_down_notify`
@@ -239,12 +264,23 @@ impl AlertEngine {
         now: DateTime<Utc>,
     ) -> Result<usize> {
         let incidents = store.incidents(None).map_err(store_error("incidents"))?;
-        let mut enqueued = 0;
-        for incident in incidents
+        let unresolved: Vec<&Incident> = incidents
             .iter()
             .filter(|i| i.status != IncidentStatus::Resolved)
-        {
-            enqueued += self.plan_incident(store, incident, now)?;
+            .collect();
+        let mut enqueued = 0;
+        for incident in &unresolved {
+            if let Some(crisis) = inhibitor(incident, &unresolved) {
+                tracing::debug!(incident = incident.id, by = crisis.id, brand = %incident.brand, "warning muted while a crisis incident for the brand is open");
+            } else {
+                enqueued += self.plan_incident(store, incident, now)?;
+            }
+            if now >= incident.response_deadline && !incident.overdue {
+                store
+                    .mark_incident_overdue(incident.id, now)
+                    .map_err(store_error("mark_incident_overdue"))?;
+                tracing::warn!(incident = incident.id, rule = %incident.rule, status = %incident.status, "response window ended unresolved; incident overdue");
+            }
         }
         Ok(enqueued)
     }
@@ -279,9 +315,7 @@ impl AlertEngine {
 
             let (notify, script) = match self.rule(&incident.rule) {
                 Some(rule) => (rule.config.notify.as_slice(), rule.config.script.as_deref()),
-                None if incident.rule.starts_with(SOURCE_DOWN_RULE)
-                    || incident.rule == DELIVERY_FAILURE_RULE =>
-                {
+                None if is_system_rule(&incident.rule) => {
                     (self.source_down_notify.as_slice(), None)
                 }
                 None => {
@@ -396,12 +430,6 @@ impl AlertEngine {
                     );
                 }
             }
-        }
-        if now >= incident.response_deadline && !incident.overdue {
-            store
-                .mark_incident_overdue(incident.id, now)
-                .map_err(store_error("mark_incident_overdue"))?;
-            tracing::warn!(incident = incident.id, rule = %incident.rule, status = %incident.status, "response window ended unresolved; incident overdue");
         }
         Ok(enqueued)
     }

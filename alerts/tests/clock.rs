@@ -256,3 +256,70 @@ fn summary_reports_trend_since_opening() {
     );
     assert_eq!(store.incident(id).status, vigil_core::IncidentStatus::Open);
 }
+
+/// Inhibition: while Acme has an unresolved crisis incident, Acme's warnings send
+/// nothing (another brand's warning and the monitoring's own incidents still do);
+/// once the crisis is resolved, the still-open warning's first notification goes out.
+#[test]
+fn a_crisis_mutes_the_brands_warnings_until_it_is_resolved() {
+    use vigil_core::{AlertStore, NewIncident, Severity, Trigger};
+    let mut warn = rule("grumbles", RuleKind::NegativeShare);
+    warn.severity = Severity::Warning;
+    let mut other = rule("other-grumbles", RuleKind::NegativeShare);
+    other.severity = Severity::Warning;
+    other.brand = "Globex".into();
+    let mut cfg = config(vec![
+        with_query(rule("recall", RuleKind::Keyword), "recall"),
+        warn,
+        other,
+    ]);
+    cfg.alerts.source_down_notify = vec!["pr-team".into()];
+    let engine = AlertEngine::new(&cfg).unwrap();
+    let store = MemStore::new();
+    let open = |rule: &str, brand: &str, severity: Severity| {
+        store
+            .create_incident(NewIncident {
+                rule: rule.into(),
+                brand: brand.into(),
+                severity,
+                opened_at: t0(),
+                response_deadline: t0() + hours(24),
+                trigger: Trigger {
+                    metric: "negative_share".into(),
+                    value: 0.6,
+                    threshold: 0.4,
+                    baseline: None,
+                    window_secs: 3600,
+                    baseline_secs: None,
+                    mentions: 9,
+                    explanation: "negative share 60% above 40%".into(),
+                },
+                evidence: Vec::new(),
+            })
+            .unwrap()
+            .id
+    };
+    let crisis = open("recall", "Acme", Severity::Crisis);
+    let muted = open("grumbles", "Acme", Severity::Warning);
+    let elsewhere = open("other-grumbles", "Globex", Severity::Warning);
+    let system = open("source_down:news", "Acme", Severity::Warning);
+    let firsts = |store: &MemStore| -> Vec<i64> {
+        let mut ids: Vec<i64> = store
+            .all_notifications()
+            .iter()
+            .filter(|n| n.kind == NotificationKind::First)
+            .map(|n| n.incident_id)
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+    engine.plan_notifications(&store, t0()).unwrap();
+    assert_eq!(firsts(&store), vec![crisis, elsewhere, system]);
+    // Still muted an hour later.
+    engine.plan_notifications(&store, t0() + hours(1)).unwrap();
+    assert!(!firsts(&store).contains(&muted));
+    // The crisis is resolved: the warning speaks.
+    store.resolve(crisis, "dana", t0() + hours(2));
+    engine.plan_notifications(&store, t0() + hours(2)).unwrap();
+    assert_eq!(firsts(&store), vec![crisis, muted, elsewhere, system]);
+}

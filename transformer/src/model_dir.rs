@@ -153,6 +153,20 @@ impl ModelDir {
         })
     }
 
+    /// The padding token id: `pad_token_id` from `config.json`, else the family's
+    /// (BERT 0, RoBERTa 1). Every engine pads with it.
+    pub fn pad_id(&self) -> u32 {
+        let default = match self.architecture {
+            Architecture::Bert => 0,
+            Architecture::Roberta => 1,
+        };
+        self.config
+            .get("pad_token_id")
+            .and_then(Value::as_u64)
+            .and_then(|id| u32::try_from(id).ok())
+            .unwrap_or(default)
+    }
+
     pub fn weights_path(&self) -> PathBuf {
         self.dir.join("model.safetensors")
     }

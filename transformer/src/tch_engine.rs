@@ -89,19 +89,9 @@ fn load_common(model: &ModelDir) -> Result<Common> {
     let bytes = std::fs::read(&weights_path).map_err(TransformerError::io(&weights_path))?;
     let digest = hex::encode(Sha256::digest(&bytes));
     let tokenizer = TextTokenizer::from_file(&model.tokenizer_path(), model.max_seq_length)?;
-    let default_pad_id = match model.architecture {
-        Architecture::Bert => 0,
-        Architecture::Roberta => 1,
-    };
-    let pad_id = model
-        .config
-        .get("pad_token_id")
-        .and_then(Value::as_u64)
-        .and_then(|id| u32::try_from(id).ok())
-        .unwrap_or(default_pad_id);
     Ok(Common {
         tokenizer,
-        pad_id,
+        pad_id: model.pad_id(),
         model_id: format!("{}@{}", model.name, &digest[..12]),
     })
 }

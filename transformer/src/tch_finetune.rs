@@ -191,12 +191,7 @@ pub fn finetune(
     }
     let max_length = config.max_seq_length.min(model.max_seq_length);
     let tokenizer = TextTokenizer::from_file(&model.tokenizer_path(), max_length)?;
-    let pad_id = model
-        .config
-        .get("pad_token_id")
-        .and_then(Value::as_u64)
-        .and_then(|id| u32::try_from(id).ok())
-        .unwrap_or(0);
+    let pad_id = model.pad_id();
 
     tch::manual_seed(config.seed as i64);
     let var_store = VarStore::new(Device::Cpu);

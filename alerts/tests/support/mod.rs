@@ -342,17 +342,12 @@ impl AlertStore for MemStore {
         smtp_reply: &str,
         at: DateTime<Utc>,
     ) -> Result<(), MemError> {
-        let mut inner = self.inner.lock().unwrap();
-        let n = inner
-            .notifications
-            .iter_mut()
-            .find(|n| n.id == id)
-            .ok_or_else(|| MemError(format!("no notification {id}")))?;
-        n.status = NotificationStatus::Sent;
-        n.attempts += 1;
-        n.sent_at = Some(at);
-        n.smtp_reply = Some(smtp_reply.to_string());
-        Ok(())
+        self.update_notification(id, |n| {
+            n.status = NotificationStatus::Sent;
+            n.attempts += 1;
+            n.sent_at = Some(at);
+            n.smtp_reply = Some(smtp_reply.to_string());
+        })
     }
 
     fn find_incident(&self, id: i64) -> Result<Option<Incident>, MemError> {
@@ -372,18 +367,13 @@ impl AlertStore for MemStore {
         error: &str,
         _at: DateTime<Utc>,
     ) -> Result<(), MemError> {
-        let mut inner = self.inner.lock().unwrap();
-        let n = inner
-            .notifications
-            .iter_mut()
-            .find(|n| n.id == id)
-            .ok_or_else(|| MemError(format!("no notification {id}")))?;
-        n.attempts += 1;
-        n.last_error = Some(error.to_string());
-        if n.status == NotificationStatus::Pending {
-            n.status = NotificationStatus::Failed;
-        }
-        Ok(())
+        self.update_notification(id, |n| {
+            n.attempts += 1;
+            n.last_error = Some(error.to_string());
+            if n.status == NotificationStatus::Pending {
+                n.status = NotificationStatus::Failed;
+            }
+        })
     }
 
     fn mark_notification_failed(
@@ -392,20 +382,32 @@ impl AlertStore for MemStore {
         error: &str,
         next_attempt_at: DateTime<Utc>,
     ) -> Result<(), MemError> {
+        self.update_notification(id, |n| {
+            n.attempts += 1;
+            n.last_error = Some(error.to_string());
+            n.next_attempt_at = next_attempt_at;
+        })
+    }
+}
+
+/// 2024-05-08T00:00:00Z: the tests' "now" unless they move it.
+impl MemStore {
+    fn update_notification(
+        &self,
+        id: i64,
+        change: impl FnOnce(&mut Notification),
+    ) -> Result<(), MemError> {
         let mut inner = self.inner.lock().unwrap();
         let n = inner
             .notifications
             .iter_mut()
             .find(|n| n.id == id)
             .ok_or_else(|| MemError(format!("no notification {id}")))?;
-        n.attempts += 1;
-        n.last_error = Some(error.to_string());
-        n.next_attempt_at = next_attempt_at;
+        change(n);
         Ok(())
     }
 }
 
-/// 2024-05-08T00:00:00Z: the tests' "now" unless they move it.
 pub fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2024-05-08T00:00:00Z")
         .unwrap()
