@@ -40,6 +40,7 @@ pub struct AlertEngine {
     response_window: TimeDelta,
     remind_every: TimeDelta,
     escalate_after: TimeDelta,
+    ack_timeout: Option<TimeDelta>,
     dashboard_url: Option<String>,
     templates: Templates,
     source_down_notify: Vec<String>,
@@ -134,6 +135,11 @@ impl AlertEngine {
             response_window: delta("response_window", alerts.crisis.response_window)?,
             remind_every: delta("remind_every", alerts.crisis.remind_every)?,
             escalate_after: delta("escalate_after", alerts.crisis.escalate_after)?,
+            ack_timeout: alerts
+                .crisis
+                .ack_timeout
+                .map(|timeout| delta("ack_timeout", timeout))
+                .transpose()?,
             source_down_notify: alerts.source_down_notify.clone(),
             dashboard_url: alerts.dashboard_url.clone(),
             templates,
@@ -263,7 +269,28 @@ impl AlertEngine {
         store: &S,
         now: DateTime<Utc>,
     ) -> Result<usize> {
-        let incidents = store.incidents(None).map_err(store_error("incidents"))?;
+        let mut incidents = store.incidents(None).map_err(store_error("incidents"))?;
+        // Acknowledgements that ran out: open again, reminded at once.
+        let mut retriggered = HashSet::new();
+        if let Some(timeout) = self.ack_timeout {
+            for incident in incidents.iter_mut() {
+                let expired = incident.status == IncidentStatus::Acknowledged
+                    && incident
+                        .acknowledged_at
+                        .is_some_and(|at| now >= at + timeout);
+                if !expired {
+                    continue;
+                }
+                if let Some(reopened) = store
+                    .expire_acknowledgement(incident.id, now)
+                    .map_err(store_error("expire_acknowledgement"))?
+                {
+                    tracing::warn!(incident = incident.id, by = ?incident.acknowledged_by, "acknowledgement expired without a resolution; incident open again");
+                    *incident = reopened;
+                    retriggered.insert(incident.id);
+                }
+            }
+        }
         let unresolved: Vec<&Incident> = incidents
             .iter()
             .filter(|i| i.status != IncidentStatus::Resolved)
@@ -273,7 +300,8 @@ impl AlertEngine {
             if let Some(crisis) = inhibitor(incident, &unresolved) {
                 tracing::debug!(incident = incident.id, by = crisis.id, brand = %incident.brand, "warning muted while a crisis incident for the brand is open");
             } else {
-                enqueued += self.plan_incident(store, incident, now)?;
+                let retrigger = retriggered.contains(&incident.id);
+                enqueued += self.plan_incident(store, incident, now, retrigger)?;
             }
             if now >= incident.response_deadline && !incident.overdue {
                 store
@@ -285,11 +313,15 @@ impl AlertEngine {
         Ok(enqueued)
     }
 
+    /// `retrigger`: the incident's acknowledgement just expired, so the next reminder
+    /// is brought forward to now (unless an escalation goes out now anyway); it then
+    /// counts as that reminder, and the schedule goes on from there.
     fn plan_incident<S: AlertStore>(
         &self,
         store: &S,
         incident: &Incident,
         now: DateTime<Utc>,
+        retrigger: bool,
     ) -> Result<usize> {
         let existing = store
             .notifications_for_incident(incident.id)
@@ -306,7 +338,20 @@ impl AlertEngine {
             .iter()
             .any(|n| n.kind == NotificationKind::Escalation);
 
-        let due = self.due(incident, now);
+        let mut due = self.due(incident, now);
+        if retrigger {
+            // Something goes out now anyway: an escalation or a reminder not yet sent.
+            let new_now = due.iter().any(|&(kind, seq)| {
+                kind != NotificationKind::First
+                    && kind != NotificationKind::Summary
+                    && !existing.iter().any(|n| n.kind == kind && n.seq == seq)
+            });
+            if let Some(next) = self.next_reminder(incident, now)
+                && !new_now
+            {
+                due.push((NotificationKind::Reminder, next));
+            }
+        }
         let mut enqueued = 0;
         for (kind, seq) in due {
             if kind == NotificationKind::Escalation {
@@ -432,6 +477,15 @@ impl AlertEngine {
             }
         }
         Ok(enqueued)
+    }
+
+    /// The number of the next scheduled reminder after `now`.
+    fn next_reminder(&self, incident: &Incident, now: DateTime<Utc>) -> Option<u32> {
+        if self.remind_every <= TimeDelta::zero() {
+            return None;
+        }
+        let elapsed = (now - incident.opened_at).num_milliseconds().max(0);
+        u32::try_from(elapsed / self.remind_every.num_milliseconds() + 1).ok()
     }
 
     /// How long after opening reminder `seq` falls due.

@@ -323,3 +323,57 @@ fn a_crisis_mutes_the_brands_warnings_until_it_is_resolved() {
     engine.plan_notifications(&store, t0() + hours(2)).unwrap();
     assert_eq!(firsts(&store), vec![crisis, muted, elsewhere, system]);
 }
+
+/// `ack_timeout`: an acknowledgement that runs out without a resolution opens the
+/// incident again and brings the next reminder forward to that moment; the schedule
+/// (escalation, later reminders) goes on as for an unacknowledged incident.
+#[test]
+fn an_expired_acknowledgement_reopens_and_reminds_at_once() {
+    let mut cfg = config(vec![with_query(
+        rule("recall", RuleKind::Keyword),
+        "recall",
+    )]);
+    cfg.alerts.crisis.ack_timeout = Some(std::time::Duration::from_secs(3600));
+    let engine = AlertEngine::new(&cfg).unwrap();
+    let store = MemStore::new();
+    store.add(
+        "Acme",
+        post(
+            "r1",
+            t0() - minutes(2),
+            "Acme announces kettle recall",
+            None,
+            Some(-0.4),
+        ),
+    );
+    let id = engine.evaluate(&store, t0()).unwrap()[0]
+        .incident_id
+        .unwrap();
+    run_clock(&engine, &store, t0(), t0() + minutes(150), 10);
+    // Acknowledged at 2h30, after the first reminder (2h).
+    store.acknowledge(id, "dana", t0() + minutes(150));
+    run_clock(
+        &engine,
+        &store,
+        t0() + minutes(150),
+        t0() + minutes(200),
+        10,
+    );
+    assert_eq!(
+        store.incident(id).status,
+        vigil_core::IncidentStatus::Acknowledged
+    );
+    // One hour later, at 3h30, it has expired.
+    run_clock(&engine, &store, t0() + minutes(210), t0() + hours(7), 10);
+    assert_eq!(store.incident(id).status, vigil_core::IncidentStatus::Open);
+    assert_eq!(
+        keys(&store.all_notifications()),
+        vec![
+            (NotificationKind::First, 0, 0),
+            (NotificationKind::Reminder, 1, 120),
+            (NotificationKind::Reminder, 2, 210),
+            (NotificationKind::Escalation, 0, 240),
+            (NotificationKind::Reminder, 3, 360),
+        ]
+    );
+}

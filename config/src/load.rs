@@ -424,6 +424,7 @@ fn read_alerts(root: &mut TableReader, diag: &mut Diagnostics) -> (AlertsConfig,
             response_window: std::time::Duration::from_secs(24 * 3600),
             remind_every: std::time::Duration::from_secs(2 * 3600),
             escalate_after: std::time::Duration::from_secs(4 * 3600),
+            ack_timeout: None,
         },
         recipients: Vec::new(),
         rules: Vec::new(),
@@ -451,6 +452,9 @@ fn read_alerts(root: &mut TableReader, diag: &mut Diagnostics) -> (AlertsConfig,
         alerts.crisis.response_window = crisis.duration_or(diag, "response_window", "24h");
         alerts.crisis.remind_every = crisis.duration_or(diag, "remind_every", "2h");
         alerts.crisis.escalate_after = crisis.duration_or(diag, "escalate_after", "4h");
+        if crisis.contains("ack_timeout") {
+            alerts.crisis.ack_timeout = Some(crisis.duration_or(diag, "ack_timeout", "8h"));
+        }
         crisis.finish(diag);
     }
     if let Some(mut outbox) = t.table(diag, "outbox") {

@@ -248,6 +248,9 @@ pub struct CrisisConfig {
     pub response_window: Duration,
     pub remind_every: Duration,
     pub escalate_after: Duration,
+    /// An acknowledgement older than this without a resolution expires: the incident
+    /// is open again and reminded at once (extension; `None`: never expires).
+    pub ack_timeout: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]

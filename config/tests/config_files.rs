@@ -30,6 +30,24 @@ fn good_config_loads_with_defaults_filled_in() {
         Duration::from_secs(86_400)
     );
     assert_eq!(config.script("inline").unwrap().body, "Say sorry.");
+    assert_eq!(config.alerts.crisis.ack_timeout, None);
+}
+
+#[test]
+fn ack_timeout_is_read_and_checked() {
+    let text = "[alerts.crisis]\nack_timeout = \"6h\"\n";
+    let config = vigil_config::parse_str(text, Path::new("a.toml"), Path::new(".")).unwrap();
+    assert_eq!(
+        config.alerts.crisis.ack_timeout,
+        Some(Duration::from_secs(6 * 3600))
+    );
+    let errors = vigil_config::parse_str(
+        "[alerts.crisis]\nack_timeout = \"soon\"\n",
+        Path::new("b.toml"),
+        Path::new("."),
+    )
+    .unwrap_err();
+    assert!(errors.to_string().contains("ack_timeout"), "{errors}");
 }
 
 #[test]

@@ -350,6 +350,14 @@ pub trait AlertStore {
 
     fn mark_incident_overdue(&self, id: i64, at: DateTime<Utc>) -> Result<(), Self::Error>;
 
+    /// An acknowledgement ran out (`ack_timeout`) without a resolution: the incident is
+    /// open again (audited). Returns it, or `None` if it was no longer acknowledged.
+    fn expire_acknowledgement(
+        &self,
+        id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Incident>, Self::Error>;
+
     fn incidents(&self, status: Option<IncidentStatus>) -> Result<Vec<Incident>, Self::Error>;
 
     /// Inserts unless `(incident_id, kind, seq)` exists; returns whether it was new.

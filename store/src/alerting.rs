@@ -213,6 +213,10 @@ impl AlertStore for Store {
         outbox::mark_failed(&mut self.conn(), now, id, error, next_attempt_at)
     }
 
+    fn expire_acknowledgement(&self, id: i64, at: DateTime<Utc>) -> Result<Option<Incident>> {
+        Store::expire_acknowledgement(self, id, at)
+    }
+
     fn find_incident(&self, id: i64) -> Result<Option<Incident>> {
         self.incident(id)
     }

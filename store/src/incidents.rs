@@ -299,6 +299,44 @@ impl Store {
         Ok(updated)
     }
 
+    /// Re-opens an acknowledged incident whose acknowledgement ran out (`ack_timeout`);
+    /// `None` if it is not acknowledged (any more).
+    pub fn expire_acknowledgement(&self, id: i64, at: DateTime<Utc>) -> Result<Option<Incident>> {
+        let now = self.now();
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let incident = get_existing(&tx, id)?;
+        if incident.status != IncidentStatus::Acknowledged {
+            return Ok(None);
+        }
+        let at_text = format_time(at);
+        let note = format!(
+            "acknowledgement by {} expired at {at_text}",
+            incident.acknowledged_by.as_deref().unwrap_or("unknown")
+        );
+        tx.prepare_cached(
+            "UPDATE incidents SET status = 'open', updated_at = ?2, note = ?3 WHERE id = ?1",
+        )?
+        .execute(params![
+            id,
+            at_text,
+            joined_note(incident.note.as_deref(), Some(&note))
+        ])?;
+        let payload = serde_json::json!({
+            "id": id,
+            "rule": incident.rule,
+            "brand": incident.brand,
+            "acknowledged_by": incident.acknowledged_by,
+            "acknowledged_at": incident.acknowledged_at.map(format_time),
+            "at": at_text,
+        });
+        audit::append_in(&tx, now, "incident_ack_expired", "vigil", &payload)?;
+        let updated = get_existing(&tx, id)?;
+        tx.commit()?;
+        tracing::warn!(id, "acknowledgement expired; incident open again");
+        Ok(Some(updated))
+    }
+
     pub fn incident(&self, id: i64) -> Result<Option<Incident>> {
         get(&self.conn(), id)
     }

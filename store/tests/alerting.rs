@@ -615,3 +615,47 @@ fn a_notification_given_up_is_never_due_again() {
     );
     assert!(store.find_incident(9999).unwrap().is_none());
 }
+
+#[test]
+fn an_expired_acknowledgement_opens_the_incident_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let incident = store
+        .create_incident(new_incident("spike", "acme", at(10, 0, 0)))
+        .unwrap();
+    assert!(
+        store
+            .expire_acknowledgement(incident.id, at(10, 30, 0))
+            .unwrap()
+            .is_none(),
+        "an open incident has no acknowledgement to expire"
+    );
+    store
+        .acknowledge_incident(incident.id, "dana", None, at(11, 0, 0))
+        .unwrap();
+    let reopened = store
+        .expire_acknowledgement(incident.id, at(14, 0, 0))
+        .unwrap()
+        .expect("was acknowledged");
+    assert_eq!(reopened.status, IncidentStatus::Open);
+    assert_eq!(reopened.acknowledged_by.as_deref(), Some("dana"));
+    assert!(
+        reopened.note.as_deref().unwrap_or("").contains("expired"),
+        "{:?}",
+        reopened.note
+    );
+    assert!(audit_kinds(&store).contains(&("incident_ack_expired".to_owned(), "vigil".to_owned())));
+    // Still the one unresolved incident of its key; it can be acknowledged again.
+    assert_eq!(
+        store
+            .unresolved_incident("spike", "acme")
+            .unwrap()
+            .unwrap()
+            .id,
+        incident.id
+    );
+    let again = store
+        .acknowledge_incident(incident.id, "lee", None, at(14, 5, 0))
+        .unwrap();
+    assert_eq!(again.acknowledged_by.as_deref(), Some("lee"));
+}

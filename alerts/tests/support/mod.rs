@@ -350,6 +350,23 @@ impl AlertStore for MemStore {
         })
     }
 
+    fn expire_acknowledgement(
+        &self,
+        id: i64,
+        at: DateTime<Utc>,
+    ) -> Result<Option<Incident>, MemError> {
+        let mut inner = self.inner.lock().unwrap();
+        let Some(incident) = inner.incidents.iter_mut().find(|i| i.id == id) else {
+            return Err(MemError(format!("no incident {id}")));
+        };
+        if incident.status != IncidentStatus::Acknowledged {
+            return Ok(None);
+        }
+        incident.status = IncidentStatus::Open;
+        incident.updated_at = at;
+        Ok(Some(incident.clone()))
+    }
+
     fn find_incident(&self, id: i64) -> Result<Option<Incident>, MemError> {
         Ok(self
             .inner
@@ -497,6 +514,7 @@ pub fn config(rules: Vec<RuleConfig>) -> Config {
         response_window: Duration::from_secs(24 * 3600),
         remind_every: Duration::from_secs(2 * 3600),
         escalate_after: Duration::from_secs(4 * 3600),
+        ack_timeout: None,
     };
     config.alerts.recipients = vec![RecipientConfig {
         name: "pr-team".to_string(),
