@@ -26,6 +26,10 @@ const DELIVERY_BATCH: usize = 100;
 pub struct Mailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
+    /// Bounds a whole send (connect to QUIT): lettre's own timeout only bounds the TCP
+    /// connect, so a server that goes silent mid-conversation would otherwise hold the
+    /// outbox forever.
+    timeout: Duration,
 }
 
 impl Mailer {
@@ -69,6 +73,7 @@ impl Mailer {
             }
         }
         Ok(Mailer {
+            timeout: smtp.timeout,
             transport: builder.build(),
             from,
         })
@@ -78,7 +83,17 @@ impl Mailer {
     /// accepted it.
     pub async fn send(&self, notification: &Notification) -> Result<String, DeliveryError> {
         let message = self.message(notification)?;
-        match self.transport.send(message).await {
+        let Ok(sent) = tokio::time::timeout(self.timeout, self.transport.send(message)).await
+        else {
+            return Err(DeliveryError::Connection {
+                notification_id: notification.id,
+                reason: format!(
+                    "the mail server did not finish within {} s (timeout)",
+                    self.timeout.as_secs_f64()
+                ),
+            });
+        };
+        match sent {
             Ok(response) => Ok(format!(
                 "{} {}",
                 response.code(),

@@ -239,7 +239,7 @@ pub struct SmtpConfig {
     pub username: Option<String>,
     pub password_env: Option<String>,
     pub from: String,
-    /// Per-connection timeout (extension).
+    /// Bounds each whole delivery, connect to QUIT (extension).
     pub timeout: Duration,
 }
 
