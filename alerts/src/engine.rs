@@ -1,7 +1,8 @@
 //! The alert engine: rules → incidents (`evaluate`) and the 24-hour response clock
 //! (`plan_notifications`), which writes every due notification to the outbox.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use vigil_config::{Config, RecipientConfig, RuleKind};
@@ -36,6 +37,12 @@ pub struct RuleOutcome {
 /// so the engine can be rebuilt (config reload, restart) at any time.
 pub struct AlertEngine {
     rules: Vec<Rule>,
+    /// Per rule: since when it has fired without an incident, waiting out `for`.
+    firing_since: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// Per rule: since when it has been quiet while its incident is unresolved, for
+    /// `auto_resolve_after`. In memory: a restart starts both clocks again, which can
+    /// only delay an incident, never open or resolve one early.
+    quiet_since: Mutex<HashMap<String, DateTime<Utc>>>,
     recipients: Vec<RecipientConfig>,
     response_window: TimeDelta,
     remind_every: TimeDelta,
@@ -69,6 +76,10 @@ fn inhibitor<'a>(incident: &Incident, unresolved: &[&'a Incident]) -> Option<&'a
                 && !is_system_rule(&other.rule)
         })
         .copied()
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Incidents the daemon opens about the monitoring itself.
@@ -131,6 +142,8 @@ impl AlertEngine {
         }
         Ok(AlertEngine {
             rules,
+            firing_since: Mutex::default(),
+            quiet_since: Mutex::default(),
             recipients: alerts.recipients.clone(),
             response_window: delta("response_window", alerts.crisis.response_window)?,
             remind_every: delta("remind_every", alerts.crisis.remind_every)?,
@@ -144,6 +157,43 @@ impl AlertEngine {
             dashboard_url: alerts.dashboard_url.clone(),
             templates,
         })
+    }
+
+    /// Why a firing rule without an incident opens none yet: its `cooldown` after the
+    /// last resolution, or its `for` not yet held.
+    fn held_back<S: AlertStore>(
+        &self,
+        store: &S,
+        rule: &Rule,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>> {
+        let config = &rule.config;
+        if !config.cooldown.is_zero()
+            && let Some(resolved) = store
+                .last_resolved_at(rule.name(), rule.brand())
+                .map_err(store_error("last_resolved_at"))?
+        {
+            let until = resolved + delta("cooldown", config.cooldown)?;
+            if now < until {
+                return Ok(Some(format!(
+                    "cooling down after the last incident until {}",
+                    until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                )));
+            }
+        }
+        if !config.hold_for.is_zero() {
+            let since = *lock(&self.firing_since)
+                .entry(rule.name().to_string())
+                .or_insert(now);
+            if now - since < delta("for", config.hold_for)? {
+                return Ok(Some(format!(
+                    "firing since {}, must hold for {}",
+                    since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    vigil_core::time::format_duration(config.hold_for)
+                )));
+            }
+        }
+        Ok(None)
     }
 
     fn rule(&self, name: &str) -> Option<&Rule> {
@@ -177,6 +227,8 @@ impl AlertEngine {
                 value: measurement.value,
                 detail,
             };
+            let key = rule.name().to_string();
+            let config = &rule.config;
             if !measurement.fired {
                 tracing::debug!(
                     rule = rule.name(),
@@ -184,10 +236,34 @@ impl AlertEngine {
                     value = measurement.value,
                     "rule quiet"
                 );
+                lock(&self.firing_since).remove(&key);
+                if let (Some(after), Some(incident)) = (config.auto_resolve_after, &open) {
+                    let since = *lock(&self.quiet_since).entry(key.clone()).or_insert(now);
+                    if now - since >= delta("auto_resolve_after", after)? {
+                        let note = format!(
+                            "resolved by vigil: the rule has been quiet since {} ({} or more)",
+                            since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                            vigil_core::time::format_duration(after)
+                        );
+                        store
+                            .auto_resolve_incident(incident.id, &note, now)
+                            .map_err(store_error("auto_resolve_incident"))?;
+                        lock(&self.quiet_since).remove(&key);
+                        tracing::info!(
+                            incident = incident.id,
+                            rule = rule.name(),
+                            brand = rule.brand(),
+                            "rule quiet long enough; incident resolved"
+                        );
+                        outcome
+                            .detail
+                            .push_str(&format!(" Incident {} resolved: {note}.", incident.id));
+                    }
+                }
                 outcomes.push(outcome);
                 continue;
             }
-            let config = &rule.config;
+            lock(&self.quiet_since).remove(&key);
             let trigger = Trigger {
                 metric: config.kind.as_str().to_string(),
                 value: measurement.value,
@@ -228,6 +304,13 @@ impl AlertEngine {
                     );
                 }
                 None => {
+                    if let Some(reason) = self.held_back(store, rule, now)? {
+                        outcome.detail.push_str(&format!(" Not opened: {reason}."));
+                        tracing::debug!(rule = rule.name(), brand = rule.brand(), %reason, "firing, incident held back");
+                        outcomes.push(outcome);
+                        continue;
+                    }
+                    lock(&self.firing_since).remove(&key);
                     let incident = store
                         .create_incident(NewIncident {
                             rule: config.name.clone(),

@@ -377,3 +377,132 @@ fn an_expired_acknowledgement_reopens_and_reminds_at_once() {
         ]
     );
 }
+
+/// A keyword engine with `adjust` applied to its one rule, and a store with a
+/// matching post two minutes before t0.
+fn keyword_engine(adjust: impl FnOnce(&mut vigil_config::RuleConfig)) -> (AlertEngine, MemStore) {
+    let mut recall = with_query(rule("recall", RuleKind::Keyword), "recall");
+    adjust(&mut recall);
+    let engine = AlertEngine::new(&config(vec![recall])).unwrap();
+    let store = MemStore::new();
+    store.add(
+        "Acme",
+        post(
+            "r1",
+            t0() - minutes(2),
+            "Acme announces kettle recall",
+            None,
+            Some(-0.4),
+        ),
+    );
+    (engine, store)
+}
+
+#[test]
+fn for_holds_an_incident_back_until_the_rule_has_fired_that_long() {
+    let (engine, store) =
+        keyword_engine(|rule| rule.hold_for = std::time::Duration::from_secs(1800));
+    let first = engine.evaluate(&store, t0()).unwrap().remove(0);
+    assert!(first.fired && !first.opened, "{first:?}");
+    assert!(
+        first.detail.contains("must hold for 30m"),
+        "{}",
+        first.detail
+    );
+    assert!(!engine.evaluate(&store, t0() + minutes(20)).unwrap()[0].opened);
+    let held = engine
+        .evaluate(&store, t0() + minutes(30))
+        .unwrap()
+        .remove(0);
+    assert!(held.opened, "{held:?}");
+    assert_eq!(store.all_incidents().len(), 1);
+}
+
+#[test]
+fn a_quiet_spell_restarts_the_for_clock() {
+    let (engine, store) =
+        keyword_engine(|rule| rule.hold_for = std::time::Duration::from_secs(1800));
+    assert!(!engine.evaluate(&store, t0()).unwrap()[0].opened);
+    // Two hours later the post has left the window: quiet, and the clock resets.
+    assert!(!engine.evaluate(&store, t0() + hours(2)).unwrap()[0].fired);
+    store.add(
+        "Acme",
+        post(
+            "r2",
+            t0() + hours(2) + minutes(5),
+            "second recall notice",
+            None,
+            Some(-0.5),
+        ),
+    );
+    let again = engine
+        .evaluate(&store, t0() + hours(2) + minutes(10))
+        .unwrap()
+        .remove(0);
+    assert!(again.fired && !again.opened, "{again:?}");
+    assert!(store.all_incidents().is_empty());
+}
+
+#[test]
+fn cooldown_keeps_a_resolved_incident_from_being_followed_at_once() {
+    let (engine, store) =
+        keyword_engine(|rule| rule.cooldown = std::time::Duration::from_secs(2 * 3600));
+    let id = engine.evaluate(&store, t0()).unwrap()[0]
+        .incident_id
+        .unwrap();
+    store.resolve(id, "dana", t0() + minutes(10));
+    store.add(
+        "Acme",
+        post("r2", t0() + minutes(20), "recall again", None, Some(-0.5)),
+    );
+    let cooling = engine
+        .evaluate(&store, t0() + minutes(30))
+        .unwrap()
+        .remove(0);
+    assert!(cooling.fired && !cooling.opened, "{cooling:?}");
+    assert!(
+        cooling.detail.contains("cooling down"),
+        "{}",
+        cooling.detail
+    );
+    store.add(
+        "Acme",
+        post(
+            "r3",
+            t0() + hours(2),
+            "recall, third time",
+            None,
+            Some(-0.5),
+        ),
+    );
+    let after = engine
+        .evaluate(&store, t0() + hours(2) + minutes(15))
+        .unwrap()
+        .remove(0);
+    assert!(after.opened, "{after:?}");
+    assert_ne!(after.incident_id, Some(id));
+    assert_eq!(store.all_incidents().len(), 2);
+}
+
+#[test]
+fn auto_resolve_after_a_quiet_hour() {
+    let (engine, store) =
+        keyword_engine(|rule| rule.auto_resolve_after = Some(std::time::Duration::from_secs(3600)));
+    let id = engine.evaluate(&store, t0()).unwrap()[0]
+        .incident_id
+        .unwrap();
+    // Still firing at 30m (the post is in the window); quiet from 1h.
+    assert!(engine.evaluate(&store, t0() + minutes(30)).unwrap()[0].fired);
+    engine.evaluate(&store, t0() + hours(1)).unwrap();
+    engine.evaluate(&store, t0() + minutes(100)).unwrap();
+    assert_eq!(store.incident(id).status, vigil_core::IncidentStatus::Open);
+    let resolved = engine.evaluate(&store, t0() + hours(2)).unwrap().remove(0);
+    assert!(
+        resolved.detail.contains("resolved by vigil"),
+        "{}",
+        resolved.detail
+    );
+    let incident = store.incident(id);
+    assert_eq!(incident.status, vigil_core::IncidentStatus::Resolved);
+    assert_eq!(incident.resolved_by.as_deref(), Some("vigil"));
+}

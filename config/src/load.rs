@@ -685,6 +685,11 @@ fn read_rule(t: &mut TableReader, diag: &mut Diagnostics) -> (RuleConfig, RuleRe
             (None, None)
         }
     };
+    let hold_for = t.duration_or(diag, "for", "0s");
+    let cooldown = t.duration_or(diag, "cooldown", "0s");
+    let auto_resolve_after = t
+        .contains("auto_resolve_after")
+        .then(|| t.duration_or(diag, "auto_resolve_after", "1h"));
     let refs = RuleRefs {
         brand: brand.clone(),
         notify: notify.clone(),
@@ -705,6 +710,9 @@ fn read_rule(t: &mut TableReader, diag: &mut Diagnostics) -> (RuleConfig, RuleRe
         script: script.map(|(s, _)| s),
         query,
         query_text,
+        hold_for,
+        cooldown,
+        auto_resolve_after,
     };
     (rule, refs)
 }

@@ -305,6 +305,15 @@ pub struct RuleConfig {
     /// `keyword`: the crisis terms; other kinds: an optional filter on the brand's posts.
     pub query: Option<Query>,
     pub query_text: Option<String>,
+    /// `for`: the rule must fire on every evaluation for this long before an incident
+    /// opens (zero: at once).
+    pub hold_for: Duration,
+    /// After an incident of this rule and brand is resolved, no new one opens for this
+    /// long (zero: none).
+    pub cooldown: Duration,
+    /// An unresolved incident whose rule has been quiet this long is resolved by
+    /// vigil (`None`: only people resolve).
+    pub auto_resolve_after: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]

@@ -34,6 +34,31 @@ fn good_config_loads_with_defaults_filled_in() {
 }
 
 #[test]
+fn rule_timing_keys_are_read() {
+    let text = "[alerts.smtp]\nhost = \"127.0.0.1\"\ntls = \"none\"\nfrom = \"v@example.com\"\n\
+        [[alerts.recipients]]\nname = \"pr\"\nemails = [\"pr@example.com\"]\n\
+        [[brands]]\nname = \"Acme\"\nquery = \"acme\"\n\
+        [[alerts.rules]]\nname = \"r\"\nbrand = \"Acme\"\nkind = \"negative_share\"\n\
+        notify = [\"pr\"]\nfor = \"10m\"\ncooldown = \"2h\"\nauto_resolve_after = \"90m\"\n";
+    let config = vigil_config::parse_str(text, Path::new("r.toml"), Path::new("."))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let rule = &config.alerts.rules[0];
+    assert_eq!(rule.hold_for, Duration::from_secs(600));
+    assert_eq!(rule.cooldown, Duration::from_secs(7200));
+    assert_eq!(rule.auto_resolve_after, Some(Duration::from_secs(5400)));
+    let plain = text
+        .replace("for = \"10m\"\n", "")
+        .replace("cooldown = \"2h\"\n", "")
+        .replace("auto_resolve_after = \"90m\"\n", "");
+    let config = vigil_config::parse_str(&plain, Path::new("r.toml"), Path::new(".")).unwrap();
+    let rule = &config.alerts.rules[0];
+    assert_eq!(
+        (rule.hold_for, rule.cooldown, rule.auto_resolve_after),
+        (Duration::ZERO, Duration::ZERO, None)
+    );
+}
+
+#[test]
 fn ack_timeout_is_read_and_checked() {
     let text = "[alerts.crisis]\nack_timeout = \"6h\"\n";
     let config = vigil_config::parse_str(text, Path::new("a.toml"), Path::new(".")).unwrap();

@@ -350,6 +350,15 @@ pub trait AlertStore {
 
     fn mark_incident_overdue(&self, id: i64, at: DateTime<Utc>) -> Result<(), Self::Error>;
 
+    /// Resolves an incident on vigil's own authority (its rule stayed quiet for
+    /// `auto_resolve_after`), with `note` saying why; audited like a person's.
+    fn auto_resolve_incident(
+        &self,
+        id: i64,
+        note: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), Self::Error>;
+
     /// An acknowledgement ran out (`ack_timeout`) without a resolution: the incident is
     /// open again (audited). Returns it, or `None` if it was no longer acknowledged.
     fn expire_acknowledgement(

@@ -31,6 +31,9 @@ const BUCKET_COUNTS_SQL: &str = "SELECT b.key, count(pb.seq)
 /// More buckets than this is a caller bug (seconds over years), not a query to run.
 const MAX_BUCKETS: i64 = 1_000_000;
 
+/// Who resolves an incident whose rule stayed quiet (`auto_resolve_after`).
+const AUTO_RESOLVER: &str = "vigil";
+
 /// `[start, end)` texts of the `floor((to - from) / bucket)` buckets ending at `to`,
 /// oldest first.
 fn bucket_bounds(
@@ -211,6 +214,11 @@ impl AlertStore for Store {
     ) -> Result<()> {
         let now = self.now();
         outbox::mark_failed(&mut self.conn(), now, id, error, next_attempt_at)
+    }
+
+    fn auto_resolve_incident(&self, id: i64, note: &str, at: DateTime<Utc>) -> Result<()> {
+        self.resolve_incident(id, AUTO_RESOLVER, Some(note), at)
+            .map(drop)
     }
 
     fn expire_acknowledgement(&self, id: i64, at: DateTime<Utc>) -> Result<Option<Incident>> {

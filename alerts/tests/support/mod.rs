@@ -350,6 +350,16 @@ impl AlertStore for MemStore {
         })
     }
 
+    fn auto_resolve_incident(
+        &self,
+        id: i64,
+        _note: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), MemError> {
+        self.resolve(id, "vigil", at);
+        Ok(())
+    }
+
     fn expire_acknowledgement(
         &self,
         id: i64,
@@ -493,6 +503,9 @@ pub fn rule(name: &str, kind: RuleKind) -> RuleConfig {
         script: Some("holding".to_string()),
         query: None,
         query_text: None,
+        hold_for: Duration::ZERO,
+        cooldown: Duration::ZERO,
+        auto_resolve_after: None,
     }
 }
 
