@@ -15,6 +15,7 @@
 //!
 //! Progress goes to stderr.
 
+mod alerts;
 mod corpus;
 mod freshness;
 mod fts5;
@@ -69,6 +70,8 @@ struct Args {
     /// time stored → searchable through `/api/search` for each.
     #[arg(long, value_name = "POSTS")]
     freshness: Option<usize>,
+    #[command(flatten)]
+    alerts: alerts::AlertsArgs,
 }
 
 fn git_commit(root: &Path) -> String {
@@ -122,6 +125,9 @@ fn run_freshness(args: &Args, run_dir: &Path, rounds: usize) -> anyhow::Result<(
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(dir) = &args.alerts.alerts {
+        return alerts::run(&args.alerts, dir, args.posts, args.seed);
+    }
     let command_line = format!(
         "cargo run --release -p vigil-bench -- {}",
         std::env::args().skip(1).collect::<Vec<_>>().join(" ")
