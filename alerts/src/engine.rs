@@ -378,9 +378,14 @@ impl AlertEngine {
             .iter()
             .filter(|i| i.status != IncidentStatus::Resolved)
             .collect();
+        let silences = store
+            .active_silences(now)
+            .map_err(store_error("active_silences"))?;
         let mut enqueued = 0;
         for incident in &unresolved {
-            if let Some(crisis) = inhibitor(incident, &unresolved) {
+            if let Some(silence) = silences.iter().find(|s| s.mutes(incident, now)) {
+                tracing::debug!(incident = incident.id, silence = silence.id, until = %silence.ends_at, "incident silenced");
+            } else if let Some(crisis) = inhibitor(incident, &unresolved) {
                 tracing::debug!(incident = incident.id, by = crisis.id, brand = %incident.brand, "warning muted while a crisis incident for the brand is open");
             } else {
                 let retrigger = retriggered.contains(&incident.id);

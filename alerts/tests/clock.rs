@@ -506,3 +506,33 @@ fn auto_resolve_after_a_quiet_hour() {
     assert_eq!(incident.status, vigil_core::IncidentStatus::Resolved);
     assert_eq!(incident.resolved_by.as_deref(), Some("vigil"));
 }
+
+/// A snooze (a silence of one incident) holds its reminders and escalation back;
+/// when it ends, what is due then goes out (only the latest reminder, as after any
+/// gap). Another brand's silence changes nothing.
+#[test]
+fn a_snoozed_incident_sends_nothing_until_the_snooze_ends() {
+    let (engine, store, id) = opened();
+    engine.plan_notifications(&store, t0()).unwrap();
+    let silence = |brand: Option<&str>, incident: Option<i64>, from, to| vigil_core::Silence {
+        id: 0,
+        brand: brand.map(str::to_owned),
+        rule: None,
+        incident_id: incident,
+        starts_at: from,
+        ends_at: to,
+        by: "dana".into(),
+        reason: Some("statement being drafted".into()),
+    };
+    store.silence(silence(Some("Globex"), None, t0(), t0() + hours(24)));
+    store.silence(silence(None, Some(id), t0() + minutes(30), t0() + hours(5)));
+    run_clock(&engine, &store, t0(), t0() + hours(6), 10);
+    assert_eq!(
+        keys(&store.all_notifications()),
+        vec![
+            (NotificationKind::First, 0, 0),
+            (NotificationKind::Escalation, 0, 300),
+            (NotificationKind::Reminder, 3, 360),
+        ]
+    );
+}

@@ -245,6 +245,50 @@ impl FromStr for NotificationStatus {
     }
 }
 
+/// A silence: while it lasts, matching incidents are still opened, updated and
+/// listed, but send nothing. Every matcher that is set must match (`incident_id`
+/// set: a snooze of that incident). When it ends, due notifications go out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Silence {
+    pub id: i64,
+    pub brand: Option<String>,
+    pub rule: Option<String>,
+    pub incident_id: Option<i64>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub by: String,
+    pub reason: Option<String>,
+}
+
+impl Silence {
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        self.starts_at <= now && now < self.ends_at
+    }
+
+    /// Active at `now` and matching the incident.
+    pub fn mutes(&self, incident: &Incident, now: DateTime<Utc>) -> bool {
+        self.is_active(now)
+            && self
+                .brand
+                .as_ref()
+                .is_none_or(|brand| *brand == incident.brand)
+            && self.rule.as_ref().is_none_or(|rule| *rule == incident.rule)
+            && self.incident_id.is_none_or(|id| id == incident.id)
+    }
+}
+
+/// A silence to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSilence {
+    pub brand: Option<String>,
+    pub rule: Option<String>,
+    pub incident_id: Option<i64>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub by: String,
+    pub reason: Option<String>,
+}
+
 /// The outbox channel of email notifications.
 pub const EMAIL_CHANNEL: &str = "email";
 /// Webhook channels are `webhook:<recipient group>:<n>` (the group's n-th webhook).
@@ -349,6 +393,9 @@ pub trait AlertStore {
     ) -> Result<(), Self::Error>;
 
     fn mark_incident_overdue(&self, id: i64, at: DateTime<Utc>) -> Result<(), Self::Error>;
+
+    /// Silences active at `now`.
+    fn active_silences(&self, now: DateTime<Utc>) -> Result<Vec<Silence>, Self::Error>;
 
     /// Resolves an incident on vigil's own authority (its rule stayed quiet for
     /// `auto_resolve_after`), with `note` saying why; audited like a person's.

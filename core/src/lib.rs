@@ -26,8 +26,8 @@ mod urls;
 
 pub use alerting::{
     AlertStore, EMAIL_CHANNEL, EvidencePost, Incident, IncidentStatus, NewIncident,
-    NewNotification, Notification, NotificationKind, NotificationStatus, Severity, Trigger,
-    WEBHOOK_CHANNEL_PREFIX,
+    NewNotification, NewSilence, Notification, NotificationKind, NotificationStatus, Severity,
+    Silence, Trigger, WEBHOOK_CHANNEL_PREFIX,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{CoreError, Result};

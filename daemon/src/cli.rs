@@ -364,6 +364,42 @@ pub enum IncidentsCommand {
         #[arg(long)]
         note: Option<String>,
     },
+    /// Snooze one incident: it sends nothing (no reminders, no escalation) until the
+    /// snooze ends; then whatever is due goes out.
+    Snooze {
+        id: i64,
+        /// How long (`2h`, `30m`).
+        #[arg(long = "for")]
+        duration: String,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Silence every incident matching --brand and/or --rule (opened meanwhile too)
+    /// until --until (or for --for); they are still opened and listed but send
+    /// nothing. At least one of --brand, --rule.
+    Silence {
+        #[arg(long)]
+        brand: Option<String>,
+        #[arg(long)]
+        rule: Option<String>,
+        /// How long, from now (`4h`).
+        #[arg(long = "for", conflicts_with = "until")]
+        duration: Option<String>,
+        /// When it ends (RFC 3339 or a date).
+        #[arg(long, required_unless_present = "duration")]
+        until: Option<String>,
+        #[arg(long)]
+        by: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Silences and snoozes that have not ended.
+    Silences {
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -888,8 +888,114 @@ pub fn incidents(path: &Path, command: IncidentsCommand) -> anyhow::Result<ExitC
             let incident = store.resolve_incident(id, &by, note.as_deref(), Utc::now())?;
             println!("incident #{} resolved by {}", incident.id, by);
         }
+        IncidentsCommand::Snooze {
+            id,
+            duration,
+            by,
+            reason,
+        } => {
+            let now = Utc::now();
+            let silence = store.add_silence(vigil_core::NewSilence {
+                brand: None,
+                rule: None,
+                incident_id: Some(id),
+                starts_at: now,
+                ends_at: now + usage_duration(&duration)?,
+                by,
+                reason,
+            })?;
+            println!(
+                "incident #{id} snoozed until {} (silence {})",
+                silence.ends_at.format("%Y-%m-%d %H:%M UTC"),
+                silence.id
+            );
+        }
+        IncidentsCommand::Silence {
+            brand,
+            rule,
+            duration,
+            until,
+            by,
+            reason,
+        } => {
+            if brand.is_none() && rule.is_none() {
+                return Err(UsageError(
+                    "a silence needs --brand and/or --rule (to snooze one incident: \
+                     `vigil incidents snooze ID --for 2h`)"
+                        .into(),
+                )
+                .into());
+            }
+            let now = Utc::now();
+            let ends_at = match (duration, until) {
+                (Some(duration), _) => now + usage_duration(&duration)?,
+                (None, until) => context::parse_time(&until, now)?
+                    .ok_or_else(|| UsageError("--until or --for is required".into()))?,
+            };
+            if ends_at <= now {
+                return Err(UsageError(format!(
+                    "--until {} is not in the future",
+                    ends_at.format("%Y-%m-%d %H:%M UTC")
+                ))
+                .into());
+            }
+            let silence = store.add_silence(vigil_core::NewSilence {
+                brand,
+                rule,
+                incident_id: None,
+                starts_at: now,
+                ends_at,
+                by,
+                reason,
+            })?;
+            println!(
+                "silence {} until {}",
+                silence.id,
+                silence.ends_at.format("%Y-%m-%d %H:%M UTC")
+            );
+        }
+        IncidentsCommand::Silences { format } => {
+            let silences = store.current_silences(Utc::now())?;
+            match format {
+                ListFormat::Json => println!("{}", serde_json::to_string(&silences)?),
+                ListFormat::Table => {
+                    if silences.is_empty() {
+                        println!("no silences");
+                    }
+                    for s in &silences {
+                        let scope = match (s.incident_id, &s.brand, &s.rule) {
+                            (Some(id), ..) => format!("incident #{id}"),
+                            (None, brand, rule) => format!(
+                                "brand {} rule {}",
+                                brand.as_deref().unwrap_or("*"),
+                                rule.as_deref().unwrap_or("*")
+                            ),
+                        };
+                        println!(
+                            "{:<4} {scope}  {} → {}  by {}{}",
+                            s.id,
+                            s.starts_at.format("%Y-%m-%d %H:%M"),
+                            s.ends_at.format("%Y-%m-%d %H:%M UTC"),
+                            s.by,
+                            s.reason
+                                .as_deref()
+                                .map(|r| format!(": {r}"))
+                                .unwrap_or_default()
+                        );
+                    }
+                }
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A `--for` duration (`2h`), as a chrono delta; a bad one is a usage error.
+fn usage_duration(text: &str) -> anyhow::Result<chrono::TimeDelta> {
+    let duration = vigil_core::time::parse_duration(text)
+        .map_err(|error| UsageError(format!("--for {text:?}: {error}")))?;
+    Ok(chrono::TimeDelta::from_std(duration)
+        .map_err(|_| UsageError(format!("--for {text:?} is too long")))?)
 }
 
 fn csv_field(value: &str) -> String {

@@ -9,7 +9,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use rusqlite::params;
 use vigil_core::{
     AlertStore, EvidencePost, Incident, IncidentStatus, NewIncident, NewNotification, Notification,
-    Trigger,
+    Silence, Trigger,
 };
 
 use crate::posts::clamp_limit;
@@ -214,6 +214,12 @@ impl AlertStore for Store {
     ) -> Result<()> {
         let now = self.now();
         outbox::mark_failed(&mut self.conn(), now, id, error, next_attempt_at)
+    }
+
+    fn active_silences(&self, now: DateTime<Utc>) -> Result<Vec<Silence>> {
+        let mut silences = self.current_silences(now)?;
+        silences.retain(|silence| silence.is_active(now));
+        Ok(silences)
     }
 
     fn auto_resolve_incident(&self, id: i64, note: &str, at: DateTime<Utc>) -> Result<()> {

@@ -41,6 +41,7 @@ mod incidents;
 mod outbox;
 mod posts;
 mod schema;
+mod silences;
 mod time;
 
 use std::path::{Path, PathBuf};

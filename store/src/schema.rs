@@ -217,7 +217,8 @@ CREATE TABLE index_refresh (seq INTEGER PRIMARY KEY, rev INTEGER NOT NULL);
 /// server), and go out on a `channel` (`email`, or a webhook `webhook:<group>:<n>` with
 /// its structured `payload_json`); the identity becomes (incident, kind, seq, channel).
 /// SQLite cannot change a CHECK or UNIQUE constraint in place, so the table is rebuilt;
-/// existing rows are email, and the AUTOINCREMENT counter is carried over.
+/// existing rows are email, and the AUTOINCREMENT counter is carried over. Adds the
+/// `silences` table.
 pub(crate) const V5: &str = r#"
 CREATE TABLE notifications_v5 (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -256,6 +257,20 @@ DROP TABLE notifications;
 ALTER TABLE notifications_v5 RENAME TO notifications;
 CREATE INDEX notifications_due ON notifications (next_attempt_at)
     WHERE status = 'pending';
+
+-- Silences and snoozes (`silences.rs`): matching incidents send nothing meanwhile.
+CREATE TABLE silences (
+    id INTEGER PRIMARY KEY,
+    brand TEXT,
+    rule TEXT,
+    incident_id INTEGER REFERENCES incidents (id),
+    starts_at TEXT NOT NULL,
+    ends_at TEXT NOT NULL,
+    by TEXT NOT NULL,
+    reason TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX silences_ends ON silences (ends_at);
 "#;
 
 /// Computes the fingerprint of every post stored before version 2. They are not linked

@@ -659,3 +659,55 @@ fn an_expired_acknowledgement_opens_the_incident_again() {
         .unwrap();
     assert_eq!(again.acknowledged_by.as_deref(), Some("lee"));
 }
+
+#[test]
+fn silences_are_checked_stored_listed_and_audited() {
+    use vigil_core::NewSilence;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let incident = store
+        .create_incident(new_incident("spike", "acme", at(10, 0, 0)))
+        .unwrap();
+    let silence = |incident_id: Option<i64>, from, to| NewSilence {
+        brand: Some("acme".into()),
+        rule: None,
+        incident_id,
+        starts_at: from,
+        ends_at: to,
+        by: "dana".into(),
+        reason: Some("maintenance".into()),
+    };
+    assert!(matches!(
+        store.add_silence(silence(None, at(12, 0, 0), at(11, 0, 0))),
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        store.add_silence(silence(Some(999), at(10, 0, 0), at(11, 0, 0))),
+        Err(StoreError::NotFound(_))
+    ));
+    let snooze = store
+        .add_silence(silence(Some(incident.id), at(10, 0, 0), at(12, 0, 0)))
+        .unwrap();
+    let later = store
+        .add_silence(silence(None, at(13, 0, 0), at(14, 0, 0)))
+        .unwrap();
+    assert_eq!(snooze.incident_id, Some(incident.id));
+    // Current (active or future) silences, by end; active ones only for the engine.
+    let current: Vec<i64> = store
+        .current_silences(at(11, 0, 0))
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(current, vec![snooze.id, later.id]);
+    let active = store.active_silences(at(11, 0, 0)).unwrap();
+    assert_eq!(active.len(), 1);
+    assert!(active[0].mutes(&incident, at(11, 0, 0)));
+    assert!(!active[0].mutes(&incident, at(12, 0, 0)), "ends exclusive");
+    assert!(store.active_silences(at(12, 30, 0)).unwrap().is_empty());
+    let added = audit_kinds(&store)
+        .iter()
+        .filter(|(kind, by)| kind == "silence_added" && by == "dana")
+        .count();
+    assert_eq!(added, 2);
+}

@@ -13,7 +13,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use vigil_config::{Config, CrisisConfig, RecipientConfig, RuleConfig, RuleKind, ScriptConfig};
 use vigil_core::{
     AlertStore, EvidencePost, Incident, IncidentStatus, Label, NewIncident, NewNotification,
-    Notification, NotificationStatus, Query, Severity, Trigger,
+    Notification, NotificationStatus, Query, Severity, Silence, Trigger,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +25,7 @@ struct Inner {
     posts: Vec<(String, EvidencePost)>,
     incidents: Vec<Incident>,
     notifications: Vec<Notification>,
+    silences: Vec<Silence>,
 }
 
 #[derive(Default)]
@@ -43,6 +44,13 @@ impl MemStore {
             .unwrap()
             .posts
             .push((brand.to_string(), post));
+    }
+
+    /// Adds a silence from `starts_at` to `ends_at`.
+    pub fn silence(&self, mut silence: Silence) {
+        let mut inner = self.inner.lock().unwrap();
+        silence.id = inner.silences.len() as i64 + 1;
+        inner.silences.push(silence);
     }
 
     pub fn add_many(&self, brand: &str, posts: impl IntoIterator<Item = EvidencePost>) {
@@ -348,6 +356,16 @@ impl AlertStore for MemStore {
             n.sent_at = Some(at);
             n.smtp_reply = Some(smtp_reply.to_string());
         })
+    }
+
+    fn active_silences(&self, now: DateTime<Utc>) -> Result<Vec<Silence>, MemError> {
+        let inner = self.inner.lock().unwrap();
+        Ok(inner
+            .silences
+            .iter()
+            .filter(|s| s.is_active(now))
+            .cloned()
+            .collect())
     }
 
     fn auto_resolve_incident(
