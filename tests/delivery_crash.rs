@@ -45,8 +45,8 @@ host = "127.0.0.1"
 port = {smtp_port}
 tls = "none"
 from = "Vigil <vigil@test.invalid>"
-# Far longer than the test waits, so the daemon is still inside the send when killed
-# (today lettre applies it to the connect only; see alerts/tests/faults.rs).
+# Far longer than the test waits (it bounds the whole send), so the daemon is still
+# inside the send when killed.
 timeout = "10m"
 
 [alerts.outbox]

@@ -17,22 +17,7 @@ const WITH_ESCALATION: [&str; 3] = [
 
 /// A keyword incident opened at t0.
 fn opened() -> (AlertEngine, MemStore, i64) {
-    let engine = AlertEngine::new(&config(vec![with_query(
-        rule("recall", RuleKind::Keyword),
-        "recall",
-    )]))
-    .unwrap();
-    let store = MemStore::new();
-    store.add(
-        "Acme",
-        post(
-            "r1",
-            t0() - minutes(2),
-            "Acme announces kettle recall",
-            None,
-            Some(-0.4),
-        ),
-    );
+    let (engine, store) = keyword_engine(|_| {});
     let outcome = engine.evaluate(&store, t0()).unwrap().remove(0);
     assert!(outcome.opened);
     (engine, store, outcome.incident_id.unwrap())
@@ -329,22 +314,9 @@ fn a_crisis_mutes_the_brands_warnings_until_it_is_resolved() {
 /// (escalation, later reminders) goes on as for an unacknowledged incident.
 #[test]
 fn an_expired_acknowledgement_reopens_and_reminds_at_once() {
-    let mut cfg = config(vec![with_query(
-        rule("recall", RuleKind::Keyword),
-        "recall",
-    )]);
-    cfg.alerts.crisis.ack_timeout = Some(std::time::Duration::from_secs(3600));
-    let engine = AlertEngine::new(&cfg).unwrap();
-    let store = MemStore::new();
-    store.add(
-        "Acme",
-        post(
-            "r1",
-            t0() - minutes(2),
-            "Acme announces kettle recall",
-            None,
-            Some(-0.4),
-        ),
+    let (engine, store) = keyword_engine_with(
+        |_| {},
+        |cfg| cfg.alerts.crisis.ack_timeout = Some(std::time::Duration::from_secs(3600)),
     );
     let id = engine.evaluate(&store, t0()).unwrap()[0]
         .incident_id
@@ -381,9 +353,19 @@ fn an_expired_acknowledgement_reopens_and_reminds_at_once() {
 /// A keyword engine with `adjust` applied to its one rule, and a store with a
 /// matching post two minutes before t0.
 fn keyword_engine(adjust: impl FnOnce(&mut vigil_config::RuleConfig)) -> (AlertEngine, MemStore) {
+    keyword_engine_with(adjust, |_| {})
+}
+
+/// [`keyword_engine`] with the whole configuration adjusted too.
+fn keyword_engine_with(
+    adjust: impl FnOnce(&mut vigil_config::RuleConfig),
+    adjust_config: impl FnOnce(&mut vigil_config::Config),
+) -> (AlertEngine, MemStore) {
     let mut recall = with_query(rule("recall", RuleKind::Keyword), "recall");
     adjust(&mut recall);
-    let engine = AlertEngine::new(&config(vec![recall])).unwrap();
+    let mut cfg = config(vec![recall]);
+    adjust_config(&mut cfg);
+    let engine = AlertEngine::new(&cfg).unwrap();
     let store = MemStore::new();
     store.add(
         "Acme",
