@@ -134,11 +134,11 @@ impl AlertEngine {
                     rule.name
                 )));
             }
-            rules.push(Rule {
-                config: rule.clone(),
-                window: delta("window", rule.window)?,
-                baseline: delta("baseline", rule.baseline)?,
-            });
+            rules.push(Rule::new(
+                rule.clone(),
+                delta("window", rule.window)?,
+                delta("baseline", rule.baseline)?,
+            ));
         }
         Ok(AlertEngine {
             rules,
@@ -210,7 +210,7 @@ impl AlertEngine {
     ) -> Result<Vec<RuleOutcome>> {
         let mut outcomes = Vec::with_capacity(self.rules.len());
         for rule in &self.rules {
-            let measurement = rule.measure(store, now)?;
+            let measurement = rule.measure_cached(store, now)?;
             let open = store
                 .unresolved_incident(rule.name(), rule.brand())
                 .map_err(store_error("unresolved_incident"))?;

@@ -20,11 +20,72 @@ pub(crate) const EVIDENCE_POSTS: usize = 10;
 const EVIDENCE_TEXT_CHARS: usize = 280;
 
 /// A rule with its durations converted once, at engine construction.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Rule {
     pub config: RuleConfig,
     pub window: TimeDelta,
     pub baseline: TimeDelta,
+    /// The baseline figures (`volume_spike`: mentions per bucket; `sentiment_drop`:
+    /// mean score per bucket) for the baseline ending at `.0`. Baselines end on a
+    /// whole window (see [`Rule::baseline_end`]), so the figures change once per
+    /// window, not on every evaluation; between, an evaluation reads only its window.
+    /// Posts stored late into an already computed baseline (or re-scored) count from
+    /// the next window on.
+    pub baseline_cache: std::sync::Mutex<Option<(DateTime<Utc>, Vec<f64>)>>,
+}
+
+impl Rule {
+    pub fn new(config: RuleConfig, window: TimeDelta, baseline: TimeDelta) -> Rule {
+        Rule {
+            config,
+            window,
+            baseline,
+            baseline_cache: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Where the baseline before a window ending at `now` ends: the start of that
+    /// window rounded down to a whole multiple of the window length (since the Unix
+    /// epoch), so consecutive evaluations share one baseline. The gap between the
+    /// baseline and the window is less than one window.
+    fn baseline_end(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        let start = now - self.window;
+        let size = self.window.num_milliseconds();
+        if size <= 0 {
+            return start;
+        }
+        let floored = start.timestamp_millis().div_euclid(size) * size;
+        DateTime::from_timestamp_millis(floored).unwrap_or(start)
+    }
+
+    /// The baseline figures for the baseline ending at `to`: cached, or computed by
+    /// `compute` (and cached when `cache`).
+    fn baseline_figures(
+        &self,
+        to: DateTime<Utc>,
+        cache: bool,
+        compute: impl FnOnce() -> Result<Vec<f64>>,
+    ) -> Result<Vec<f64>> {
+        if cache {
+            let cached = self
+                .baseline_cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some((end, figures)) = cached.as_ref()
+                && *end == to
+            {
+                return Ok(figures.clone());
+            }
+        }
+        let figures = compute()?;
+        if cache {
+            *self
+                .baseline_cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((to, figures.clone()));
+        }
+        Ok(figures)
+    }
 }
 
 /// What a rule saw at one instant.
@@ -52,7 +113,27 @@ impl Rule {
     }
 
     /// Measures the rule over `[start, now)`, `start = max(now - window, last resolution)`.
+    /// Baselines are computed afresh (for a summary's look back in time).
     pub fn measure<S: AlertStore>(&self, store: &S, now: DateTime<Utc>) -> Result<Measurement> {
+        self.measure_with(store, now, false)
+    }
+
+    /// [`Rule::measure`] reusing the cached baseline when it still applies (the
+    /// evaluation loop).
+    pub fn measure_cached<S: AlertStore>(
+        &self,
+        store: &S,
+        now: DateTime<Utc>,
+    ) -> Result<Measurement> {
+        self.measure_with(store, now, true)
+    }
+
+    fn measure_with<S: AlertStore>(
+        &self,
+        store: &S,
+        now: DateTime<Utc>,
+        cache: bool,
+    ) -> Result<Measurement> {
         let rule = &self.config;
         let last_resolved = store
             .last_resolved_at(&rule.name, &rule.brand)
@@ -84,9 +165,9 @@ impl Rule {
         };
         match rule.kind {
             RuleKind::NegativeShare => Ok(self.negative_share(posts, &window)),
-            RuleKind::VolumeSpike => self.volume_spike(store, posts, &window),
+            RuleKind::VolumeSpike => self.volume_spike(store, posts, &window, cache),
             RuleKind::Keyword => Ok(self.keyword(posts, &window)),
-            RuleKind::SentimentDrop => self.sentiment_drop(store, posts, &window),
+            RuleKind::SentimentDrop => self.sentiment_drop(store, posts, &window, cache),
         }
     }
 
@@ -136,32 +217,35 @@ impl Rule {
         store: &S,
         posts: Vec<EvidencePost>,
         window: &Window,
+        cache: bool,
     ) -> Result<Measurement> {
         let rule = &self.config;
         let count = posts.len() as u64;
-        let baseline_to = window.now - self.window;
+        let baseline_to = self.baseline_end(window.now);
         let baseline_from = baseline_to - self.baseline;
         let bucket_secs = self.window.num_seconds().max(1) as u64;
-        let counts: Vec<f64> = match &rule.query {
-            // The store counts every post of the brand; a filtered rule must count the
-            // same posts in its baseline as in its window.
-            Some(query) => {
-                let baseline_posts = filter(
-                    read_baseline_posts(store, rule, baseline_from, baseline_to)?,
-                    query,
-                );
-                bucketize(&baseline_posts, baseline_from, baseline_to, self.window)
-                    .iter()
-                    .map(|bucket| bucket.len() as f64)
-                    .collect()
-            }
-            None => store
-                .bucket_counts(&rule.brand, baseline_from, baseline_to, bucket_secs)
-                .map_err(store_error("bucket_counts"))?
-                .into_iter()
-                .map(|c| c as f64)
-                .collect(),
-        };
+        let counts = self.baseline_figures(baseline_to, cache, || {
+            Ok(match &rule.query {
+                // The store counts every post of the brand; a filtered rule must count
+                // the same posts in its baseline as in its window.
+                Some(query) => {
+                    let baseline_posts = filter(
+                        read_baseline_posts(store, rule, baseline_from, baseline_to)?,
+                        query,
+                    );
+                    bucketize(&baseline_posts, baseline_from, baseline_to, self.window)
+                        .iter()
+                        .map(|bucket| bucket.len() as f64)
+                        .collect()
+                }
+                None => store
+                    .bucket_counts(&rule.brand, baseline_from, baseline_to, bucket_secs)
+                    .map_err(store_error("bucket_counts"))?
+                    .into_iter()
+                    .map(|c| c as f64)
+                    .collect(),
+            })
+        })?;
         let (mean, std) = mean_std(&counts);
         let threshold = mean + rule.sigma * std;
         let enough = count >= rule.min_mentions;
@@ -236,6 +320,7 @@ impl Rule {
         store: &S,
         posts: Vec<EvidencePost>,
         window: &Window,
+        cache: bool,
     ) -> Result<Measurement> {
         let rule = &self.config;
         let scores: Vec<f64> = posts
@@ -245,24 +330,27 @@ impl Rule {
             .collect();
         let scored = scores.len() as u64;
         let window_mean = mean_std(&scores).0;
-        let baseline_to = window.now - self.window;
+        let baseline_to = self.baseline_end(window.now);
         let baseline_from = baseline_to - self.baseline;
-        let mut baseline_posts = read_baseline_posts(store, rule, baseline_from, baseline_to)?;
-        if let Some(query) = &rule.query {
-            baseline_posts = filter(baseline_posts, query);
-        }
-        let bucket_means: Vec<f64> =
-            bucketize(&baseline_posts, baseline_from, baseline_to, self.window)
-                .iter()
-                .filter_map(|bucket| {
-                    let bucket_scores: Vec<f64> = bucket
-                        .iter()
-                        .filter_map(|p| p.score)
-                        .map(f64::from)
-                        .collect();
-                    (!bucket_scores.is_empty()).then(|| mean_std(&bucket_scores).0)
-                })
-                .collect();
+        let bucket_means = self.baseline_figures(baseline_to, cache, || {
+            let mut baseline_posts = read_baseline_posts(store, rule, baseline_from, baseline_to)?;
+            if let Some(query) = &rule.query {
+                baseline_posts = filter(baseline_posts, query);
+            }
+            Ok(
+                bucketize(&baseline_posts, baseline_from, baseline_to, self.window)
+                    .iter()
+                    .filter_map(|bucket| {
+                        let bucket_scores: Vec<f64> = bucket
+                            .iter()
+                            .filter_map(|p| p.score)
+                            .map(f64::from)
+                            .collect();
+                        (!bucket_scores.is_empty()).then(|| mean_std(&bucket_scores).0)
+                    })
+                    .collect(),
+            )
+        })?;
         let (baseline_mean, std) = mean_std(&bucket_means);
         let threshold = baseline_mean - rule.sigma * std;
         let enough = scored >= rule.min_mentions;

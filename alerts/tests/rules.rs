@@ -440,3 +440,41 @@ fn resolved_incident_is_not_reopened_by_its_own_posts() {
     assert!(outcome.opened);
     assert_ne!(outcome.incident_id, Some(id));
 }
+
+/// Baselines end on a whole window and are computed once per window: evaluations ten
+/// minutes apart reuse it (a post stored late into it counts from the next window),
+/// the next window recomputes it. Baseline of 4h in 1h buckets, 2 posts an hour.
+#[test]
+fn the_baseline_is_computed_once_per_window() {
+    let store = MemStore::new();
+    for hour in 1..=6 {
+        for i in 0..2 {
+            store.add(
+                "Acme",
+                positive(&format!("b{hour}-{i}"), t0() - hours(hour) + minutes(5 + i)),
+            );
+        }
+    }
+    let mut spike = rule("spike", RuleKind::VolumeSpike);
+    spike.min_mentions = 1000;
+    let engine = engine(spike);
+    let detail = |now| engine.evaluate(&store, now).unwrap().remove(0).detail;
+    let first = detail(t0() + minutes(10));
+    assert!(first.contains("baseline of 2.0 ± 0.0"), "{first}");
+    // Eight more posts stored late, published inside that baseline ([t0-5h, t0-1h)).
+    for i in 0..8 {
+        store.add(
+            "Acme",
+            positive(&format!("late-{i}"), t0() - hours(3) + minutes(30 + i)),
+        );
+    }
+    let same_window = detail(t0() + minutes(20));
+    assert!(
+        same_window.contains("baseline of 2.0 ± 0.0"),
+        "{same_window}"
+    );
+    // The next window's baseline ([t0-4h, t0)) is computed afresh and counts them:
+    // buckets 2, 10, 2, 2 → mean 4.0.
+    let next = detail(t0() + hours(1) + minutes(10));
+    assert!(next.contains("baseline of 4.0"), "{next}");
+}
