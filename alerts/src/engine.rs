@@ -209,8 +209,29 @@ impl AlertEngine {
         now: DateTime<Utc>,
     ) -> Result<Vec<RuleOutcome>> {
         let mut outcomes = Vec::with_capacity(self.rules.len());
+        // Each brand's recent posts, read once for all of its rules (over its longest
+        // window).
+        let mut recent: HashMap<&str, Vec<vigil_core::EvidencePost>> = HashMap::new();
         for rule in &self.rules {
-            let measurement = rule.measure_cached(store, now)?;
+            if !recent.contains_key(rule.brand()) {
+                let span = self
+                    .rules
+                    .iter()
+                    .filter(|r| r.brand() == rule.brand())
+                    .map(|r| r.window)
+                    .max()
+                    .unwrap_or(rule.window);
+                let posts = store
+                    .window_posts(
+                        rule.brand(),
+                        now - span,
+                        now,
+                        crate::rules::WINDOW_POST_LIMIT,
+                    )
+                    .map_err(store_error("window_posts"))?;
+                recent.insert(rule.brand(), posts);
+            }
+            let measurement = rule.measure_cached(store, now, &recent[rule.brand()])?;
             let open = store
                 .unresolved_incident(rule.name(), rule.brand())
                 .map_err(store_error("unresolved_incident"))?;

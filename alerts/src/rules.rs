@@ -115,17 +115,19 @@ impl Rule {
     /// Measures the rule over `[start, now)`, `start = max(now - window, last resolution)`.
     /// Baselines are computed afresh (for a summary's look back in time).
     pub fn measure<S: AlertStore>(&self, store: &S, now: DateTime<Utc>) -> Result<Measurement> {
-        self.measure_with(store, now, false)
+        self.measure_with(store, now, false, None)
     }
 
-    /// [`Rule::measure`] reusing the cached baseline when it still applies (the
-    /// evaluation loop).
+    /// [`Rule::measure`] for the evaluation loop: the cached baseline when it still
+    /// applies, and the brand's posts of `[now - span, now)` already read (`span` at
+    /// least this rule's window; every rule of the brand shares one read).
     pub fn measure_cached<S: AlertStore>(
         &self,
         store: &S,
         now: DateTime<Utc>,
+        recent: &[EvidencePost],
     ) -> Result<Measurement> {
-        self.measure_with(store, now, true)
+        self.measure_with(store, now, true, Some(recent))
     }
 
     fn measure_with<S: AlertStore>(
@@ -133,6 +135,7 @@ impl Rule {
         store: &S,
         now: DateTime<Utc>,
         cache: bool,
+        recent: Option<&[EvidencePost]>,
     ) -> Result<Measurement> {
         let rule = &self.config;
         let last_resolved = store
@@ -149,9 +152,17 @@ impl Rule {
                 rfc3339(resolved)
             );
         }
-        let posts = store
-            .window_posts(&rule.brand, start, now, WINDOW_POST_LIMIT)
-            .map_err(store_error("window_posts"))?;
+        let posts = match recent {
+            // A shared read that hit the limit may have cut this window: read it alone.
+            Some(recent) if recent.len() < WINDOW_POST_LIMIT => recent
+                .iter()
+                .filter(|p| p.published_at >= start && p.published_at < now)
+                .cloned()
+                .collect(),
+            _ => store
+                .window_posts(&rule.brand, start, now, WINDOW_POST_LIMIT)
+                .map_err(store_error("window_posts"))?,
+        };
         if posts.len() >= WINDOW_POST_LIMIT {
             tracing::warn!(rule = %rule.name, brand = %rule.brand, limit = WINDOW_POST_LIMIT, "window holds more posts than are read; counting the limit");
         }
