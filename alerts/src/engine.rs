@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use vigil_config::{Config, RecipientConfig, RuleKind};
+use vigil_config::{Config, RecipientConfig, RuleConfig, RuleKind};
 use vigil_core::{
     AlertStore, EMAIL_CHANNEL, Incident, IncidentStatus, Label, NewIncident, NewNotification,
     NotificationKind, Severity, Trigger,
@@ -13,7 +13,7 @@ use vigil_core::{
 
 use crate::error::{AlertsError, Result, store_error};
 use crate::render::{RenderRequest, RenderedMessage, Templates, Trend, message_id};
-use crate::rules::{Rule, WINDOW_POST_LIMIT};
+use crate::rules::{Measurement, Rule, WINDOW_POST_LIMIT};
 
 /// What one rule did in one evaluation.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,6 +76,38 @@ fn inhibitor<'a>(incident: &Incident, unresolved: &[&'a Incident]) -> Option<&'a
                 && !is_system_rule(&other.rule)
         })
         .copied()
+}
+
+/// How far past its threshold a measurement is, in units of the threshold's own
+/// distance from normal: 1 at the threshold, 2 twice as far. `negative_share`: share /
+/// threshold; `volume_spike`: (count − mean) / (threshold − mean); `sentiment_drop`:
+/// (mean − score) / (mean − threshold); `keyword`: 1 (a match is a match).
+pub(crate) fn deviation(config: &RuleConfig, measurement: &Measurement) -> f64 {
+    let ratio = match (config.kind, measurement.baseline) {
+        (RuleKind::NegativeShare, _) if measurement.threshold > 0.0 => {
+            measurement.value / measurement.threshold
+        }
+        (RuleKind::VolumeSpike, Some(mean)) if measurement.threshold > mean => {
+            (measurement.value - mean) / (measurement.threshold - mean)
+        }
+        (RuleKind::SentimentDrop, Some(mean)) if mean > measurement.threshold => {
+            (mean - measurement.value) / (mean - measurement.threshold)
+        }
+        _ => 1.0,
+    };
+    if ratio.is_finite() { ratio } else { 1.0 }
+}
+
+/// The rule's severity, one level higher (info → warning → crisis) when the
+/// measurement is at least twice as far from normal as the threshold.
+pub(crate) fn severity_for(config: &RuleConfig, measurement: &Measurement) -> Severity {
+    if deviation(config, measurement) < 2.0 {
+        return config.severity;
+    }
+    match config.severity {
+        Severity::Info => Severity::Warning,
+        Severity::Warning | Severity::Crisis => Severity::Crisis,
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -336,14 +368,14 @@ impl AlertEngine {
                         .create_incident(NewIncident {
                             rule: config.name.clone(),
                             brand: config.brand.clone(),
-                            severity: config.severity,
+                            severity: severity_for(config, &measurement),
                             opened_at: now,
                             response_deadline: now + self.response_window,
                             trigger,
                             evidence: measurement.evidence.clone(),
                         })
                         .map_err(store_error("create_incident"))?;
-                    tracing::info!(incident = incident.id, rule = rule.name(), brand = rule.brand(), severity = %config.severity, value = measurement.value, "incident opened");
+                    tracing::info!(incident = incident.id, rule = rule.name(), brand = rule.brand(), severity = %incident.severity, value = measurement.value, "incident opened");
                     outcome.incident_id = Some(incident.id);
                     outcome.opened = true;
                 }

@@ -478,3 +478,41 @@ fn the_baseline_is_computed_once_per_window() {
     let next = detail(t0() + hours(1) + minutes(10));
     assert!(next.contains("baseline of 4.0"), "{next}");
 }
+
+/// Severity grows with the deviation: a warning rule whose measurement is at least
+/// twice as far from normal as its threshold opens a crisis incident.
+#[test]
+fn severity_rises_with_the_size_of_the_deviation() {
+    let mut warn = rule("neg", RuleKind::NegativeShare);
+    warn.severity = vigil_core::Severity::Warning;
+    // 60% negative against a 40% threshold: 1.5× — stays a warning.
+    let store = MemStore::new();
+    mixed(&store, t0(), 6, 4);
+    let outcome = engine(warn.clone())
+        .evaluate(&store, t0())
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        store.incident(outcome.incident_id.unwrap()).severity,
+        vigil_core::Severity::Warning
+    );
+    // 90% negative: 2.25× — a crisis.
+    let store = MemStore::new();
+    mixed(&store, t0(), 9, 1);
+    let outcome = engine(warn).evaluate(&store, t0()).unwrap().remove(0);
+    assert_eq!(
+        store.incident(outcome.incident_id.unwrap()).severity,
+        vigil_core::Severity::Crisis
+    );
+    // A keyword match has no size: the configured severity.
+    let store = MemStore::new();
+    store.add("Acme", negative("k", t0() - minutes(5)));
+    let mut keyword = with_query(rule("kw", RuleKind::Keyword), "terrible OR kettle OR acme");
+    keyword.severity = vigil_core::Severity::Info;
+    let outcome = engine(keyword).evaluate(&store, t0()).unwrap().remove(0);
+    assert!(outcome.opened, "{outcome:?}");
+    assert_eq!(
+        store.incident(outcome.incident_id.unwrap()).severity,
+        vigil_core::Severity::Info
+    );
+}
