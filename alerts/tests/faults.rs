@@ -16,7 +16,7 @@ use mail_parser::MessageParser;
 use proptest::prelude::*;
 use support::*;
 use vigil_alerts::{AlertEngine, Mailer, deliver_due};
-use vigil_config::{OutboxConfig, RuleConfig, RuleKind, SmtpConfig, SmtpTls};
+use vigil_config::{RuleConfig, RuleKind};
 use vigil_core::{
     AlertStore, IncidentStatus, Label, Post, Provenance, Sentiment, post_id, sha256_hex,
 };
@@ -132,25 +132,6 @@ fn serve_session(
             }
             _ => writer.write_all(b"502 command not implemented\r\n")?,
         }
-    }
-}
-
-fn smtp(port: u16) -> SmtpConfig {
-    SmtpConfig {
-        host: "127.0.0.1".into(),
-        port,
-        tls: SmtpTls::None,
-        username: None,
-        password_env: None,
-        from: "Vigil <alerts@example.com>".into(),
-        timeout: Duration::from_secs(10),
-    }
-}
-
-fn outbox() -> OutboxConfig {
-    OutboxConfig {
-        retry_initial: Duration::from_secs(30),
-        retry_max: Duration::from_secs(3600),
     }
 }
 

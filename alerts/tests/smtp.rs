@@ -5,13 +5,12 @@ mod support;
 
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use mail_parser::MessageParser;
 use mailin_embedded::{Handler, Response, Server, SslConfig, response};
 use support::*;
 use vigil_alerts::{AlertEngine, Mailer, deliver_due};
-use vigil_config::{OutboxConfig, RuleKind, SmtpConfig, SmtpTls};
+use vigil_config::{RuleKind, SmtpTls};
 use vigil_core::{AlertStore, NotificationKind, NotificationStatus};
 
 #[derive(Debug, Clone)]
@@ -78,25 +77,6 @@ fn serve<H: Handler + Clone + Send + 'static>(listener: TcpListener, handler: H)
             eprintln!("test SMTP server stopped: {error}");
         }
     });
-}
-
-fn smtp(port: u16) -> SmtpConfig {
-    SmtpConfig {
-        host: "127.0.0.1".into(),
-        port,
-        tls: SmtpTls::None,
-        username: None,
-        password_env: None,
-        from: "Vigil <alerts@example.com>".into(),
-        timeout: Duration::from_secs(10),
-    }
-}
-
-fn outbox() -> OutboxConfig {
-    OutboxConfig {
-        retry_initial: Duration::from_secs(30),
-        retry_max: Duration::from_secs(3600),
-    }
 }
 
 /// An open keyword incident whose first notification is in the outbox.

@@ -8,7 +8,6 @@ mod support;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -20,7 +19,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use support::*;
 use vigil_alerts::{AlertEngine, Webhooks, deliver_webhooks_due};
-use vigil_config::{OutboxConfig, RuleKind, WebhookConfig};
+use vigil_config::{RuleKind, WebhookConfig};
 use vigil_core::{AlertStore, NotificationStatus};
 
 const SECRET: &str = "SEC-test-secret";
@@ -126,13 +125,6 @@ async fn start_server() -> (String, Hooks) {
         axum::serve(listener, app).await.unwrap();
     });
     (base, hooks)
-}
-
-fn outbox() -> OutboxConfig {
-    OutboxConfig {
-        retry_initial: Duration::from_secs(30),
-        retry_max: Duration::from_secs(3600),
-    }
 }
 
 fn webhook(kind: &str, url_env: &str, signed: bool) -> WebhookConfig {

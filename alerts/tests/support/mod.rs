@@ -10,7 +10,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use vigil_config::{Config, CrisisConfig, RecipientConfig, RuleConfig, RuleKind, ScriptConfig};
+use vigil_config::{
+    Config, CrisisConfig, OutboxConfig, RecipientConfig, RuleConfig, RuleKind, ScriptConfig,
+    SmtpConfig, SmtpTls,
+};
 use vigil_core::{
     AlertStore, EvidencePost, Incident, IncidentStatus, Label, NewIncident, NewNotification,
     Notification, NotificationStatus, Query, Severity, Silence, Trigger,
@@ -566,4 +569,25 @@ pub fn config(rules: Vec<RuleConfig>) -> Config {
         body: SCRIPT_BODY.to_string(),
     }];
     config
+}
+
+/// Plain SMTP to 127.0.0.1:`port`, 10 s timeout.
+pub fn smtp(port: u16) -> SmtpConfig {
+    SmtpConfig {
+        host: "127.0.0.1".into(),
+        port,
+        tls: SmtpTls::None,
+        username: None,
+        password_env: None,
+        from: "Vigil <alerts@example.com>".into(),
+        timeout: Duration::from_secs(10),
+    }
+}
+
+/// Retries after 30 s, doubling up to an hour.
+pub fn outbox() -> OutboxConfig {
+    OutboxConfig {
+        retry_initial: Duration::from_secs(30),
+        retry_max: Duration::from_secs(3600),
+    }
 }
