@@ -11,6 +11,7 @@ use vigil_core::{
     NotificationKind, Severity, Trigger,
 };
 
+use crate::context::Vocabulary;
 use crate::error::{AlertsError, Result, store_error};
 use crate::render::{RenderRequest, RenderedMessage, Templates, Trend, message_id};
 use crate::rules::{Measurement, Rule, WINDOW_POST_LIMIT};
@@ -81,7 +82,8 @@ fn inhibitor<'a>(incident: &Incident, unresolved: &[&'a Incident]) -> Option<&'a
 /// How far past its threshold a measurement is, in units of the threshold's own
 /// distance from normal: 1 at the threshold, 2 twice as far. `negative_share`: share /
 /// threshold; `volume_spike`: (count − mean) / (threshold − mean); `sentiment_drop`:
-/// (mean − score) / (mean − threshold); `keyword`: 1 (a match is a match).
+/// (mean − score) / (mean − threshold); `influencer`: reach / threshold; `keyword`: 1
+/// (a match is a match).
 pub(crate) fn deviation(config: &RuleConfig, measurement: &Measurement) -> f64 {
     let ratio = match (config.kind, measurement.baseline) {
         (RuleKind::NegativeShare, _) if measurement.threshold > 0.0 => {
@@ -92,6 +94,9 @@ pub(crate) fn deviation(config: &RuleConfig, measurement: &Measurement) -> f64 {
         }
         (RuleKind::SentimentDrop, Some(mean)) if mean > measurement.threshold => {
             (mean - measurement.value) / (mean - measurement.threshold)
+        }
+        (RuleKind::Influencer, _) if measurement.threshold > 0.0 => {
+            measurement.value / measurement.threshold
         }
         _ => 1.0,
     };
@@ -166,10 +171,19 @@ impl AlertEngine {
                     rule.name
                 )));
             }
+            let brand_query_terms = config
+                .brand(&rule.brand)
+                .map(|brand| brand.query.positive_terms())
+                .unwrap_or_default();
+            let vocabulary = Vocabulary::for_brand(
+                std::iter::once(rule.brand.as_str())
+                    .chain(brand_query_terms.iter().map(String::as_str)),
+            );
             rules.push(Rule::new(
                 rule.clone(),
                 delta("window", rule.window)?,
                 delta("baseline", rule.baseline)?,
+                vocabulary,
             ));
         }
         Ok(AlertEngine {
@@ -330,6 +344,7 @@ impl AlertEngine {
                 .then(|| config.baseline.as_secs()),
                 mentions: measurement.mentions,
                 explanation: measurement.explanation.clone(),
+                context: measurement.context.clone(),
             };
             match open {
                 Some(incident) => {

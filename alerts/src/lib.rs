@@ -57,6 +57,7 @@
 //! failing script never blocks a crisis mail: the default subject is used and the body
 //! says the script failed.
 
+mod context;
 mod engine;
 mod error;
 mod mailer;

@@ -335,6 +335,7 @@ fn raise_delivery_failure<S: AlertStore>(
         baseline_secs: None,
         mentions: 0,
         explanation,
+        context: Default::default(),
     };
     match open {
         Some(incident) if incident.status != IncidentStatus::Resolved => store

@@ -699,6 +699,7 @@ mod tests {
             subject: "{{ brand }}".into(),
             file: None,
             body: "Hello {{ brnad }}".into(),
+            language: None,
         };
         let err = Templates::new(&[script]).err().expect("misspelt variable");
         let message = err.to_string();
@@ -715,6 +716,7 @@ mod tests {
             subject: "{{ brand ".into(),
             file: None,
             body: "ok".into(),
+            language: None,
         };
         let message = Templates::new(&[script])
             .err()

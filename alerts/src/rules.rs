@@ -3,11 +3,12 @@
 //! moment an incident opened and now.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use vigil_config::{RuleConfig, RuleKind};
-use vigil_core::text::truncate_chars;
+use vigil_config::{RuleConfig, RuleKind, Seasonality};
+use vigil_core::text::thousands;
 use vigil_core::time::format_duration;
-use vigil_core::{AlertStore, EvidencePost, Label, Query};
+use vigil_core::{AlertStore, EvidencePost, Label, Query, TriggerContext};
 
+use crate::context::{Vocabulary, evidence};
 use crate::error::{Result, store_error};
 
 /// Posts read for one window. A window holding more than this is counted as this many
@@ -16,8 +17,6 @@ pub(crate) const WINDOW_POST_LIMIT: usize = 100_000;
 /// Posts read for a baseline computed from posts rather than bucket counts
 /// (sentiment_drop, and volume_spike with a query filter).
 const BASELINE_POST_LIMIT: usize = 500_000;
-pub(crate) const EVIDENCE_POSTS: usize = 10;
-const EVIDENCE_TEXT_CHARS: usize = 280;
 
 /// A rule with its durations converted once, at engine construction.
 #[derive(Debug)]
@@ -25,23 +24,57 @@ pub(crate) struct Rule {
     pub config: RuleConfig,
     pub window: TimeDelta,
     pub baseline: TimeDelta,
-    /// The baseline figures (`volume_spike`: mentions per bucket; `sentiment_drop`:
-    /// mean score per bucket) for the baseline ending at `.0`. Baselines end on a
-    /// whole window (see [`Rule::baseline_end`]), so the figures change once per
-    /// window, not on every evaluation; between, an evaluation reads only its window.
-    /// Posts stored late into an already computed baseline (or re-scored) count from
-    /// the next window on.
-    pub baseline_cache: std::sync::Mutex<Option<(DateTime<Utc>, Vec<f64>)>>,
+    /// Baseline figures per window-sized bucket (`volume_spike`: mentions;
+    /// `sentiment_drop`: mean score, `None` for a bucket without scored posts), kept
+    /// between evaluations. See [`Rule::baseline_buckets`].
+    pub baseline_cache: std::sync::Mutex<BucketCache>,
+    /// The brand's own terms, left out of the top terms.
+    pub vocabulary: Vocabulary,
 }
 
 impl Rule {
-    pub fn new(config: RuleConfig, window: TimeDelta, baseline: TimeDelta) -> Rule {
+    pub fn new(
+        config: RuleConfig,
+        window: TimeDelta,
+        baseline: TimeDelta,
+        vocabulary: Vocabulary,
+    ) -> Rule {
         Rule {
             config,
             window,
             baseline,
-            baseline_cache: std::sync::Mutex::new(None),
+            baseline_cache: std::sync::Mutex::default(),
+            vocabulary,
         }
+    }
+
+    /// The evidence posts, and when the rule fired, what its posts are about: the
+    /// negative ones when `negative_focus` and there are any, else all of them.
+    fn findings(
+        &self,
+        posts: Vec<EvidencePost>,
+        fired: bool,
+        negative_focus: bool,
+    ) -> (Vec<EvidencePost>, TriggerContext) {
+        let context = if fired {
+            let negative: Vec<EvidencePost> = if negative_focus {
+                posts
+                    .iter()
+                    .filter(|p| p.label == Some(Label::Negative))
+                    .cloned()
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            self.vocabulary.context(if negative.is_empty() {
+                &posts
+            } else {
+                &negative
+            })
+        } else {
+            TriggerContext::default()
+        };
+        (evidence(posts), context)
     }
 
     /// Where the baseline before a window ending at `now` ends: the start of that
@@ -58,34 +91,138 @@ impl Rule {
         DateTime::from_timestamp_millis(floored).unwrap_or(start)
     }
 
-    /// The baseline figures for the baseline ending at `to`: cached, or computed by
-    /// `compute` (and cached when `cache`).
-    fn baseline_figures(
+    /// The figures of the baseline's buckets ending at `to` (oldest first), each with
+    /// its start. Baselines end on a whole window, so consecutive evaluations share
+    /// one; when it moves on by a window only the new buckets are computed, plus the
+    /// newest [`REFRESHED_BUCKETS`] again for posts that arrived late. With
+    /// `cache = false` (a summary looking back) everything is computed afresh.
+    /// `compute(from, to)` returns one figure per window-sized bucket of `[from, to)`.
+    fn baseline_buckets(
         &self,
         to: DateTime<Utc>,
         cache: bool,
-        compute: impl FnOnce() -> Result<Vec<f64>>,
-    ) -> Result<Vec<f64>> {
-        if cache {
-            let cached = self
-                .baseline_cache
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some((end, figures)) = cached.as_ref()
-                && *end == to
-            {
-                return Ok(figures.clone());
-            }
+        compute: impl FnOnce(DateTime<Utc>, DateTime<Utc>) -> Result<Vec<Option<f64>>>,
+    ) -> Result<Vec<(DateTime<Utc>, Option<f64>)>> {
+        let size = self.window;
+        let count = bucket_count(self.baseline, size);
+        let starts: Vec<DateTime<Utc>> = (1..=count as i32).rev().map(|k| to - size * k).collect();
+        let Some(&first) = starts.first() else {
+            return Ok(Vec::new());
+        };
+        let stored = |from: DateTime<Utc>, figures: Vec<Option<f64>>| {
+            starts
+                .iter()
+                .filter(|start| **start >= from)
+                .copied()
+                .zip(figures.into_iter().chain(std::iter::repeat(None)))
+                .collect::<Vec<_>>()
+        };
+        if !cache {
+            return Ok(stored(first, compute(first, to)?));
         }
-        let figures = compute()?;
-        if cache {
-            *self
-                .baseline_cache
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some((to, figures.clone()));
+        let mut cached = self
+            .baseline_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cached.end != Some(to) {
+            // The oldest bucket missing, or else the oldest one to refresh.
+            let refresh_from = starts[starts.len().saturating_sub(REFRESHED_BUCKETS)];
+            let from = starts
+                .iter()
+                .copied()
+                .find(|start| !cached.figures.contains_key(start))
+                .map_or(refresh_from, |missing| missing.min(refresh_from));
+            let fresh = stored(from, compute(from, to)?);
+            cached
+                .figures
+                .retain(|start, _| *start >= first && *start < from);
+            cached.figures.extend(fresh);
+            cached.end = Some(to);
         }
-        Ok(figures)
+        Ok(starts
+            .iter()
+            .map(|start| (*start, cached.figures.get(start).copied().flatten()))
+            .collect())
     }
+
+    /// Which baseline buckets the window is compared with, by `seasonality`: all of
+    /// them, or those at the same time of day or week as the window's own bucket
+    /// (the one starting at `to`, the baseline's end). Also says which, for the
+    /// explanation.
+    fn seasonal(
+        &self,
+        buckets: &[(DateTime<Utc>, Option<f64>)],
+        to: DateTime<Utc>,
+        seasonality: Seasonality,
+    ) -> (Vec<Option<f64>>, &'static str) {
+        let period = match seasonality {
+            Seasonality::Daily => TimeDelta::days(1),
+            Seasonality::Weekly => TimeDelta::weeks(1),
+            Seasonality::Auto | Seasonality::None => {
+                return (buckets.iter().map(|(_, f)| *f).collect(), "");
+            }
+        };
+        let period_ms = period.num_milliseconds();
+        let chosen = buckets
+            .iter()
+            .filter(|(start, _)| (to - *start).num_milliseconds() % period_ms == 0)
+            .map(|(_, f)| *f)
+            .collect();
+        let what = if seasonality == Seasonality::Daily {
+            "at the same time of day"
+        } else {
+            "at the same time of week"
+        };
+        (chosen, what)
+    }
+
+    /// `auto` resolved for this rule: `volume_spike` compares with the same time of
+    /// week when the baseline holds three weeks, else of day when it holds three days
+    /// (the window must divide the period); `sentiment_drop` with every window.
+    fn seasonality(&self) -> Seasonality {
+        let rule = &self.config;
+        if rule.seasonality != Seasonality::Auto {
+            return rule.seasonality;
+        }
+        if rule.kind != RuleKind::VolumeSpike {
+            return Seasonality::None;
+        }
+        let fits = |period: TimeDelta| {
+            let w = self.window.num_milliseconds();
+            w > 0
+                && w < period.num_milliseconds()
+                && period.num_milliseconds() % w == 0
+                && self.baseline >= period * 3
+        };
+        if fits(TimeDelta::weeks(1)) {
+            Seasonality::Weekly
+        } else if fits(TimeDelta::days(1)) {
+            Seasonality::Daily
+        } else {
+            Seasonality::None
+        }
+    }
+}
+
+/// Baseline buckets computed again each time the baseline moves on, for posts that
+/// are stored after the bucket was first counted (a feed read every few minutes).
+pub(crate) const REFRESHED_BUCKETS: usize = 2;
+
+/// See [`Rule::baseline_buckets`].
+#[derive(Debug, Default)]
+pub(crate) struct BucketCache {
+    /// The baseline end the figures were last brought up to date for.
+    end: Option<DateTime<Utc>>,
+    figures: std::collections::BTreeMap<DateTime<Utc>, Option<f64>>,
+}
+
+/// Whole windows in a baseline.
+fn bucket_count(baseline: TimeDelta, window: TimeDelta) -> usize {
+    let w = window.num_milliseconds();
+    if w <= 0 {
+        return 0;
+    }
+    (baseline.num_milliseconds() / w).max(0) as usize
 }
 
 /// What a rule saw at one instant.
@@ -101,6 +238,8 @@ pub(crate) struct Measurement {
     /// Why it did not fire, when that is not obvious from the explanation.
     pub not_fired_reason: Option<String>,
     pub evidence: Vec<EvidencePost>,
+    /// What the posts are about; filled in only when the rule fired.
+    pub context: TriggerContext,
 }
 
 impl Rule {
@@ -179,6 +318,80 @@ impl Rule {
             RuleKind::VolumeSpike => self.volume_spike(store, posts, &window, cache),
             RuleKind::Keyword => Ok(self.keyword(posts, &window)),
             RuleKind::SentimentDrop => self.sentiment_drop(store, posts, &window, cache),
+            RuleKind::Influencer => Ok(self.influencer(posts, &window)),
+        }
+    }
+
+    /// Negative posts whose reach is at least the threshold; `min_mentions` of them
+    /// fire (default 1). The value is the largest such reach.
+    fn influencer(&self, posts: Vec<EvidencePost>, window: &Window) -> Measurement {
+        let rule = &self.config;
+        let mentions = posts.len() as u64;
+        let mut loud: Vec<EvidencePost> = posts
+            .into_iter()
+            .filter(|p| {
+                p.label == Some(Label::Negative)
+                    && p.reach.is_some_and(|reach| reach as f64 >= rule.threshold)
+            })
+            .collect();
+        loud.sort_by(|a, b| {
+            b.reach
+                .cmp(&a.reach)
+                .then(b.published_at.cmp(&a.published_at))
+        });
+        let count = loud.len() as u64;
+        let top = loud.first().map(|p| p.reach.unwrap_or(0)).unwrap_or(0);
+        let explanation = match loud.first() {
+            Some(post) => {
+                let by = post
+                    .author
+                    .as_deref()
+                    .map(|author| format!(" by {author}"))
+                    .unwrap_or_default();
+                if count == 1 {
+                    format!(
+                        "A negative {} mention{by} on {} reached {} (votes + likes + reposts + replies) {} (threshold {}).",
+                        rule.brand,
+                        post.source,
+                        thousands(top),
+                        window.text,
+                        thousands(rule.threshold as i64)
+                    )
+                } else {
+                    format!(
+                        "{count} negative {} mentions {} reached at least {} (votes + likes + reposts + replies); the largest, {}{by} on {}.",
+                        rule.brand,
+                        window.text,
+                        thousands(rule.threshold as i64),
+                        thousands(top),
+                        post.source
+                    )
+                }
+            }
+            None => format!(
+                "No negative {} mention {} reached {} (votes + likes + reposts + replies).",
+                rule.brand,
+                window.text,
+                thousands(rule.threshold as i64)
+            ),
+        };
+        let enough = count >= rule.min_mentions.max(1);
+        let (evidence, context) = self.findings(loud, enough, false);
+        Measurement {
+            fired: enough,
+            value: top as f64,
+            threshold: rule.threshold,
+            baseline: None,
+            mentions,
+            explanation,
+            not_fired_reason: (count > 0 && !enough).then(|| {
+                format!(
+                    "only {count} such posts, below the floor of {}",
+                    rule.min_mentions
+                )
+            }),
+            evidence,
+            context,
         }
     }
 
@@ -206,12 +419,14 @@ impl Rule {
             window.text,
             percent(rule.threshold)
         );
+        let mentions = posts.len() as u64;
+        let (evidence, context) = self.findings(posts, fired, true);
         Measurement {
             fired,
             value: share,
             threshold: rule.threshold,
             baseline: None,
-            mentions: posts.len() as u64,
+            mentions,
             explanation,
             not_fired_reason: (!enough).then(|| {
                 format!(
@@ -219,8 +434,40 @@ impl Rule {
                     rule.min_mentions
                 )
             }),
-            evidence: evidence(posts),
+            evidence,
+            context,
         }
+    }
+
+    /// Mentions per bucket of `[from, to)`, counting the posts the rule counts in its
+    /// window (a filtered rule counts only matching posts).
+    fn count_buckets<S: AlertStore>(
+        &self,
+        store: &S,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Option<f64>>> {
+        let rule = &self.config;
+        Ok(match &rule.query {
+            Some(query) => {
+                let posts = filter(read_baseline_posts(store, rule, from, to)?, query);
+                bucketize(&posts, from, to, self.window)
+                    .iter()
+                    .map(|bucket| Some(bucket.len() as f64))
+                    .collect()
+            }
+            None => store
+                .bucket_counts(
+                    &rule.brand,
+                    from,
+                    to,
+                    self.window.num_seconds().max(1) as u64,
+                )
+                .map_err(store_error("bucket_counts"))?
+                .into_iter()
+                .map(|c| Some(c as f64))
+                .collect(),
+        })
     }
 
     fn volume_spike<S: AlertStore>(
@@ -233,46 +480,50 @@ impl Rule {
         let rule = &self.config;
         let count = posts.len() as u64;
         let baseline_to = self.baseline_end(window.now);
-        let baseline_from = baseline_to - self.baseline;
-        let bucket_secs = self.window.num_seconds().max(1) as u64;
-        let counts = self.baseline_figures(baseline_to, cache, || {
-            Ok(match &rule.query {
-                // The store counts every post of the brand; a filtered rule must count
-                // the same posts in its baseline as in its window.
-                Some(query) => {
-                    let baseline_posts = filter(
-                        read_baseline_posts(store, rule, baseline_from, baseline_to)?,
-                        query,
-                    );
-                    bucketize(&baseline_posts, baseline_from, baseline_to, self.window)
-                        .iter()
-                        .map(|bucket| bucket.len() as f64)
-                        .collect()
-                }
-                None => store
-                    .bucket_counts(&rule.brand, baseline_from, baseline_to, bucket_secs)
-                    .map_err(store_error("bucket_counts"))?
-                    .into_iter()
-                    .map(|c| c as f64)
-                    .collect(),
-            })
+        let buckets = self.baseline_buckets(baseline_to, cache, |from, to| {
+            self.count_buckets(store, from, to)
         })?;
+        let (chosen, which) = self.seasonal(&buckets, baseline_to, self.seasonality());
+        let counts: Vec<f64> = chosen.into_iter().map(|c| c.unwrap_or(0.0)).collect();
         let (mean, std) = mean_std(&counts);
         let threshold = mean + rule.sigma * std;
         let enough = count >= rule.min_mentions;
-        let fired = enough && count as f64 > threshold;
-        let explanation = format!(
-            "{} {} mentions {}, against a {} baseline of {:.1} ± {:.1} per {} (fires above {:.1}, {} standard deviations).",
+        let mut fired = enough && count as f64 > threshold;
+        let compared = if which.is_empty() {
+            format!("per {}", format_duration(rule.window))
+        } else {
+            format!(
+                "per {} {which} ({} windows)",
+                format_duration(rule.window),
+                counts.len()
+            )
+        };
+        let mut explanation = format!(
+            "{} {} mentions {}, against a {} baseline of {:.1} ± {:.1} {} (fires above {:.1}, {} standard deviations).",
             count,
             rule.brand,
             window.text,
             format_duration(rule.baseline),
             mean,
             std,
-            format_duration(rule.window),
+            compared,
             threshold,
             rule.sigma
         );
+        let mut not_fired_reason = (!enough).then(|| {
+            format!(
+                "only {count} mentions, below the floor of {}",
+                rule.min_mentions
+            )
+        });
+        if fired && !rule.confirm.is_empty() {
+            let (confirmed, text, reason) = self.confirm(store, count, window.now)?;
+            fired = confirmed;
+            explanation.push(' ');
+            explanation.push_str(&text);
+            not_fired_reason = reason;
+        }
+        let (evidence, context) = self.findings(posts, fired, false);
         Ok(Measurement {
             fired,
             value: count as f64,
@@ -280,14 +531,57 @@ impl Rule {
             baseline: Some(mean),
             mentions: count,
             explanation,
-            not_fired_reason: (!enough).then(|| {
-                format!(
-                    "only {count} mentions, below the floor of {}",
-                    rule.min_mentions
-                )
-            }),
-            evidence: evidence(posts),
+            not_fired_reason,
+            evidence,
+            context,
         })
+    }
+
+    /// `confirm`: the window's count against the same window `offset` earlier (same
+    /// hour yesterday, last week), each needing `count >= confirm_ratio × then`.
+    /// Returns whether every one holds, a sentence for the explanation, and why not.
+    fn confirm<S: AlertStore>(
+        &self,
+        store: &S,
+        count: u64,
+        now: DateTime<Utc>,
+    ) -> Result<(bool, String, Option<String>)> {
+        let rule = &self.config;
+        let mut parts = Vec::new();
+        let mut failed = Vec::new();
+        for offset in &rule.confirm {
+            let offset = TimeDelta::from_std(*offset).unwrap_or(TimeDelta::MAX);
+            let Some(end) = now.checked_sub_signed(offset) else {
+                continue;
+            };
+            let then: f64 = self
+                .count_buckets(store, end - self.window, end)?
+                .into_iter()
+                .flatten()
+                .sum();
+            let name = match offset.num_seconds() {
+                86_400 => "yesterday".to_string(),
+                604_800 => "last week".to_string(),
+                _ => format!(
+                    "{} earlier",
+                    format_duration(offset.to_std().unwrap_or_default())
+                ),
+            };
+            parts.push(format!("{then:.0} {name}"));
+            if (count as f64) < rule.confirm_ratio * then {
+                failed.push(format!(
+                    "{count} is less than {}× the {then:.0} mentions of the same window {name}",
+                    rule.confirm_ratio
+                ));
+            }
+        }
+        let text = format!(
+            "Same window: {} (confirmation needs {}× each).",
+            parts.join(", "),
+            rule.confirm_ratio
+        );
+        let confirmed = failed.is_empty();
+        Ok((confirmed, text, (!confirmed).then(|| failed.join("; "))))
     }
 
     /// Any match fires: a keyword rule watches for words like "recall" that matter at
@@ -309,6 +603,7 @@ impl Rule {
             window.text,
             query_text
         );
+        let (evidence, context) = self.findings(matching, count >= 1, false);
         Measurement {
             fired: count >= 1,
             value: count as f64,
@@ -320,7 +615,8 @@ impl Rule {
                 .query
                 .is_none()
                 .then(|| "keyword rule has no query".to_string()),
-            evidence: evidence(matching),
+            evidence,
+            context,
         }
     }
 
@@ -342,26 +638,30 @@ impl Rule {
         let scored = scores.len() as u64;
         let window_mean = mean_std(&scores).0;
         let baseline_to = self.baseline_end(window.now);
-        let baseline_from = baseline_to - self.baseline;
-        let bucket_means = self.baseline_figures(baseline_to, cache, || {
-            let mut baseline_posts = read_baseline_posts(store, rule, baseline_from, baseline_to)?;
+        let buckets = self.baseline_buckets(baseline_to, cache, |from, to| {
+            let mut baseline_posts = read_baseline_posts(store, rule, from, to)?;
             if let Some(query) = &rule.query {
                 baseline_posts = filter(baseline_posts, query);
             }
-            Ok(
-                bucketize(&baseline_posts, baseline_from, baseline_to, self.window)
-                    .iter()
-                    .filter_map(|bucket| {
-                        let bucket_scores: Vec<f64> = bucket
-                            .iter()
-                            .filter_map(|p| p.score)
-                            .map(f64::from)
-                            .collect();
-                        (!bucket_scores.is_empty()).then(|| mean_std(&bucket_scores).0)
-                    })
-                    .collect(),
-            )
+            Ok(bucketize(&baseline_posts, from, to, self.window)
+                .iter()
+                .map(|bucket| {
+                    let bucket_scores: Vec<f64> = bucket
+                        .iter()
+                        .filter_map(|p| p.score)
+                        .map(f64::from)
+                        .collect();
+                    (!bucket_scores.is_empty()).then(|| mean_std(&bucket_scores).0)
+                })
+                .collect())
         })?;
+        // Buckets without scored posts are skipped.
+        let bucket_means: Vec<f64> = self
+            .seasonal(&buckets, baseline_to, self.seasonality())
+            .0
+            .into_iter()
+            .flatten()
+            .collect();
         let (baseline_mean, std) = mean_std(&bucket_means);
         let threshold = baseline_mean - rule.sigma * std;
         let enough = scored >= rule.min_mentions;
@@ -389,15 +689,18 @@ impl Rule {
         } else {
             None
         };
+        let mentions = posts.len() as u64;
+        let (evidence, context) = self.findings(posts, fired, true);
         Ok(Measurement {
             fired,
             value: window_mean,
             threshold,
             baseline: has_baseline.then_some(baseline_mean),
-            mentions: posts.len() as u64,
+            mentions,
             explanation,
             not_fired_reason,
-            evidence: evidence(posts),
+            evidence,
+            context,
         })
     }
 }
@@ -466,22 +769,6 @@ pub(crate) fn mean_std(values: &[f64]) -> (f64, f64) {
     (mean, variance.sqrt())
 }
 
-/// Most negative first (unscored last), then newest; text cut for a mail.
-fn evidence(mut posts: Vec<EvidencePost>) -> Vec<EvidencePost> {
-    posts.sort_by(|a, b| {
-        let score_a = a.score.map_or(f32::INFINITY, |s| s);
-        let score_b = b.score.map_or(f32::INFINITY, |s| s);
-        score_a
-            .total_cmp(&score_b)
-            .then(b.published_at.cmp(&a.published_at))
-    });
-    posts.truncate(EVIDENCE_POSTS);
-    for post in &mut posts {
-        post.text = truncate_chars(&post.text, EVIDENCE_TEXT_CHARS);
-    }
-    posts
-}
-
 fn percent(share: f64) -> String {
     let pct = share * 100.0;
     if (pct - pct.round()).abs() < 0.05 {
@@ -509,6 +796,8 @@ mod tests {
             text: "x".repeat(400),
             label: None,
             score,
+            reach: None,
+            lang: None,
         }
     }
 
@@ -540,20 +829,6 @@ mod tests {
             .map(|b| b.iter().map(|p| p.id.as_str()).collect())
             .collect();
         assert_eq!(ids, vec![vec!["b0"], vec!["b1", "b1-end"]]);
-    }
-
-    #[test]
-    fn evidence_most_negative_then_newest_and_truncated() {
-        let posts = vec![
-            post("unscored", t(5), None),
-            post("mild-old", t(1), Some(-0.2)),
-            post("mild-new", t(2), Some(-0.2)),
-            post("worst", t(0), Some(-0.9)),
-        ];
-        let picked = evidence(posts);
-        let ids: Vec<&str> = picked.iter().map(|p| p.id.as_str()).collect();
-        assert_eq!(ids, vec!["worst", "mild-new", "mild-old", "unscored"]);
-        assert_eq!(picked[0].text.chars().count(), EVIDENCE_TEXT_CHARS + 1);
     }
 
     #[test]

@@ -278,6 +278,7 @@ fn a_crisis_mutes_the_brands_warnings_until_it_is_resolved() {
                     baseline_secs: None,
                     mentions: 9,
                     explanation: "negative share 60% above 40%".into(),
+                    context: Default::default(),
                 },
                 evidence: Vec::new(),
             })

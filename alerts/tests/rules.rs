@@ -3,6 +3,7 @@
 
 mod support;
 
+use chrono::Timelike;
 use support::*;
 use vigil_alerts::AlertEngine;
 use vigil_config::RuleKind;
@@ -56,9 +57,15 @@ fn negative_share_fires_at_threshold_and_explains() {
         "40% of 10 Acme mentions in the last 1h were negative (threshold 40%)."
     );
     assert_eq!(incident.response_deadline, t0() + hours(24));
-    // Most negative first, at most 10, and only in-window posts of the brand.
-    assert_eq!(incident.evidence.len(), 10);
-    assert_eq!(incident.evidence[0].label, Some(Label::Negative));
+    // Negative first, only in-window posts of the brand, and the posts with the same
+    // text collapsed into one each (negative, positive, unscored).
+    let labels: Vec<Option<Label>> = incident.evidence.iter().map(|p| p.label).collect();
+    assert_eq!(
+        labels,
+        [Some(Label::Negative), Some(Label::Positive), None],
+        "{:?}",
+        incident.evidence
+    );
     assert!(
         incident
             .evidence
@@ -441,11 +448,13 @@ fn resolved_incident_is_not_reopened_by_its_own_posts() {
     assert_ne!(outcome.incident_id, Some(id));
 }
 
-/// Baselines end on a whole window and are computed once per window: evaluations ten
-/// minutes apart reuse it (a post stored late into it counts from the next window),
-/// the next window recomputes it. Baseline of 4h in 1h buckets, 2 posts an hour.
+/// Baselines end on a whole window and are kept between evaluations: evaluations ten
+/// minutes apart reuse them (a post stored late counts from the next window on); when
+/// the next window begins, only its new bucket is computed and the newest two again,
+/// so late posts in those count, older ones only after a restart. Baseline of 4h in
+/// 1h buckets, 2 posts an hour.
 #[test]
-fn the_baseline_is_computed_once_per_window() {
+fn the_baseline_moves_on_by_whole_windows() {
     let store = MemStore::new();
     for hour in 1..=6 {
         for i in 0..2 {
@@ -457,26 +466,156 @@ fn the_baseline_is_computed_once_per_window() {
     }
     let mut spike = rule("spike", RuleKind::VolumeSpike);
     spike.min_mentions = 1000;
-    let engine = engine(spike);
-    let detail = |now| engine.evaluate(&store, now).unwrap().remove(0).detail;
-    let first = detail(t0() + minutes(10));
+    let engine = engine(spike.clone());
+    let detail = |engine: &AlertEngine, now| engine.evaluate(&store, now).unwrap().remove(0).detail;
+    let first = detail(&engine, t0() + minutes(10));
     assert!(first.contains("baseline of 2.0 ± 0.0"), "{first}");
-    // Eight more posts stored late, published inside that baseline ([t0-5h, t0-1h)).
+    // Stored late: 8 posts published in [t0-2h, t0-1h) (refreshed when the baseline
+    // moves on) and 8 in [t0-4h, t0-3h) (not).
     for i in 0..8 {
         store.add(
             "Acme",
-            positive(&format!("late-{i}"), t0() - hours(3) + minutes(30 + i)),
+            positive(&format!("late-{i}"), t0() - hours(2) + minutes(30 + i)),
+        );
+        store.add(
+            "Acme",
+            positive(&format!("later-{i}"), t0() - hours(4) + minutes(30 + i)),
         );
     }
-    let same_window = detail(t0() + minutes(20));
+    let same_window = detail(&engine, t0() + minutes(20));
     assert!(
         same_window.contains("baseline of 2.0 ± 0.0"),
         "{same_window}"
     );
-    // The next window's baseline ([t0-4h, t0)) is computed afresh and counts them:
-    // buckets 2, 10, 2, 2 → mean 4.0.
-    let next = detail(t0() + hours(1) + minutes(10));
+    // The next baseline is [t0-4h, t0): buckets 2, 2, 10, 2 → mean 4.0.
+    let next = detail(&engine, t0() + hours(1) + minutes(10));
     assert!(next.contains("baseline of 4.0"), "{next}");
+    // A new engine (a restart) counts everything: 10, 2, 10, 2 → mean 6.0.
+    let fresh = detail(&self::engine(spike), t0() + hours(1) + minutes(10));
+    assert!(fresh.contains("baseline of 6.0"), "{fresh}");
+}
+
+/// Hour-of-day baselines: every day 20 mentions between 9 and 10 and 2 in every other
+/// hour. 20 at 9 a.m. is normal for a daily baseline but a spike against every hour;
+/// 12 at 3 a.m. is a spike either way.
+#[test]
+fn a_daily_baseline_knows_the_busy_hour() {
+    let store = MemStore::new();
+    let day_start = t0() - hours(t0().hour() as i64) - minutes(t0().minute() as i64);
+    let mut n = 0;
+    for day in 1..=8 {
+        for hour in 0..24 {
+            let per_hour = if hour == 9 { 20 } else { 2 };
+            for i in 0..per_hour {
+                n += 1;
+                store.add(
+                    "Acme",
+                    positive(
+                        &format!("d{n}"),
+                        day_start - hours(24 * day) + hours(hour) + minutes(i),
+                    ),
+                );
+            }
+        }
+    }
+    let busy_hour_end = day_start + hours(10);
+    for i in 0..20 {
+        store.add(
+            "Acme",
+            positive(&format!("today9-{i}"), day_start + hours(9) + minutes(i)),
+        );
+    }
+    let night_end = day_start + hours(4);
+    for i in 0..12 {
+        store.add(
+            "Acme",
+            positive(&format!("today3-{i}"), day_start + hours(3) + minutes(i)),
+        );
+    }
+    let mut every_hour = rule("spike", RuleKind::VolumeSpike);
+    every_hour.baseline = std::time::Duration::from_secs(7 * 86_400);
+    every_hour.min_mentions = 5;
+    every_hour.seasonality = vigil_config::Seasonality::None;
+    let mut daily = every_hour.clone();
+    daily.seasonality = vigil_config::Seasonality::Auto;
+
+    let outcome = engine(every_hour.clone())
+        .evaluate(&store, busy_hour_end)
+        .unwrap()
+        .remove(0);
+    assert!(outcome.fired, "{outcome:?}");
+    let outcome = engine(daily.clone())
+        .evaluate(&store, busy_hour_end)
+        .unwrap()
+        .remove(0);
+    assert!(!outcome.fired, "{outcome:?}");
+    assert!(
+        outcome
+            .detail
+            .contains("baseline of 20.0 ± 0.0 per 1h at the same time of day (7 windows)"),
+        "{}",
+        outcome.detail
+    );
+    for rule in [every_hour, daily] {
+        let outcome = engine(rule).evaluate(&store, night_end).unwrap().remove(0);
+        assert!(outcome.fired, "{outcome:?}");
+    }
+}
+
+/// `confirm`: a spike must also beat the same hour yesterday and last week.
+#[test]
+fn confirmation_against_yesterday_and_last_week() {
+    let store = MemStore::new();
+    // Quiet baseline: one post every other hour for 8 days.
+    for h in (2..8 * 24).step_by(2) {
+        store.add(
+            "Acme",
+            positive(&format!("q{h}"), t0() - hours(h) + minutes(1)),
+        );
+    }
+    // Now 12 mentions; yesterday at the same hour 10 (a recurring event).
+    for i in 0..12 {
+        store.add("Acme", negative(&format!("now{i}"), t0() - minutes(1 + i)));
+    }
+    for i in 0..10 {
+        store.add(
+            "Acme",
+            negative(&format!("y{i}"), t0() - hours(24) - minutes(1 + i)),
+        );
+    }
+    let mut spike = rule("spike", RuleKind::VolumeSpike);
+    spike.baseline = std::time::Duration::from_secs(7 * 86_400);
+    spike.min_mentions = 5;
+    spike.seasonality = vigil_config::Seasonality::None;
+    let outcome = engine(spike.clone())
+        .evaluate(&store, t0())
+        .unwrap()
+        .remove(0);
+    assert!(outcome.fired, "unconfirmed rule fires: {outcome:?}");
+
+    spike.name = "confirmed".into();
+    spike.confirm = vec![
+        std::time::Duration::from_secs(86_400),
+        std::time::Duration::from_secs(7 * 86_400),
+    ];
+    let outcome = engine(spike.clone())
+        .evaluate(&store, t0())
+        .unwrap()
+        .remove(0);
+    assert!(!outcome.fired, "{outcome:?}");
+    assert!(
+        outcome
+            .detail
+            .contains("Same window: 10 yesterday, 0 last week (confirmation needs 1.5× each).")
+            && outcome
+                .detail
+                .contains("12 is less than 1.5× the 10 mentions of the same window yesterday"),
+        "{}",
+        outcome.detail
+    );
+    spike.confirm_ratio = 1.2;
+    let outcome = engine(spike).evaluate(&store, t0()).unwrap().remove(0);
+    assert!(outcome.fired, "12 ≥ 1.2 × 10: {outcome:?}");
 }
 
 /// Severity grows with the deviation: a warning rule whose measurement is at least
@@ -514,5 +653,125 @@ fn severity_rises_with_the_size_of_the_deviation() {
     assert_eq!(
         store.incident(outcome.incident_id.unwrap()).severity,
         vigil_core::Severity::Info
+    );
+}
+
+fn with_reach(mut post: vigil_core::EvidencePost, reach: i64) -> vigil_core::EvidencePost {
+    post.reach = Some(reach);
+    post
+}
+
+#[test]
+fn influencer_fires_on_a_loud_negative_post_only() {
+    let store = MemStore::new();
+    // Loud but positive, negative but quiet, negative without engagement: none fire.
+    store.add(
+        "Acme",
+        with_reach(positive("fan", t0() - minutes(5)), 50_000),
+    );
+    store.add(
+        "Acme",
+        with_reach(negative("grump", t0() - minutes(4)), 999),
+    );
+    store.add("Acme", negative("unknown", t0() - minutes(3)));
+    // Loud and negative, but outside the window.
+    store.add(
+        "Acme",
+        with_reach(negative("old", t0() - minutes(61)), 9_000),
+    );
+    let mut influencer = rule("loud", RuleKind::Influencer);
+    influencer.threshold = 1000.0;
+    influencer.min_mentions = 1;
+    influencer.severity = vigil_core::Severity::Warning;
+    let outcome = &engine(influencer.clone()).evaluate(&store, t0()).unwrap()[0];
+    assert!(!outcome.fired, "{outcome:?}");
+
+    store.add(
+        "Acme",
+        with_reach(
+            post(
+                "viral",
+                t0() - minutes(2),
+                "Acme kettle exploded in my kitchen",
+                Some(Label::Negative),
+                Some(-0.8),
+            ),
+            2_500,
+        ),
+    );
+    let outcome = &engine(influencer).evaluate(&store, t0()).unwrap()[0];
+    assert!(outcome.fired, "{outcome:?}");
+    assert_eq!(outcome.value, 2500.0);
+    let incident = store.incident(outcome.incident_id.unwrap());
+    assert_eq!(incident.trigger.metric, "influencer");
+    assert_eq!(
+        incident.trigger.explanation,
+        "A negative Acme mention by user-viral on forum reached 2,500 (votes + likes + reposts + replies) in the last 1h (threshold 1,000)."
+    );
+    let ids: Vec<&str> = incident.evidence.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, ["viral"]);
+    // 2.5 times the threshold: one level above the rule's warning.
+    assert_eq!(incident.severity, vigil_core::Severity::Crisis);
+}
+
+#[test]
+fn a_firing_rule_says_what_the_posts_are_about() {
+    let store = MemStore::new();
+    let texts = [
+        ("a", "Acme kettle exploded, please recall it", "reddit", 300),
+        ("b", "Mine exploded too. Recall now", "reddit", 40),
+        ("c", "Exploded kettle burnt my hand", "news", 0),
+        ("d", "艾克米水壶爆炸，要求召回", "weibo", 5_000),
+        ("e", "又一个爆炸的艾克米，赶紧召回", "weibo", 10),
+    ];
+    for (i, (id, text, source, reach)) in texts.into_iter().enumerate() {
+        let mut p = post(
+            id,
+            t0() - minutes(1 + i as i64),
+            text,
+            Some(Label::Negative),
+            Some(-0.6),
+        );
+        p.source = source.to_string();
+        p.reach = Some(reach);
+        store.add("Acme", p);
+    }
+    let mut keyword = with_query(rule("recall", RuleKind::Keyword), "recall OR 召回");
+    keyword.min_mentions = 1;
+    let outcome = &engine(keyword).evaluate(&store, t0()).unwrap()[0];
+    assert!(outcome.fired, "{outcome:?}");
+    let context = &store.incident(outcome.incident_id.unwrap()).trigger.context;
+    let terms: Vec<(&str, u64)> = context
+        .top_terms
+        .iter()
+        .map(|t| (t.term.as_str(), t.posts))
+        .collect();
+    // The keyword matched a, b, d, e; the brand's own name is left out.
+    assert!(
+        terms.contains(&("exploded", 2)) && terms.contains(&("召回", 2)),
+        "{terms:?}"
+    );
+    assert!(
+        terms.contains(&("recall", 2)) && terms.contains(&("爆炸", 2)),
+        "{terms:?}"
+    );
+    assert!(!terms.iter().any(|(t, _)| *t == "acme"), "{terms:?}");
+    let sources: Vec<(&str, u64, i64)> = context
+        .top_sources
+        .iter()
+        .map(|c| (c.name.as_str(), c.posts, c.reach))
+        .collect();
+    assert_eq!(sources, [("weibo", 2, 5_010), ("reddit", 2, 340)]);
+    assert_eq!(context.top_authors[0].name, "user-d");
+
+    // A rule that does not fire computes no context.
+    let quiet = MemStore::new();
+    quiet.add("Acme", positive("p", t0() - minutes(1)));
+    let outcome = &engine(with_query(rule("recall", RuleKind::Keyword), "recall"))
+        .evaluate(&quiet, t0())
+        .unwrap()[0];
+    assert!(
+        !outcome.fired && outcome.incident_id.is_none(),
+        "{outcome:?}"
     );
 }

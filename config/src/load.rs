@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use vigil_core::{Query, Severity};
 
@@ -214,12 +215,14 @@ fn read_brands(root: &mut TableReader, diag: &mut Diagnostics) -> Vec<(BrandConf
         } else {
             parse_query(diag, &key, &query_text, &query_span)
         };
+        let language = read_language(&mut t, diag);
         t.finish(diag);
         brands.push((
             BrandConfig {
                 name,
                 query_text,
                 query,
+                language,
             },
             span,
         ));
@@ -618,6 +621,7 @@ fn read_rule(t: &mut TableReader, diag: &mut Diagnostics) -> (RuleConfig, RuleRe
             RuleKind::VolumeSpike,
             RuleKind::SentimentDrop,
             RuleKind::Keyword,
+            RuleKind::Influencer,
         ][t.choice(diag, "kind", RuleKind::NAMES, 0)]
     } else {
         t.required_string(diag, "kind");
@@ -653,10 +657,23 @@ fn read_rule(t: &mut TableReader, diag: &mut Diagnostics) -> (RuleConfig, RuleRe
             );
             0.4
         }
+        Some((x, span)) if kind == RuleKind::Influencer && !(x >= 1.0 && x.is_finite()) => {
+            diag.error(
+                &span,
+                &t.key_path("threshold"),
+                format!("{x} is not a reach: expected the least votes + likes + reposts + replies a post needs, e.g. 1000"),
+            );
+            DEFAULT_INFLUENCER_REACH
+        }
         Some((x, _)) => x,
+        None if kind == RuleKind::Influencer => DEFAULT_INFLUENCER_REACH,
         None => 0.4,
     };
-    let default_min = if kind == RuleKind::Keyword { 1 } else { 10 };
+    let default_min = if matches!(kind, RuleKind::Keyword | RuleKind::Influencer) {
+        1
+    } else {
+        10
+    };
     let min_mentions = t.int_in(diag, "min_mentions", default_min, 0, i64::MAX) as u64;
     let severity = [Severity::Info, Severity::Warning, Severity::Crisis]
         [t.choice(diag, "severity", &["info", "warning", "crisis"], 1)];
@@ -690,6 +707,26 @@ fn read_rule(t: &mut TableReader, diag: &mut Diagnostics) -> (RuleConfig, RuleRe
     let auto_resolve_after = t
         .contains("auto_resolve_after")
         .then(|| t.duration_or(diag, "auto_resolve_after", "1h"));
+    let seasonality = [
+        Seasonality::Auto,
+        Seasonality::None,
+        Seasonality::Daily,
+        Seasonality::Weekly,
+    ][t.choice(diag, "seasonality", Seasonality::NAMES, 0)];
+    check_seasonality(t, diag, seasonality, window, baseline);
+    let confirm = read_confirm(t, diag);
+    let confirm_ratio = match t.float(diag, "confirm_ratio") {
+        Some((r, span)) if !(r > 0.0 && r.is_finite()) => {
+            diag.error(
+                &span,
+                &t.key_path("confirm_ratio"),
+                format!("{r} must be a positive number (1.5 = at least half as many again)"),
+            );
+            1.5
+        }
+        Some((r, _)) => r,
+        None => 1.5,
+    };
     let refs = RuleRefs {
         brand: brand.clone(),
         notify: notify.clone(),
@@ -713,8 +750,102 @@ fn read_rule(t: &mut TableReader, diag: &mut Diagnostics) -> (RuleConfig, RuleRe
         hold_for,
         cooldown,
         auto_resolve_after,
+        seasonality,
+        confirm,
+        confirm_ratio,
     };
     (rule, refs)
+}
+
+/// A rule's `threshold` when it is an `influencer` rule and gives none.
+const DEFAULT_INFLUENCER_REACH: f64 = 1000.0;
+
+/// An explicit `daily`/`weekly` needs a window that divides the period and a baseline
+/// holding at least two such periods.
+fn check_seasonality(
+    t: &TableReader,
+    diag: &mut Diagnostics,
+    seasonality: Seasonality,
+    window: Duration,
+    baseline: Duration,
+) {
+    let (period, name) = match seasonality {
+        Seasonality::Daily => (Duration::from_secs(86_400), "a day"),
+        Seasonality::Weekly => (Duration::from_secs(7 * 86_400), "a week"),
+        Seasonality::Auto | Seasonality::None => return,
+    };
+    let window_ms = window.as_millis();
+    if window_ms == 0 || period.as_millis() % window_ms != 0 {
+        diag.error(
+            &t.span,
+            &t.key_path("seasonality"),
+            format!(
+                "seasonality {:?} compares the same time of {}: the window ({}) must divide {name}",
+                seasonality.as_str(),
+                &name[2..],
+                vigil_core::time::format_duration(window)
+            ),
+        );
+    } else if baseline < period * 2 {
+        diag.error(
+            &t.span,
+            &t.key_path("seasonality"),
+            format!(
+                "seasonality {:?} needs a baseline of at least two {}s (e.g. {})",
+                seasonality.as_str(),
+                &name[2..],
+                if seasonality == Seasonality::Daily {
+                    "\"7d\""
+                } else {
+                    "\"28d\""
+                }
+            ),
+        );
+    }
+}
+
+/// `confirm`: a list of `"yesterday"`, `"last_week"` or durations (`"1d"`, `"7d"`).
+fn read_confirm(t: &mut TableReader, diag: &mut Diagnostics) -> Vec<Duration> {
+    let mut offsets = Vec::new();
+    for (item, span) in t.string_list(diag, "confirm") {
+        let offset = match item.as_str() {
+            "yesterday" => Ok(Duration::from_secs(86_400)),
+            "last_week" => Ok(Duration::from_secs(7 * 86_400)),
+            other => vigil_core::time::parse_duration(other),
+        };
+        match offset {
+            Ok(offset) if !offset.is_zero() => offsets.push(offset),
+            _ => diag.error(
+                &span,
+                &t.key_path("confirm"),
+                format!(
+                    "{item:?}: expected \"yesterday\", \"last_week\" or a duration such as \"1d\""
+                ),
+            ),
+        }
+    }
+    offsets
+}
+
+/// An optional `language` tag (`en`, `zh`, `zh-CN`), lower-cased.
+fn read_language(t: &mut TableReader, diag: &mut Diagnostics) -> Option<String> {
+    let (tag, span) = t.string(diag, "language")?;
+    let mut parts = tag.split('-');
+    let primary_ok = parts
+        .next()
+        .is_some_and(|p| (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()));
+    let rest_ok =
+        parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+    if primary_ok && rest_ok {
+        Some(tag.to_ascii_lowercase())
+    } else {
+        diag.error(
+            &span,
+            &t.key_path("language"),
+            format!("{tag:?} is not a language tag: expected e.g. \"en\", \"zh\" or \"zh-CN\""),
+        );
+        None
+    }
 }
 
 fn read_scripts(
@@ -728,6 +859,7 @@ fn read_scripts(
         let subject = t.string_or(diag, "subject", "[{{ severity }}] {{ brand }}: {{ rule }}");
         let file = t.string(diag, "file");
         let inline = t.string(diag, "body");
+        let language = read_language(&mut t, diag);
         let (file_path, body) = match (file, inline) {
             (Some(_), Some((_, span))) => {
                 diag.error(
@@ -768,6 +900,7 @@ fn read_scripts(
                 subject,
                 file: file_path,
                 body,
+                language,
             },
             span,
         ));
@@ -808,13 +941,22 @@ fn check_references(
             .enumerate()
             .map(|(i, (b, s))| (b.name.as_str(), s.clone(), format!("brands[{i}].name"))),
     );
+    // Scripts may share a name when their languages differ.
+    let script_keys: Vec<String> = scripts
+        .iter()
+        .map(|(s, _)| match &s.language {
+            Some(lang) => format!("{} (language {lang})", s.name),
+            None => s.name.clone(),
+        })
+        .collect();
     report_duplicates(
         diag,
         "script",
         scripts
             .iter()
+            .zip(&script_keys)
             .enumerate()
-            .map(|(i, (b, s))| (b.name.as_str(), s.clone(), format!("scripts[{i}].name"))),
+            .map(|(i, ((_, s), key))| (key.as_str(), s.clone(), format!("scripts[{i}].name"))),
     );
     let mut source_names: HashMap<&str, ()> = HashMap::new();
     for (i, (source, source_brands)) in sources.iter().enumerate() {

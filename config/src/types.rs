@@ -60,6 +60,10 @@ pub struct BrandConfig {
     /// The query as written.
     pub query_text: String,
     pub query: Query,
+    /// The language the PR team answers this brand in (extension): notifications use
+    /// the response script written in it, when there is one. `None`: the script without
+    /// a `language`.
+    pub language: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -274,6 +278,9 @@ pub enum RuleKind {
     VolumeSpike,
     SentimentDrop,
     Keyword,
+    /// A negative post whose reach (votes + likes + reposts + replies) is at least the
+    /// rule's `threshold` (extension).
+    Influencer,
 }
 
 impl RuleKind {
@@ -282,6 +289,7 @@ impl RuleKind {
         "volume_spike",
         "sentiment_drop",
         "keyword",
+        "influencer",
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -314,6 +322,36 @@ pub struct RuleConfig {
     /// An unresolved incident whose rule has been quiet this long is resolved by
     /// vigil (`None`: only people resolve).
     pub auto_resolve_after: Option<Duration>,
+    /// `volume_spike` / `sentiment_drop`: which baseline windows the window is compared
+    /// with (extension).
+    pub seasonality: Seasonality,
+    /// `volume_spike`: the window must also be at least `confirm_ratio` times the same
+    /// window this long ago (e.g. 1 day = same hour yesterday, 7 days = last week)
+    /// (extension).
+    pub confirm: Vec<Duration>,
+    pub confirm_ratio: f64,
+}
+
+/// Which of the baseline's windows a `volume_spike` or `sentiment_drop` compares with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seasonality {
+    /// `daily` when the baseline holds at least three days and the window divides a day;
+    /// otherwise `none`.
+    Auto,
+    /// Every window of the baseline.
+    None,
+    /// The windows at the same time of day (9–10 a.m. against 9–10 a.m. each day).
+    Daily,
+    /// The windows at the same time of week (Monday 9 a.m. against earlier Mondays).
+    Weekly,
+}
+
+impl Seasonality {
+    pub const NAMES: &'static [&'static str] = &["auto", "none", "daily", "weekly"];
+
+    pub fn as_str(self) -> &'static str {
+        Self::NAMES[self as usize]
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -348,6 +386,11 @@ pub struct ScriptConfig {
     pub file: Option<PathBuf>,
     /// The body template, read from `file` or given inline as `body` (extension).
     pub body: String,
+    /// The language this version of the script is written in (extension). Several
+    /// scripts may share a name when their languages differ; a brand's notifications
+    /// use the version in the brand's `language`, else the one without a language,
+    /// else the first.
+    pub language: Option<String>,
 }
 
 impl Config {
@@ -361,6 +404,12 @@ impl Config {
 
     pub fn script(&self, name: &str) -> Option<&ScriptConfig> {
         self.scripts.iter().find(|s| s.name == name)
+    }
+
+    /// The version of script `name` for `language`: the one written in it, else the
+    /// one without a language, else the first of that name.
+    pub fn script_for(&self, name: &str, language: Option<&str>) -> Option<&ScriptConfig> {
+        script_for(&self.scripts, name, language)
     }
 
     pub fn recipient(&self, name: &str) -> Option<&RecipientConfig> {
@@ -389,4 +438,23 @@ impl Config {
         words.dedup();
         words
     }
+}
+
+/// [`Config::script_for`] over any list of scripts.
+pub fn script_for<'a>(
+    scripts: &'a [ScriptConfig],
+    name: &str,
+    language: Option<&str>,
+) -> Option<&'a ScriptConfig> {
+    let named = || scripts.iter().filter(move |s| s.name == name);
+    language
+        .and_then(|lang| {
+            named().find(|s| {
+                s.language
+                    .as_deref()
+                    .is_some_and(|l| l.eq_ignore_ascii_case(lang))
+            })
+        })
+        .or_else(|| named().find(|s| s.language.is_none()))
+        .or_else(|| named().next())
 }

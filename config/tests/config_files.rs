@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use vigil_config::{RuleKind, SmtpTls, SourceKind};
+use vigil_config::{RuleKind, Seasonality, SmtpTls, SourceKind};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -55,6 +55,109 @@ fn rule_timing_keys_are_read() {
     assert_eq!(
         (rule.hold_for, rule.cooldown, rule.auto_resolve_after),
         (Duration::ZERO, Duration::ZERO, None)
+    );
+}
+
+const RULE_HEAD: &str = "[alerts.smtp]\nhost = \"127.0.0.1\"\ntls = \"none\"\nfrom = \"v@example.com\"\n\
+    [[alerts.recipients]]\nname = \"pr\"\nemails = [\"pr@example.com\"]\n\
+    [[brands]]\nname = \"Acme\"\nquery = \"acme\"\n\
+    [[alerts.rules]]\nname = \"r\"\nbrand = \"Acme\"\nnotify = [\"pr\"]\n";
+
+fn parse(text: &str) -> Result<vigil_config::Config, String> {
+    vigil_config::parse_str(text, Path::new("r.toml"), Path::new(".")).map_err(|e| e.to_string())
+}
+
+#[test]
+fn seasonality_and_confirmation_keys() {
+    let config = parse(&format!(
+        "{RULE_HEAD}kind = \"volume_spike\"\nseasonality = \"daily\"\n\
+         confirm = [\"yesterday\", \"last_week\", \"2d\"]\nconfirm_ratio = 2.0\n"
+    ))
+    .unwrap();
+    let rule = &config.alerts.rules[0];
+    assert_eq!(rule.seasonality, Seasonality::Daily);
+    assert_eq!(
+        rule.confirm,
+        [1, 7, 2].map(|d| Duration::from_secs(d * 86_400))
+    );
+    assert_eq!(rule.confirm_ratio, 2.0);
+    let defaults = parse(&format!("{RULE_HEAD}kind = \"volume_spike\"\n")).unwrap();
+    let rule = &defaults.alerts.rules[0];
+    assert_eq!(
+        (rule.seasonality, rule.confirm.len(), rule.confirm_ratio),
+        (Seasonality::Auto, 0, 1.5)
+    );
+
+    // weekly needs two weeks of baseline; a 50-minute window does not divide a day.
+    let errors = parse(&format!(
+        "{RULE_HEAD}kind = \"volume_spike\"\nseasonality = \"weekly\"\nbaseline = \"7d\"\n"
+    ))
+    .unwrap_err();
+    assert!(
+        errors.contains("needs a baseline of at least two weeks"),
+        "{errors}"
+    );
+    let errors = parse(&format!(
+        "{RULE_HEAD}kind = \"volume_spike\"\nseasonality = \"daily\"\nwindow = \"50m\"\n"
+    ))
+    .unwrap_err();
+    assert!(
+        errors.contains("the window (50m) must divide a day"),
+        "{errors}"
+    );
+    let errors = parse(&format!(
+        "{RULE_HEAD}kind = \"volume_spike\"\nconfirm = [\"tomorrow\"]\nconfirm_ratio = 0\n"
+    ))
+    .unwrap_err();
+    assert!(
+        errors.contains("\"tomorrow\": expected \"yesterday\", \"last_week\"")
+            && errors.contains("confirm_ratio"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn influencer_rule_reach_threshold() {
+    let config = parse(&format!("{RULE_HEAD}kind = \"influencer\"\n")).unwrap();
+    let rule = &config.alerts.rules[0];
+    assert_eq!(rule.kind, RuleKind::Influencer);
+    assert_eq!((rule.threshold, rule.min_mentions), (1000.0, 1));
+    let errors = parse(&format!(
+        "{RULE_HEAD}kind = \"influencer\"\nthreshold = 0.5\n"
+    ))
+    .unwrap_err();
+    assert!(errors.contains("0.5 is not a reach"), "{errors}");
+}
+
+#[test]
+fn languages_of_brands_and_scripts() {
+    let text = "[[brands]]\nname = \"Acme\"\nquery = \"acme\"\nlanguage = \"zh-CN\"\n\
+        [[scripts]]\nname = \"holding\"\nbody = \"We are looking into it.\"\n\
+        [[scripts]]\nname = \"holding\"\nlanguage = \"zh-cn\"\nbody = \"我们正在调查。\"\n\
+        [[scripts]]\nname = \"holding\"\nlanguage = \"ja\"\nbody = \"調査中です。\"\n";
+    let config = parse(text).unwrap();
+    assert_eq!(config.brands[0].language.as_deref(), Some("zh-cn"));
+    let body = |lang: Option<&str>| config.script_for("holding", lang).map(|s| s.body.as_str());
+    assert_eq!(body(Some("zh-cn")), Some("我们正在调查。"));
+    assert_eq!(body(Some("ja")), Some("調査中です。"));
+    assert_eq!(body(Some("fr")), Some("We are looking into it."));
+    assert_eq!(body(None), Some("We are looking into it."));
+    assert_eq!(body(Some("en")), Some("We are looking into it."));
+    assert!(config.script_for("other", None).is_none());
+
+    // Same name and language twice is a duplicate; a bad tag is named.
+    let errors = parse(&format!(
+        "{text}[[scripts]]\nname = \"holding\"\nlanguage = \"ja\"\nbody = \"x\"\n\
+         [[brands]]\nname = \"B\"\nquery = \"b\"\nlanguage = \"chinese simplified\"\n"
+    ))
+    .unwrap_err();
+    assert!(
+        errors.contains("duplicate script name \"holding (language ja)\""),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("\"chinese simplified\" is not a language tag"),
+        "{errors}"
     );
 }
 

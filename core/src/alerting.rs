@@ -106,6 +106,42 @@ pub struct Trigger {
     pub mentions: u64,
     /// One sentence: what fired and why.
     pub explanation: String,
+    /// What the window's posts are about (empty in incidents stored before it existed).
+    #[serde(default, skip_serializing_if = "TriggerContext::is_empty")]
+    pub context: TriggerContext,
+}
+
+/// "What is this about": the window's most frequent terms, and the sources and authors
+/// that carried it, by reach.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TriggerContext {
+    #[serde(default)]
+    pub top_terms: Vec<TermCount>,
+    #[serde(default)]
+    pub top_sources: Vec<Contributor>,
+    #[serde(default)]
+    pub top_authors: Vec<Contributor>,
+}
+
+impl TriggerContext {
+    pub fn is_empty(&self) -> bool {
+        self.top_terms.is_empty() && self.top_sources.is_empty() && self.top_authors.is_empty()
+    }
+}
+
+/// A term and the number of the window's posts that use it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TermCount {
+    pub term: String,
+    pub posts: u64,
+}
+
+/// A source or author: how many of the window's posts, and their summed reach.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contributor {
+    pub name: String,
+    pub posts: u64,
+    pub reach: i64,
 }
 
 /// A post shown as evidence in a notification.
@@ -119,18 +155,23 @@ pub struct EvidencePost {
     pub text: String,
     pub label: Option<Label>,
     pub score: Option<f32>,
+    /// `Engagement::reach()` when the source reports engagement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reach: Option<i64>,
+    /// The post's detected language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
 }
 
 impl EvidencePost {
     /// Whether a rule's `query` selects this post. Field operators see the post's
-    /// author, source and URL; `lang:` matches nothing here, since evidence carries no
-    /// language.
+    /// author, source, URL and language.
     pub fn matches(&self, query: &crate::Query) -> bool {
         let meta = crate::query::MatchMeta {
             author: self.author.as_deref(),
             source: Some(&self.source),
             url: self.url.as_deref(),
-            lang: None,
+            lang: self.lang.as_deref(),
         };
         query.matches_prepared(&crate::query::MatchText::with_meta(&self.text, meta))
     }

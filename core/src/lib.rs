@@ -25,9 +25,9 @@ pub mod time;
 mod urls;
 
 pub use alerting::{
-    AlertStore, EMAIL_CHANNEL, EvidencePost, Incident, IncidentStatus, NewIncident,
+    AlertStore, Contributor, EMAIL_CHANNEL, EvidencePost, Incident, IncidentStatus, NewIncident,
     NewNotification, NewSilence, Notification, NotificationKind, NotificationStatus, Severity,
-    Silence, Trigger, WEBHOOK_CHANNEL_PREFIX,
+    Silence, TermCount, Trigger, TriggerContext, WEBHOOK_CHANNEL_PREFIX,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{CoreError, Result};

@@ -2,6 +2,22 @@
 
 /// True for Han ideographs, kana, hangul and CJK punctuation-free letters: the scripts
 /// written without spaces between words.
+/// An integer with thousands separators: 12345 → "12,345".
+pub fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 pub fn is_cjk(c: char) -> bool {
     matches!(c as u32,
         0x3040..=0x30FF   // hiragana, katakana
@@ -67,6 +83,20 @@ mod tests {
         assert_eq!(detect_lang("艾克米水壶爆炸了"), "zh");
         assert_eq!(detect_lang("我的Acme水壶坏了"), "zh");
         assert_eq!(detect_lang("1234 !!"), "und");
+    }
+
+    #[test]
+    fn thousands_separators() {
+        let cases = [
+            (0, "0"),
+            (999, "999"),
+            (1000, "1,000"),
+            (-1234567, "-1,234,567"),
+        ];
+        for (n, text) in cases {
+            assert_eq!(thousands(n), text);
+        }
+        assert_eq!(thousands(i64::MIN), "-9,223,372,036,854,775,808");
     }
 
     #[test]

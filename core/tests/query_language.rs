@@ -293,6 +293,8 @@ fn evidence_posts_match_field_operators_on_their_metadata() {
         text: "Acme kettle recall announced".into(),
         label: None,
         score: None,
+        reach: None,
+        lang: None,
     };
     let matches = |q: &str| post.matches(&Query::parse(q).unwrap());
     assert!(matches("recall AND site:example.com"));

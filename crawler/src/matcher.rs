@@ -66,6 +66,7 @@ mod tests {
             name: name.into(),
             query_text: query.into(),
             query: Query::parse(query).expect("valid query"),
+            language: None,
         }
     }
 

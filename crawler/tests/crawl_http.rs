@@ -62,6 +62,7 @@ fn brands() -> Vec<BrandConfig> {
         name: name.into(),
         query_text: query.into(),
         query: Query::parse(query).expect("valid query"),
+        language: None,
     })
     .collect()
 }

@@ -35,6 +35,7 @@ fn brands() -> Vec<BrandConfig> {
         name: "Acme".into(),
         query_text: "acme".into(),
         query: Query::parse("acme").expect("query"),
+        language: None,
     }]
 }
 

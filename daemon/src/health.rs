@@ -257,6 +257,7 @@ pub fn check_sources(config: &Config, store: &Store, now: DateTime<Utc>) -> anyh
             baseline_secs: None,
             mentions: 0,
             explanation: finding.explanation.clone(),
+            context: Default::default(),
         };
         match (finding.firing, open) {
             (true, None) => {

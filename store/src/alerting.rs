@@ -8,8 +8,8 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use rusqlite::params;
 use vigil_core::{
-    AlertStore, EvidencePost, Incident, IncidentStatus, NewIncident, NewNotification, Notification,
-    Silence, Trigger,
+    AlertStore, Engagement, EvidencePost, Incident, IncidentStatus, NewIncident, NewNotification,
+    Notification, Silence, Trigger,
 };
 
 use crate::posts::clamp_limit;
@@ -83,7 +83,7 @@ impl AlertStore for Store {
         let conn = self.conn();
         let mut statement = conn.prepare_cached(
             "SELECT p.id, p.url, p.source, p.author, p.published_at, p.text,
-                 p.sentiment_label, p.sentiment_score
+                 p.sentiment_label, p.sentiment_score, p.engagement, p.lang
              FROM post_brands AS pb JOIN posts AS p ON p.seq = pb.seq
              WHERE pb.brand = ?1 AND pb.original = 1
                  AND pb.published_at >= ?2 AND pb.published_at < ?3
@@ -111,6 +111,12 @@ impl AlertStore for Store {
                         None => None,
                     },
                     score: row.get(7)?,
+                    reach: row
+                        .get::<_, Option<String>>(8)?
+                        .and_then(|json| serde_json::from_str::<Engagement>(&json).ok())
+                        .filter(|engagement| !engagement.is_empty())
+                        .map(|engagement| engagement.reach()),
+                    lang: row.get(9)?,
                 })
             },
         )?;

@@ -18,6 +18,7 @@ fn trigger(value: f64) -> Trigger {
         baseline_secs: None,
         mentions: 25,
         explanation: format!("negative share {value} above 0.4 over 1h"),
+        context: Default::default(),
     }
 }
 
@@ -31,6 +32,8 @@ fn evidence(id: &str) -> EvidencePost {
         text: "this product is terrible".into(),
         label: Some(Label::Negative),
         score: Some(-0.8),
+        reach: None,
+        lang: None,
     }
 }
 

@@ -36,6 +36,7 @@ fn erasure_by_author_removes_content_leaves_tombstone_and_blocks_recapture() {
                 baseline_secs: None,
                 mentions: 3,
                 explanation: "keyword".into(),
+                context: Default::default(),
             },
             evidence: vec![EvidencePost {
                 id: victim.id.clone(),
@@ -46,6 +47,8 @@ fn erasure_by_author_removes_content_leaves_tombstone_and_blocks_recapture() {
                 text: victim.text.clone(),
                 label: None,
                 score: None,
+                reach: None,
+                lang: None,
             }],
         })
         .unwrap();

@@ -12,7 +12,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use vigil_config::{
     Config, CrisisConfig, OutboxConfig, RecipientConfig, RuleConfig, RuleKind, ScriptConfig,
-    SmtpConfig, SmtpTls,
+    Seasonality, SmtpConfig, SmtpTls,
 };
 use vigil_core::{
     AlertStore, EvidencePost, Incident, IncidentStatus, Label, NewIncident, NewNotification,
@@ -486,6 +486,8 @@ pub fn post(
         text: text.to_string(),
         label,
         score,
+        reach: None,
+        lang: None,
     }
 }
 
@@ -527,6 +529,9 @@ pub fn rule(name: &str, kind: RuleKind) -> RuleConfig {
         hold_for: Duration::ZERO,
         cooldown: Duration::ZERO,
         auto_resolve_after: None,
+        seasonality: Seasonality::None,
+        confirm: Vec::new(),
+        confirm_ratio: 1.5,
     }
 }
 
@@ -567,6 +572,7 @@ pub fn config(rules: Vec<RuleConfig>) -> Config {
             .to_string(),
         file: None,
         body: SCRIPT_BODY.to_string(),
+        language: None,
     }];
     config
 }

@@ -506,6 +506,7 @@ pub fn brands() -> Vec<BrandConfig> {
             query_text: query.into(),
             query: Query::parse(query)
                 .unwrap_or_else(|error| panic!("benchmark brand query {query:?}: {error}")),
+            language: None,
         })
         .collect()
 }
