@@ -1,24 +1,26 @@
 //! HTTP API (axum): `/healthz`, `/metrics`, `/api/search`, `/api/incidents`,
-//! `/api/incidents/{id}/ack|resolve`, `/api/posts/{id}/label`, `/api/sources`, and a
+//! `/api/incidents/{id}/ack|resolve|snooze`, `/api/silences` (list, add, `DELETE
+//! /api/silences/{id}` to end one early), `/api/posts/{id}/label`, `/api/sources`, and a
 //! small index page at `/`.
 //!
 //! When `[[server.tokens]]` are configured every route except `/healthz` needs
-//! `Authorization: Bearer TOKEN`; acknowledging and resolving need the responder or admin
-//! role, and so does labelling a post. Without tokens the API is open, which is why it binds loopback by default.
+//! `Authorization: Bearer TOKEN`; acknowledging, resolving, snoozing and silencing need
+//! the responder or admin role, and so does labelling a post. Without tokens the API is
+//! open, which is why it binds loopback by default.
 
 use std::sync::Arc;
 
 use axum::extract::{Path, Query as QueryParams, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use chrono::Utc;
-use serde::Deserialize;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use tracing::error;
 
 use vigil_config::Role;
-use vigil_core::{AlertStore as _, IncidentStatus};
+use vigil_core::{AlertStore as _, Incident, IncidentStatus, NewSilence, Silence};
 
 use crate::pipeline::Services;
 
@@ -36,6 +38,9 @@ pub fn router(services: Arc<Services>) -> Router {
         .route("/api/incidents", get(list_incidents))
         .route("/api/incidents/{id}/ack", post(ack_incident))
         .route("/api/incidents/{id}/resolve", post(resolve_incident))
+        .route("/api/incidents/{id}/snooze", post(snooze_incident))
+        .route("/api/silences", get(list_silences).post(add_silence))
+        .route("/api/silences/{id}", delete(expire_silence))
         .route("/api/sources", get(sources))
         .route("/api/posts/{id}/label", post(label_post))
         .with_state(services)
@@ -131,6 +136,7 @@ async fn index_page() -> Html<&'static str> {
          <h1>Vigil</h1><ul>\
          <li><a href=\"/api/search?q=*\">/api/search?q=*</a> — search captured mentions</li>\
          <li><a href=\"/api/incidents\">/api/incidents</a> — incidents and their response deadlines</li>\
+         <li><a href=\"/api/silences\">/api/silences</a> — silences and snoozes in force</li>\
          <li><a href=\"/api/sources\">/api/sources</a> — source health</li>\
          <li><a href=\"/metrics\">/metrics</a> — Prometheus metrics</li></ul>",
     )
@@ -175,11 +181,20 @@ pub struct IncidentParams {
     status: Option<String>,
 }
 
+/// An incident as the API lists it: the incident plus `silenced_until`, the end of the
+/// latest active silence or snooze that mutes it (`null` when none does).
+#[derive(Debug, Serialize)]
+pub struct IncidentView {
+    #[serde(flatten)]
+    incident: Incident,
+    silenced_until: Option<DateTime<Utc>>,
+}
+
 async fn list_incidents(
     State(services): State<Arc<Services>>,
     headers: HeaderMap,
     QueryParams(params): QueryParams<IncidentParams>,
-) -> ApiResult<Json<Vec<vigil_core::Incident>>> {
+) -> ApiResult<Json<Vec<IncidentView>>> {
     authorize(&services, &headers, Role::Viewer)?;
     let status = params
         .status
@@ -194,7 +209,23 @@ async fn list_incidents(
         .incidents(status)
         .map_err(ApiError::internal)?;
     incidents.sort_by_key(|i| std::cmp::Reverse(i.opened_at));
-    Ok(Json(incidents))
+    let now = services.clock.now();
+    let silences = services
+        .store
+        .active_silences(now)
+        .map_err(ApiError::internal)?;
+    let views = incidents
+        .into_iter()
+        .map(|incident| IncidentView {
+            silenced_until: silences
+                .iter()
+                .filter(|silence| silence.mutes(&incident, now))
+                .map(|silence| silence.ends_at)
+                .max(),
+            incident,
+        })
+        .collect();
+    Ok(Json(views))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -248,6 +279,239 @@ async fn resolve_incident(
     body: Option<Json<ActionBody>>,
 ) -> ApiResult<Json<vigil_core::Incident>> {
     incident_action(services, headers, id, body, true).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SilenceListParams {
+    /// Include silences that have ended.
+    #[serde(default)]
+    all: bool,
+}
+
+/// Silences and snoozes that have not ended (with `?all=true`, ended ones too), by end
+/// time; the same records as `vigil incidents silences --format json`.
+async fn list_silences(
+    State(services): State<Arc<Services>>,
+    headers: HeaderMap,
+    params: Result<QueryParams<SilenceListParams>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Vec<Silence>>> {
+    authorize(&services, &headers, Role::Viewer)?;
+    let QueryParams(params) = params.map_err(|rejection| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("expected ?all=true|false: {}", rejection.body_text()),
+        )
+    })?;
+    let silences = if params.all {
+        services.store.all_silences()
+    } else {
+        services.store.current_silences(services.clock.now())
+    };
+    silences.map(Json).map_err(ApiError::internal)
+}
+
+const SILENCE_FIELDS: &[&str] = &["brand", "rule", "duration", "ends_at", "comment"];
+const SNOOZE_FIELDS: &[&str] = &["duration", "until", "comment"];
+
+fn bad_request(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, message)
+}
+
+/// The fields of a JSON object body whose fields are all optional strings (`null` counts
+/// as absent). Unknown fields are refused, so a misspelt matcher cannot silently widen a
+/// silence to every incident; every 400 names the field at fault.
+fn string_fields(
+    body: Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
+    allowed: &[&str],
+) -> ApiResult<std::collections::HashMap<String, String>> {
+    let expected = allowed.join(", ");
+    let Json(value) = body.map_err(|rejection| {
+        bad_request(format!(
+            "expected a JSON object with {expected}: {}",
+            rejection.body_text()
+        ))
+    })?;
+    let serde_json::Value::Object(object) = value else {
+        return Err(bad_request(format!(
+            "expected a JSON object with {expected}, not {value}"
+        )));
+    };
+    let mut fields = std::collections::HashMap::new();
+    for (name, value) in object {
+        if !allowed.contains(&name.as_str()) {
+            return Err(bad_request(format!(
+                "unknown field {name:?} (expected {expected})"
+            )));
+        }
+        match value {
+            serde_json::Value::Null => {}
+            serde_json::Value::String(text) => {
+                fields.insert(name, text);
+            }
+            other => {
+                return Err(bad_request(format!("{name} must be a string, not {other}")));
+            }
+        }
+    }
+    Ok(fields)
+}
+
+/// When a silence or snooze given `duration` (from `now`) or an end time ends; it must
+/// be in the future. `end_field` is the end time's field name, for messages.
+fn silence_end(
+    duration: Option<&str>,
+    end: Option<&str>,
+    end_field: &str,
+    now: DateTime<Utc>,
+) -> ApiResult<DateTime<Utc>> {
+    let ends_at = match (duration, end) {
+        (Some(_), Some(_)) => {
+            return Err(bad_request(format!(
+                "give either duration or {end_field}, not both"
+            )));
+        }
+        (None, None) => {
+            return Err(bad_request(format!(
+                "duration (like \"2h\") or {end_field} (RFC 3339) is required"
+            )));
+        }
+        (Some(text), None) => {
+            let duration = vigil_core::time::parse_duration(text)
+                .map_err(|error| bad_request(format!("duration {text:?}: {error}")))?;
+            let delta = chrono::TimeDelta::from_std(duration)
+                .map_err(|_| bad_request(format!("duration {text:?} is too long")))?;
+            now.checked_add_signed(delta)
+                .ok_or_else(|| bad_request(format!("duration {text:?} is too long")))?
+        }
+        (None, Some(text)) => DateTime::parse_from_rfc3339(text)
+            .map(|time| time.with_timezone(&Utc))
+            .map_err(|error| {
+                bad_request(format!(
+                    "{end_field} {text:?} is not an RFC 3339 time like \"2024-05-01T18:00:00Z\": {error}"
+                ))
+            })?,
+    };
+    if ends_at <= now {
+        return Err(bad_request(format!(
+            "{end_field} {} is not in the future",
+            ends_at.format("%Y-%m-%d %H:%M:%S UTC")
+        )));
+    }
+    Ok(ends_at)
+}
+
+/// A matcher field: absent, or a non-empty name (an empty one would match nothing, or
+/// read as "every", depending on who reads it).
+fn matcher(field: &str, value: Option<String>) -> ApiResult<Option<String>> {
+    match value {
+        Some(name) if name.trim().is_empty() => {
+            Err(bad_request(format!("{field} must not be empty")))
+        }
+        other => Ok(other),
+    }
+}
+
+/// Silences every incident matching `brand` and/or `rule` (responder role), like
+/// `vigil incidents silence`, recorded and audited as the token's name.
+async fn add_silence(
+    State(services): State<Arc<Services>>,
+    headers: HeaderMap,
+    body: Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Silence>)> {
+    let (token_name, _) = authorize(&services, &headers, Role::Responder)?;
+    let mut body = string_fields(body, SILENCE_FIELDS)?;
+    let brand = matcher("brand", body.remove("brand"))?;
+    let rule = matcher("rule", body.remove("rule"))?;
+    if brand.is_none() && rule.is_none() {
+        return Err(bad_request(
+            "a silence needs brand and/or rule (to snooze one incident: \
+             POST /api/incidents/{id}/snooze)",
+        ));
+    }
+    let now = services.clock.now();
+    let ends_at = silence_end(
+        body.get("duration").map(String::as_str),
+        body.get("ends_at").map(String::as_str),
+        "ends_at",
+        now,
+    )?;
+    let silence = services
+        .store
+        .add_silence(NewSilence {
+            brand,
+            rule,
+            incident_id: None,
+            starts_at: now,
+            ends_at,
+            by: token_name,
+            reason: body.remove("comment"),
+        })
+        .map_err(|error| match error {
+            vigil_store::StoreError::Invalid(message) => bad_request(message),
+            other => ApiError::internal(other),
+        })?;
+    Ok((StatusCode::CREATED, Json(silence)))
+}
+
+/// Snoozes one incident (responder role), like `vigil incidents snooze`: it sends
+/// nothing until the snooze ends. Returns the snooze (a silence naming the incident).
+async fn snooze_incident(
+    State(services): State<Arc<Services>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: Result<Json<serde_json::Value>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<(StatusCode, Json<Silence>)> {
+    let (token_name, _) = authorize(&services, &headers, Role::Responder)?;
+    let mut body = string_fields(body, SNOOZE_FIELDS)?;
+    let now = services.clock.now();
+    let ends_at = silence_end(
+        body.get("duration").map(String::as_str),
+        body.get("until").map(String::as_str),
+        "until",
+        now,
+    )?;
+    let silence = services
+        .store
+        .add_silence(NewSilence {
+            brand: None,
+            rule: None,
+            incident_id: Some(id),
+            starts_at: now,
+            ends_at,
+            by: token_name,
+            reason: body.remove("comment"),
+        })
+        .map_err(|error| match error {
+            vigil_store::StoreError::NotFound(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, format!("no incident #{id}"))
+            }
+            vigil_store::StoreError::Invalid(message) => bad_request(message),
+            other => ApiError::internal(other),
+        })?;
+    Ok((StatusCode::CREATED, Json(silence)))
+}
+
+/// Ends a silence or snooze now (responder role); audited as the token's name. The
+/// record stays, listed with `?all=true`.
+async fn expire_silence(
+    State(services): State<Arc<Services>>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Silence>> {
+    let (token_name, _) = authorize(&services, &headers, Role::Responder)?;
+    services
+        .store
+        .expire_silence(id, &token_name, services.clock.now())
+        .map(Json)
+        .map_err(|error| match error {
+            vigil_store::StoreError::NotFound(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, format!("no silence {id}"))
+            }
+            vigil_store::StoreError::Conflict(message) => {
+                ApiError::new(StatusCode::CONFLICT, message)
+            }
+            other => ApiError::internal(other),
+        })
 }
 
 #[derive(Debug, Deserialize)]

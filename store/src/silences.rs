@@ -1,8 +1,9 @@
 //! Silences and snoozes: while one lasts, the incidents it matches send nothing (the
-//! alert engine skips them when planning notifications). Adding one is audited.
+//! alert engine skips them when planning notifications). Adding one and ending one early
+//! are audited.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Row, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, Row, TransactionBehavior, params};
 use vigil_core::{NewSilence, Silence};
 
 use crate::time::{format_time, time_col};
@@ -81,5 +82,113 @@ impl Store {
         ))?;
         let rows = statement.query_map([format_time(now)], from_row)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every silence, ended ones too, by end time.
+    pub fn all_silences(&self) -> Result<Vec<Silence>> {
+        let conn = self.conn();
+        let mut statement = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM silences ORDER BY ends_at, id"
+        ))?;
+        let rows = statement.query_map([], from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Ends a silence early, at `at` (audited as `silence_expired`, attributed to `by`);
+    /// one that has not started yet is cancelled (it starts and ends at `at`). The row
+    /// is kept, so the history of who silenced what stays readable. `NotFound` for an
+    /// unknown id, `Conflict` when it has already ended.
+    pub fn expire_silence(&self, id: i64, by: &str, at: DateTime<Utc>) -> Result<Silence> {
+        let now = self.now();
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let select = format!("SELECT {COLUMNS} FROM silences WHERE id = ?1");
+        let silence = tx
+            .prepare_cached(&select)?
+            .query_row([id], from_row)
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("silence {id}")))?;
+        if silence.ends_at <= at {
+            return Err(StoreError::Conflict(format!(
+                "silence {id} already ended at {}",
+                format_time(silence.ends_at)
+            )));
+        }
+        let starts_at = silence.starts_at.min(at);
+        tx.prepare_cached("UPDATE silences SET starts_at = ?2, ends_at = ?3 WHERE id = ?1")?
+            .execute(params![id, format_time(starts_at), format_time(at)])?;
+        let expired = tx.prepare_cached(&select)?.query_row([id], from_row)?;
+        let payload = serde_json::json!({
+            "silence": expired,
+            "was_ending_at": format_time(silence.ends_at),
+        });
+        audit::append_in(&tx, now, "silence_expired", by, &payload)?;
+        tx.commit()?;
+        tracing::info!(id, by, "silence expired");
+        Ok(expired)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use vigil_core::NewSilence;
+
+    use super::*;
+
+    fn at(hour: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 5, 1, hour, 0, 0).unwrap()
+    }
+
+    fn brand_silence(starts_at: DateTime<Utc>, ends_at: DateTime<Utc>) -> NewSilence {
+        NewSilence {
+            brand: Some("acme".into()),
+            rule: None,
+            incident_id: None,
+            starts_at,
+            ends_at,
+            by: "dana".into(),
+            reason: None,
+        }
+    }
+
+    fn audit_actors(store: &Store, kind: &str) -> Vec<String> {
+        let mut actors = Vec::new();
+        store
+            .audit_entries(None, None, |entry| {
+                if entry.kind == kind {
+                    actors.push(entry.actor.clone());
+                }
+                Ok(())
+            })
+            .unwrap();
+        actors
+    }
+
+    #[test]
+    fn expiring_ends_a_silence_early_once_and_is_audited() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let running = store.add_silence(brand_silence(at(10), at(14))).unwrap();
+        let future = store.add_silence(brand_silence(at(13), at(15))).unwrap();
+
+        let expired = store.expire_silence(running.id, "lee", at(11)).unwrap();
+        assert_eq!((expired.starts_at, expired.ends_at), (at(10), at(11)));
+        let cancelled = store.expire_silence(future.id, "lee", at(11)).unwrap();
+        assert_eq!((cancelled.starts_at, cancelled.ends_at), (at(11), at(11)));
+        assert!(!cancelled.is_active(at(11)) && !cancelled.is_active(at(13)));
+
+        assert!(store.current_silences(at(11)).unwrap().is_empty());
+        let all: Vec<i64> = store.all_silences().unwrap().iter().map(|s| s.id).collect();
+        assert_eq!(all, vec![running.id, future.id]);
+        assert!(matches!(
+            store.expire_silence(running.id, "lee", at(12)),
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            store.expire_silence(999, "lee", at(12)),
+            Err(StoreError::NotFound(_))
+        ));
+        assert_eq!(audit_actors(&store, "silence_expired"), vec!["lee", "lee"]);
     }
 }
