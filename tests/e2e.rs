@@ -594,6 +594,36 @@ fn import_reports_stored_duplicate_unmatched_rejected() {
     assert_eq!(total, 2000);
 }
 
+/// Imported lines may carry the original source's engagement; it is stored as the
+/// post's reach (search filters on it, influencer rules read it). A malformed one is a
+/// rejected line, not a crash.
+#[test]
+fn import_keeps_engagement() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    let config = acme_config(dir, "acme", "");
+    let file = dir.join("posts.jsonl");
+    std::fs::write(
+        &file,
+        "{\"id\": \"loud\", \"published_at\": \"2024-05-01T12:00:00Z\", \"text\": \"acme exploded\", \"engagement\": {\"likes\": 900, \"reposts\": 200}}\n\
+         {\"id\": \"quiet\", \"published_at\": \"2024-05-01T12:00:00Z\", \"text\": \"acme is fine\"}\n\
+         {\"id\": \"bad\", \"published_at\": \"2024-05-01T12:00:00Z\", \"text\": \"acme\", \"engagement\": {\"likes\": \"many\"}}\n",
+    )
+    .unwrap();
+    let out = import(&config, "archive", &file, &[]);
+    let summary = stdout(&out);
+    assert!(
+        summary.contains("2 stored, 0 duplicate, 0 unmatched, 1 rejected")
+            && summary.contains("line 3: invalid JSON"),
+        "{summary}"
+    );
+    let (total, _, json) = search_json(&config, "*", &["--min-reach", "1000"]);
+    assert_eq!(total, 1, "{json}");
+    assert!(json.to_string().contains("acme exploded"), "{json}");
+    let (total, _, _) = search_json(&config, "*", &[]);
+    assert_eq!(total, 2);
+}
+
 #[test]
 fn demo_runs_offline_and_delivers_the_crisis_mail() {
     let temp = tempfile::tempdir().unwrap();

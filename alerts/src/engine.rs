@@ -51,6 +51,9 @@ pub struct AlertEngine {
     ack_timeout: Option<TimeDelta>,
     dashboard_url: Option<String>,
     templates: Templates,
+    /// Brand → its `language`, for brands that have one: picks the script version and
+    /// the language of the mail.
+    brand_languages: HashMap<String, String>,
     source_down_notify: Vec<String>,
 }
 
@@ -202,6 +205,11 @@ impl AlertEngine {
             source_down_notify: alerts.source_down_notify.clone(),
             dashboard_url: alerts.dashboard_url.clone(),
             templates,
+            brand_languages: config
+                .brands
+                .iter()
+                .filter_map(|brand| Some((brand.name.clone(), brand.language.clone()?)))
+                .collect(),
         })
     }
 
@@ -560,6 +568,10 @@ impl AlertEngine {
                 seq,
                 now,
                 script,
+                language: self
+                    .brand_languages
+                    .get(&incident.brand)
+                    .map(String::as_str),
                 first_subject: first_subject.as_deref(),
                 trend,
                 dashboard_url: self.dashboard_url.as_deref(),
@@ -766,6 +778,10 @@ impl AlertEngine {
             seq,
             now,
             script: rule.and_then(|r| r.config.script.as_deref()),
+            language: self
+                .brand_languages
+                .get(&incident.brand)
+                .map(String::as_str),
             first_subject: None,
             trend: None,
             dashboard_url: self.dashboard_url.as_deref(),

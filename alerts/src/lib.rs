@@ -14,7 +14,7 @@
 //!   the whole incident.
 //!
 //! Time is always passed in (`now`), so a 24-hour incident is tested in milliseconds.
-//! Webhooks (`recipients.webhooks`) are not delivered yet.
+//! Webhooks (`recipients.webhooks`) go through the same outbox, one row per webhook.
 //!
 //! # Rules
 //! The window is `[start, now)` with `start = max(now − window, last resolution)`, so a
@@ -28,29 +28,18 @@
 //!   per-window mean scores over the baseline, with at least `min_mentions` scored
 //!   posts. Its "peak" is the lowest mean reached.
 //! - `keyword`: one post matching `query` fires; `min_mentions` does not apply.
+//! - `influencer`: `min_mentions` (default 1) negative posts whose reach is at least
+//!   `threshold`; the value is the largest reach.
+//!
+//! `volume_spike` compares with the baseline windows at the same time of day or week
+//! when `seasonality` says so (`auto`: by the baseline's length), and with `confirm`
+//! also against the same window yesterday / last week. A firing rule also reports what
+//! its posts are about (`context.rs`): top terms, sources and authors by reach.
 //!
 //! # Response script variables
-//! A script's `subject` and body are minijinja templates rendered with:
-//!
-//! | variable | meaning |
-//! |---|---|
-//! | `incident_id` | incident number |
-//! | `rule`, `brand` | the rule's name and brand |
-//! | `severity` | `info`, `warning` or `crisis` |
-//! | `status` | `open`, `acknowledged` or `resolved` |
-//! | `metric` | `negative_share`, `volume_spike`, `sentiment_drop` or `keyword` |
-//! | `value`, `threshold` | the metric and the level it was compared with (shares are 0–1) |
-//! | `baseline` | baseline mean (volume_spike, sentiment_drop), else none |
-//! | `peak_value` | worst value while open |
-//! | `window`, `baseline_window` | durations, e.g. `1h`, `7d` |
-//! | `mentions` | posts in the window |
-//! | `explanation` | one sentence: what fired and why |
-//! | `opened_at`, `deadline` | RFC 3339 UTC |
-//! | `deadline_in` | e.g. `in 23h30m` or `overdue by 2h` |
-//! | `evidence` | list of posts: `url`, `link` (url if http/https), `source`, `author`, `published_at`, `text`, `label`, `score`, `sentiment` |
-//! | `ack_command` | `vigil incidents ack ID --by <your name>` |
-//! | `dashboard_url`, `incident_url` | from `alerts.dashboard_url`, else none |
-//! | `kind`, `seq` | `first`, `reminder`, `escalation` or `summary`, and the reminder number |
+//! A script's `subject` and body are minijinja templates. The variables they get are
+//! listed in the README ("Scripts"), the one reference; `render.rs`'s `TemplateVars`
+//! and `sample_vars()` must stay in step with it.
 //!
 //! Scripts are rendered once against a sample incident at start with strict undefined
 //! checks, so a misspelt variable is a config error naming the script. At run time a

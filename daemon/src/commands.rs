@@ -240,6 +240,10 @@ struct ImportLine {
     text: String,
     lang: Option<String>,
     title: Option<String>,
+    /// Reach as the original source reported it: `score`, `likes`, `reposts`,
+    /// `replies`, `rating` (all optional).
+    #[serde(default)]
+    engagement: vigil_core::Engagement,
 }
 
 /// Turns one import line into a post, or says why it is rejected.
@@ -297,7 +301,7 @@ fn import_post(
             extraction: "import:jsonl".into(),
         },
         sentiment: None,
-        engagement: Default::default(),
+        engagement: parsed.engagement,
         duplicate_of: None,
     })
 }
