@@ -387,16 +387,25 @@ impl AlertEngine {
                         continue;
                     }
                     lock(&self.firing_since).remove(&key);
+                    let silences = store
+                        .active_silences(now)
+                        .map_err(store_error("active_silences"))?;
+                    let others = store.incidents(None).map_err(store_error("incidents"))?;
+                    let first =
+                        |incident: &Incident| self.first_rows(incident, now, &silences, &others);
                     let incident = store
-                        .create_incident(NewIncident {
-                            rule: config.name.clone(),
-                            brand: config.brand.clone(),
-                            severity: severity_for(config, &measurement),
-                            opened_at: now,
-                            response_deadline: now + self.response_window,
-                            trigger,
-                            evidence: measurement.evidence.clone(),
-                        })
+                        .create_incident_notified(
+                            NewIncident {
+                                rule: config.name.clone(),
+                                brand: config.brand.clone(),
+                                severity: severity_for(config, &measurement),
+                                opened_at: now,
+                                response_deadline: now + self.response_window,
+                                trigger,
+                                evidence: measurement.evidence.clone(),
+                            },
+                            &first,
+                        )
                         .map_err(store_error("create_incident"))?;
                     tracing::info!(incident = incident.id, rule = rule.name(), brand = rule.brand(), severity = %incident.severity, value = measurement.value, "incident opened");
                     outcome.incident_id = Some(incident.id);
@@ -406,6 +415,45 @@ impl AlertEngine {
             outcomes.push(outcome);
         }
         Ok(outcomes)
+    }
+
+    /// The first notification of a new incident, written in the transaction that opens
+    /// it: nothing when a silence or a crisis of the brand mutes it (the planner sends
+    /// it if that ends while the incident is open). A render failure is logged and
+    /// leaves it to the planner, which tries again on its next pass.
+    fn first_rows(
+        &self,
+        incident: &Incident,
+        now: DateTime<Utc>,
+        silences: &[vigil_core::Silence],
+        others: &[Incident],
+    ) -> Vec<NewNotification> {
+        if silences.iter().any(|s| s.mutes(incident, now)) {
+            return Vec::new();
+        }
+        let unresolved: Vec<&Incident> = others
+            .iter()
+            .filter(|i| i.status != IncidentStatus::Resolved)
+            .chain(std::iter::once(incident))
+            .collect();
+        if inhibitor(incident, &unresolved).is_some() {
+            return Vec::new();
+        }
+        match self.rows_for(
+            incident,
+            (NotificationKind::First, 0),
+            now,
+            None,
+            false,
+            &HashSet::new(),
+            || Ok(None),
+        ) {
+            Ok(rows) => rows.unwrap_or_default(),
+            Err(error) => {
+                tracing::error!(%error, incident = incident.id, "first notification not rendered; the planner will try again");
+                Vec::new()
+            }
+        }
     }
 
     /// The 24-hour response clock. For every unresolved incident, enqueues whatever is
@@ -522,110 +570,25 @@ impl AlertEngine {
                 escalated = true;
             }
 
-            let (notify, script) = match self.rule(&incident.rule) {
-                Some(rule) => (rule.config.notify.as_slice(), rule.config.script.as_deref()),
-                None if is_system_rule(&incident.rule) => {
-                    (self.source_down_notify.as_slice(), None)
-                }
-                None => {
-                    tracing::warn!(incident = incident.id, rule = %incident.rule, "incident's rule is no longer configured; no recipients to notify");
-                    break;
-                }
-            };
-            let with_escalation = match kind {
-                NotificationKind::First => false,
-                NotificationKind::Reminder => {
-                    self.reminder_offset(seq) >= Some(self.escalate_after)
-                }
-                NotificationKind::Escalation => true,
-                NotificationKind::Summary => escalated,
-            };
-            // Channels still to be written for this notification: email (when there
-            // are addresses) and each webhook of the recipient groups.
-            let mut recipients = self.recipients_of(notify, with_escalation);
-            if have.contains(&(kind, seq, EMAIL_CHANNEL)) {
-                recipients.clear();
-            }
-            let channels: Vec<String> = self
-                .webhook_channels_of(notify)
-                .into_iter()
-                .filter(|channel| !have.contains(&(kind, seq, channel.as_str())))
-                .collect();
-            let already = have.iter().any(|(k, s, _)| *k == kind && *s == seq);
-            if recipients.is_empty() && channels.is_empty() {
-                if !already {
-                    tracing::warn!(incident = incident.id, rule = %incident.rule, kind = kind.as_str(), "rule has no recipient addresses or webhooks; notification not queued");
-                }
-                continue;
-            }
-            let trend = match kind {
-                NotificationKind::Summary => Some(self.trend(store, incident, now)?),
-                _ => None,
-            };
-            let message = self.templates.render(RenderRequest {
+            let planned = self.rows_for(
                 incident,
-                kind,
-                seq,
+                (kind, seq),
                 now,
-                script,
-                language: self
-                    .brand_languages
-                    .get(&incident.brand)
-                    .map(String::as_str),
-                first_subject: first_subject.as_deref(),
-                trend,
-                dashboard_url: self.dashboard_url.as_deref(),
-                remind_every: self.remind_every,
-                escalate_after: self.escalate_after,
-                response_window: self.response_window,
-                recipients,
-            })?;
-            if kind == NotificationKind::First {
-                first_subject = Some(message.subject.clone());
-            }
-            let id = message_id(incident.id, incident.opened_at, kind, seq);
-            let in_reply_to = (kind != NotificationKind::First)
-                .then(|| message_id(incident.id, incident.opened_at, NotificationKind::First, 0));
-            let mut rows = Vec::new();
-            for channel in &channels {
-                rows.push(NewNotification {
-                    incident_id: incident.id,
-                    kind,
-                    seq,
-                    channel: channel.clone(),
-                    payload: Some(crate::webhook::payload(
-                        incident,
-                        kind,
-                        seq,
-                        &message.subject,
-                        &message.text,
-                        &id,
-                        self.dashboard_url.as_deref(),
-                    )),
-                    message_id: id.clone(),
-                    in_reply_to: in_reply_to.clone(),
-                    recipients: Vec::new(),
-                    subject: message.subject.clone(),
-                    body_text: message.text.clone(),
-                    body_html: String::new(),
-                    created_at: now,
-                });
-            }
-            if !message.recipients.is_empty() {
-                rows.push(NewNotification {
-                    incident_id: incident.id,
-                    kind,
-                    seq,
-                    channel: EMAIL_CHANNEL.into(),
-                    payload: None,
-                    message_id: id,
-                    in_reply_to,
-                    recipients: message.recipients,
-                    subject: message.subject,
-                    body_text: message.text,
-                    body_html: message.html,
-                    created_at: now,
-                });
+                first_subject.as_deref(),
+                escalated,
+                &have,
+                || match kind {
+                    NotificationKind::Summary => self.trend(store, incident, now).map(Some),
+                    _ => Ok(None),
+                },
+            )?;
+            let Some(rows) = planned else {
+                break;
+            };
+            if kind == NotificationKind::First
+                && let Some(row) = rows.first()
+            {
+                first_subject = Some(row.subject.clone());
             }
             for notification in rows {
                 let channel = notification.channel.clone();
@@ -645,6 +608,119 @@ impl AlertEngine {
             }
         }
         Ok(enqueued)
+    }
+
+    /// The outbox rows of notification `(kind, seq)` of `incident`: one per webhook
+    /// channel and one mail, leaving out channels in `have`; `trend` (the summary's) is
+    /// computed only when a row is written. `None` when the incident's rule is no longer
+    /// configured (nothing can be sent for it).
+    #[allow(clippy::too_many_arguments)]
+    fn rows_for(
+        &self,
+        incident: &Incident,
+        (kind, seq): (NotificationKind, u32),
+        now: DateTime<Utc>,
+        first_subject: Option<&str>,
+        escalated: bool,
+        have: &HashSet<(NotificationKind, u32, &str)>,
+        trend: impl FnOnce() -> Result<Option<Trend>>,
+    ) -> Result<Option<Vec<NewNotification>>> {
+        let (notify, script) = match self.rule(&incident.rule) {
+            Some(rule) => (rule.config.notify.as_slice(), rule.config.script.as_deref()),
+            None if is_system_rule(&incident.rule) => (self.source_down_notify.as_slice(), None),
+            None => {
+                tracing::warn!(incident = incident.id, rule = %incident.rule, "incident's rule is no longer configured; no recipients to notify");
+                return Ok(None);
+            }
+        };
+        let with_escalation = match kind {
+            NotificationKind::First => false,
+            NotificationKind::Reminder => self.reminder_offset(seq) >= Some(self.escalate_after),
+            NotificationKind::Escalation => true,
+            NotificationKind::Summary => escalated,
+        };
+        // Channels still to be written for this notification: email (when there
+        // are addresses) and each webhook of the recipient groups.
+        let mut recipients = self.recipients_of(notify, with_escalation);
+        if have.contains(&(kind, seq, EMAIL_CHANNEL)) {
+            recipients.clear();
+        }
+        let channels: Vec<String> = self
+            .webhook_channels_of(notify)
+            .into_iter()
+            .filter(|channel| !have.contains(&(kind, seq, channel.as_str())))
+            .collect();
+        let already = have.iter().any(|(k, s, _)| *k == kind && *s == seq);
+        if recipients.is_empty() && channels.is_empty() {
+            if !already {
+                tracing::warn!(incident = incident.id, rule = %incident.rule, kind = kind.as_str(), "rule has no recipient addresses or webhooks; notification not queued");
+            }
+            return Ok(Some(Vec::new()));
+        }
+        let trend = trend()?;
+        let message = self.templates.render(RenderRequest {
+            incident,
+            kind,
+            seq,
+            now,
+            script,
+            language: self
+                .brand_languages
+                .get(&incident.brand)
+                .map(String::as_str),
+            first_subject,
+            trend,
+            dashboard_url: self.dashboard_url.as_deref(),
+            remind_every: self.remind_every,
+            escalate_after: self.escalate_after,
+            response_window: self.response_window,
+            recipients,
+        })?;
+        let id = message_id(incident.id, incident.opened_at, kind, seq);
+        let in_reply_to = (kind != NotificationKind::First)
+            .then(|| message_id(incident.id, incident.opened_at, NotificationKind::First, 0));
+        let mut rows = Vec::new();
+        for channel in &channels {
+            rows.push(NewNotification {
+                incident_id: incident.id,
+                kind,
+                seq,
+                channel: channel.clone(),
+                payload: Some(crate::webhook::payload(
+                    incident,
+                    kind,
+                    seq,
+                    &message.subject,
+                    &message.text,
+                    &id,
+                    self.dashboard_url.as_deref(),
+                )),
+                message_id: id.clone(),
+                in_reply_to: in_reply_to.clone(),
+                recipients: Vec::new(),
+                subject: message.subject.clone(),
+                body_text: message.text.clone(),
+                body_html: String::new(),
+                created_at: now,
+            });
+        }
+        if !message.recipients.is_empty() {
+            rows.push(NewNotification {
+                incident_id: incident.id,
+                kind,
+                seq,
+                channel: EMAIL_CHANNEL.into(),
+                payload: None,
+                message_id: id,
+                in_reply_to,
+                recipients: message.recipients,
+                subject: message.subject,
+                body_text: message.text,
+                body_html: message.html,
+                created_at: now,
+            });
+        }
+        Ok(Some(rows))
     }
 
     /// The number of the next scheduled reminder after `now`.

@@ -103,7 +103,9 @@ fn a_day_unacknowledged() {
 #[test]
 fn replanning_is_idempotent() {
     let (engine, store, _) = opened();
-    assert_eq!(engine.plan_notifications(&store, t0()).unwrap(), 1);
+    // The first notification was written with the incident.
+    assert_eq!(store.all_notifications().len(), 1);
+    assert_eq!(engine.plan_notifications(&store, t0()).unwrap(), 0);
     assert_eq!(engine.plan_notifications(&store, t0()).unwrap(), 0);
     assert_eq!(
         engine
@@ -181,11 +183,12 @@ fn only_the_latest_reminder_after_a_long_gap() {
 #[test]
 fn down_for_the_whole_window_sends_first_escalation_and_summary() {
     let (engine, store, id) = opened();
-    // Nothing planned until 25h: first, escalation, summary, in order (the latest
-    // reminder, 12, fell at the deadline, so the summary stands in for it).
+    // Nothing planned after the opening (which wrote the first) until 25h: escalation,
+    // summary, in order (the latest reminder, 12, fell at the deadline, so the summary
+    // stands in for it).
     assert_eq!(
         engine.plan_notifications(&store, t0() + hours(25)).unwrap(),
-        3
+        2
     );
     use NotificationKind::*;
     let kinds: Vec<_> = store
@@ -518,4 +521,70 @@ fn a_snoozed_incident_sends_nothing_until_the_snooze_ends() {
             (NotificationKind::Reminder, 3, 360),
         ]
     );
+}
+
+/// An incident opened while its brand is silenced (or while a crisis of the brand is
+/// open, for a warning) is opened without its first notification; the planner sends it
+/// once the silence has ended.
+#[test]
+fn an_incident_opened_while_silenced_notifies_when_the_silence_ends() {
+    let (engine, store) = keyword_engine(|_| {});
+    store.silence(vigil_core::Silence {
+        id: 0,
+        brand: Some("Acme".into()),
+        rule: None,
+        incident_id: None,
+        starts_at: t0() - hours(1),
+        ends_at: t0() + minutes(45),
+        by: "dana".into(),
+        reason: Some("planned launch".into()),
+    });
+    let outcome = engine.evaluate(&store, t0()).unwrap().remove(0);
+    assert!(outcome.opened, "{outcome:?}");
+    assert!(store.all_notifications().is_empty());
+    run_clock(&engine, &store, t0(), t0() + minutes(40), 10);
+    assert!(store.all_notifications().is_empty());
+    engine
+        .plan_notifications(&store, t0() + minutes(50))
+        .unwrap();
+    assert_eq!(
+        keys(&store.all_notifications()),
+        vec![(NotificationKind::First, 0, 50)]
+    );
+
+    // A warning opened under an unresolved crisis of the same brand: muted too.
+    let (engine, store) = keyword_engine(|rule| rule.severity = vigil_core::Severity::Warning);
+    use vigil_core::AlertStore;
+    let crisis = store
+        .create_incident(vigil_core::NewIncident {
+            rule: "other".into(),
+            brand: "Acme".into(),
+            severity: vigil_core::Severity::Crisis,
+            opened_at: t0() - hours(1),
+            response_deadline: t0() + hours(23),
+            trigger: sample_trigger(),
+            evidence: Vec::new(),
+        })
+        .unwrap();
+    let outcome = engine.evaluate(&store, t0()).unwrap().remove(0);
+    assert!(outcome.opened && outcome.incident_id != Some(crisis.id));
+    assert!(
+        store.all_notifications().is_empty(),
+        "{:?}",
+        store.all_notifications()
+    );
+}
+
+fn sample_trigger() -> vigil_core::Trigger {
+    vigil_core::Trigger {
+        metric: "keyword".into(),
+        value: 1.0,
+        threshold: 1.0,
+        baseline: None,
+        window_secs: 3600,
+        baseline_secs: None,
+        mentions: 1,
+        explanation: "1 match".into(),
+        context: Default::default(),
+    }
 }

@@ -188,8 +188,10 @@ async fn every_format_is_delivered_signed_and_once() {
             webhook("feishu", "URL_FEISHU", true),
         ],
     );
-    // One email and five webhook rows for the first notification.
-    assert_eq!(engine.plan_notifications(&store, t0()).unwrap(), 6);
+    // One email and five webhook rows for the first notification, written with the
+    // incident.
+    assert_eq!(store.all_notifications().len(), 6);
+    assert_eq!(engine.plan_notifications(&store, t0()).unwrap(), 0);
     let report = deliver_webhooks_due(&store, &hooks, &outbox(), t0())
         .await
         .unwrap();
@@ -280,7 +282,7 @@ async fn every_format_is_delivered_signed_and_once() {
 #[tokio::test]
 async fn transient_errors_retry_and_refusals_open_a_delivery_failure_incident() {
     let (base, server) = start_server().await;
-    let (engine, hooks, store, _) = setup(
+    let (_, hooks, store, _) = setup(
         &base,
         vec![
             webhook("slack", "URL_FLAKY", false),
@@ -288,7 +290,7 @@ async fn transient_errors_retry_and_refusals_open_a_delivery_failure_incident() 
             webhook("wecom", "URL_WRONG_KEY", false),
         ],
     );
-    assert_eq!(engine.plan_notifications(&store, t0()).unwrap(), 4);
+    assert_eq!(store.all_notifications().len(), 4);
     let report = deliver_webhooks_due(&store, &hooks, &outbox(), t0())
         .await
         .unwrap();

@@ -421,7 +421,18 @@ pub trait AlertStore {
     fn find_incident(&self, id: i64) -> Result<Option<Incident>, Self::Error>;
 
     /// Opens an incident (audited).
-    fn create_incident(&self, incident: NewIncident) -> Result<Incident, Self::Error>;
+    fn create_incident(&self, incident: NewIncident) -> Result<Incident, Self::Error> {
+        self.create_incident_notified(incident, &|_| Vec::new())
+    }
+
+    /// Opens an incident and enqueues the notifications `first` plans for the stored
+    /// incident (its id is known only then), in one transaction: a crash leaves both or
+    /// neither. `first` must not call back into the store.
+    fn create_incident_notified(
+        &self,
+        incident: NewIncident,
+        first: &dyn Fn(&Incident) -> Vec<NewNotification>,
+    ) -> Result<Incident, Self::Error>;
 
     /// Records a new firing of an open incident: peak value, latest trigger and evidence.
     fn update_incident_firing(

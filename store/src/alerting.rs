@@ -160,9 +160,13 @@ impl AlertStore for Store {
         incidents::last_resolved_at(&self.conn(), rule, brand)
     }
 
-    fn create_incident(&self, incident: NewIncident) -> Result<Incident> {
+    fn create_incident_notified(
+        &self,
+        incident: NewIncident,
+        first: &dyn Fn(&Incident) -> Vec<NewNotification>,
+    ) -> Result<Incident> {
         let now = self.now();
-        incidents::create(&mut self.conn(), now, incident)
+        incidents::create(&mut self.conn(), now, incident, first)
     }
 
     fn update_incident_firing(

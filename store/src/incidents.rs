@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
-use vigil_core::{EvidencePost, Incident, IncidentStatus, NewIncident, Trigger};
+use vigil_core::{EvidencePost, Incident, IncidentStatus, NewIncident, NewNotification, Trigger};
 
 use crate::time::{format_time, json_col, opt_time_col, parsed_col, time_col};
-use crate::{ALERT_ENGINE_ACTOR, Result, Store, StoreError, audit};
+use crate::{ALERT_ENGINE_ACTOR, Result, Store, StoreError, audit, outbox};
 
 const INCIDENT_COLUMNS: &str = "id, rule, brand, severity, status, opened_at, updated_at, \
      response_deadline, acknowledged_at, acknowledged_by, resolved_at, resolved_by, note, \
@@ -89,10 +89,13 @@ pub(crate) fn list(conn: &Connection, status: Option<IncidentStatus>) -> Result<
 
 /// Fails with `Conflict` when `(rule, brand)` already has an unresolved incident: the
 /// partial unique index guarantees one, whichever process tries to open a second.
+/// Opens an incident and, in the same transaction, enqueues the notifications `first`
+/// plans for it (the first notification), so a crash leaves both or neither.
 pub(crate) fn create(
     conn: &mut Connection,
     now: DateTime<Utc>,
     incident: NewIncident,
+    first: &dyn Fn(&Incident) -> Vec<NewNotification>,
 ) -> Result<Incident> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     if let Some(existing) = unresolved(&tx, &incident.rule, &incident.brand)? {
@@ -130,6 +133,9 @@ pub(crate) fn create(
     });
     audit::append_in(&tx, now, "incident_created", ALERT_ENGINE_ACTOR, &payload)?;
     let created = get_existing(&tx, id)?;
+    for notification in first(&created) {
+        outbox::enqueue_in(&tx, now, notification)?;
+    }
     tx.commit()?;
     tracing::info!(id, rule = %created.rule, brand = %created.brand, severity = %created.severity, "incident opened");
     Ok(created)

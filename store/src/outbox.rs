@@ -69,6 +69,17 @@ pub(crate) fn enqueue(
     notification: NewNotification,
 ) -> Result<bool> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let inserted = enqueue_in(&tx, now, notification)?;
+    tx.commit()?;
+    Ok(inserted)
+}
+
+/// [`enqueue`] inside the caller's transaction (audited in it too).
+pub(crate) fn enqueue_in(
+    tx: &Connection,
+    now: DateTime<Utc>,
+    notification: NewNotification,
+) -> Result<bool> {
     let created_at = format_time(notification.created_at);
     let inserted = tx
         .prepare_cached(
@@ -98,11 +109,10 @@ pub(crate) fn enqueue(
     if inserted == 0 {
         return Ok(false);
     }
-    let stored = get_existing(&tx, tx.last_insert_rowid())?;
+    let stored = get_existing(tx, tx.last_insert_rowid())?;
     let mut payload = audit_identity(&stored);
     payload["subject"] = serde_json::Value::String(stored.subject.clone());
-    audit::append_in(&tx, now, "notification_enqueued", OUTBOX_ACTOR, &payload)?;
-    tx.commit()?;
+    audit::append_in(tx, now, "notification_enqueued", OUTBOX_ACTOR, &payload)?;
     Ok(true)
 }
 

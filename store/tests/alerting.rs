@@ -714,3 +714,62 @@ fn silences_are_checked_stored_listed_and_audited() {
         .count();
     assert_eq!(added, 2);
 }
+
+/// The first notification goes into the outbox in the transaction that opens the
+/// incident: both are there after the call, and a failure while writing the
+/// notifications leaves neither (nothing to re-plan after a crash in between).
+#[test]
+fn an_incident_opens_with_its_first_notification_in_one_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let opened = store
+        .create_incident_notified(new_incident("neg", "acme", at(10, 0, 0)), &|incident| {
+            vec![notification(
+                incident.id,
+                NotificationKind::First,
+                0,
+                incident.opened_at,
+            )]
+        })
+        .unwrap();
+    let queued = store.notifications_for_incident(opened.id).unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(
+        queued[0].message_id,
+        format!("<{}.first.0@vigil>", opened.id)
+    );
+    let kinds = audit_kinds(&store);
+    let created = kinds
+        .iter()
+        .position(|(k, _)| k == "incident_created")
+        .unwrap();
+    assert_eq!(kinds[created + 1].0, "notification_enqueued");
+
+    // A notification for an incident that does not exist fails the insert: the new
+    // incident is rolled back with it.
+    let error = store
+        .create_incident_notified(new_incident("fire", "acme", at(10, 5, 0)), &|incident| {
+            vec![
+                notification(incident.id, NotificationKind::First, 0, incident.opened_at),
+                notification(
+                    incident.id + 100,
+                    NotificationKind::First,
+                    0,
+                    incident.opened_at,
+                ),
+            ]
+        })
+        .unwrap_err();
+    assert!(matches!(error, StoreError::Sqlite(_)), "{error:?}");
+    assert!(store.unresolved_incident("fire", "acme").unwrap().is_none());
+    assert_eq!(store.incidents(None).unwrap().len(), 1);
+    let all: usize = store
+        .incidents(None)
+        .unwrap()
+        .iter()
+        .map(|i| store.notifications_for_incident(i.id).unwrap().len())
+        .sum();
+    assert_eq!(all, 1);
+    assert_eq!(audit_kinds(&store).len(), kinds.len());
+    store.verify_audit().unwrap();
+}

@@ -191,7 +191,11 @@ impl AlertStore for MemStore {
             .max())
     }
 
-    fn create_incident(&self, new: NewIncident) -> Result<Incident, MemError> {
+    fn create_incident_notified(
+        &self,
+        new: NewIncident,
+        first: &dyn Fn(&Incident) -> Vec<vigil_core::NewNotification>,
+    ) -> Result<Incident, MemError> {
         let mut inner = self.inner.lock().unwrap();
         if inner.incidents.iter().any(|i| {
             i.rule == new.rule && i.brand == new.brand && i.status != IncidentStatus::Resolved
@@ -221,6 +225,10 @@ impl AlertStore for MemStore {
             evidence: new.evidence,
         };
         inner.incidents.push(incident.clone());
+        drop(inner);
+        for notification in first(&incident) {
+            self.enqueue_notification(notification)?;
+        }
         Ok(incident)
     }
 
