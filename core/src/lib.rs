@@ -16,6 +16,7 @@ mod alerting;
 mod clock;
 mod error;
 mod hash;
+pub mod merkle;
 mod post;
 pub mod query;
 mod sentiment;
