@@ -266,6 +266,18 @@ impl AlertEngine {
         // Each brand's recent posts, read once for all of its rules (over its longest
         // window).
         let mut recent: HashMap<&str, Vec<vigil_core::EvidencePost>> = HashMap::new();
+        // Two reads for the whole tick instead of two per rule: the unresolved incidents
+        // and when each (rule, brand) was last resolved. Within a tick each (rule, brand)
+        // is evaluated once, and the store refuses a second unresolved incident anyway.
+        let mut unresolved: HashMap<(String, String), Incident> = store
+            .unresolved_incidents()
+            .map_err(store_error("unresolved_incidents"))?
+            .into_iter()
+            .map(|incident| ((incident.rule.clone(), incident.brand.clone()), incident))
+            .collect();
+        let resolutions = store
+            .last_resolutions()
+            .map_err(store_error("last_resolutions"))?;
         for rule in &self.rules {
             if !recent.contains_key(rule.brand()) {
                 let span = self
@@ -285,10 +297,14 @@ impl AlertEngine {
                     .map_err(store_error("window_posts"))?;
                 recent.insert(rule.brand(), posts);
             }
-            let measurement = rule.measure_cached(store, now, &recent[rule.brand()])?;
-            let open = store
-                .unresolved_incident(rule.name(), rule.brand())
-                .map_err(store_error("unresolved_incident"))?;
+            let key = (rule.name().to_string(), rule.brand().to_string());
+            let measurement = rule.measure_cached(
+                store,
+                now,
+                &recent[rule.brand()],
+                resolutions.get(&key).copied(),
+            )?;
+            let open = unresolved.remove(&key);
             let mut detail = measurement.explanation.clone();
             if let Some(reason) = &measurement.not_fired_reason {
                 detail.push_str(&format!(" Not fired: {reason}."));
@@ -362,15 +378,22 @@ impl AlertEngine {
                     } else {
                         incident.peak_value.max(measurement.value)
                     };
-                    store
-                        .update_incident_firing(
-                            incident.id,
-                            &trigger,
-                            peak,
-                            &measurement.evidence,
-                            now,
-                        )
-                        .map_err(store_error("update_incident_firing"))?;
+                    // A tick that saw exactly what the incident holds writes nothing
+                    // (`updated_at` is the last change, not the last firing).
+                    let unchanged = incident.trigger == trigger
+                        && incident.peak_value == peak
+                        && incident.evidence == measurement.evidence;
+                    if !unchanged {
+                        store
+                            .update_incident_firing(
+                                incident.id,
+                                &trigger,
+                                peak,
+                                &measurement.evidence,
+                                now,
+                            )
+                            .map_err(store_error("update_incident_firing"))?;
+                    }
                     tracing::debug!(
                         incident = incident.id,
                         rule = rule.name(),
@@ -390,7 +413,9 @@ impl AlertEngine {
                     let silences = store
                         .active_silences(now)
                         .map_err(store_error("active_silences"))?;
-                    let others = store.incidents(None).map_err(store_error("incidents"))?;
+                    let others = store
+                        .unresolved_incidents_of(&config.brand)
+                        .map_err(store_error("unresolved_incidents_of"))?;
                     let first =
                         |incident: &Incident| self.first_rows(incident, now, &silences, &others);
                     let incident = store
@@ -431,11 +456,7 @@ impl AlertEngine {
         if silences.iter().any(|s| s.mutes(incident, now)) {
             return Vec::new();
         }
-        let unresolved: Vec<&Incident> = others
-            .iter()
-            .filter(|i| i.status != IncidentStatus::Resolved)
-            .chain(std::iter::once(incident))
-            .collect();
+        let unresolved: Vec<&Incident> = others.iter().chain(std::iter::once(incident)).collect();
         if inhibitor(incident, &unresolved).is_some() {
             return Vec::new();
         }
@@ -476,7 +497,9 @@ impl AlertEngine {
         store: &S,
         now: DateTime<Utc>,
     ) -> Result<usize> {
-        let mut incidents = store.incidents(None).map_err(store_error("incidents"))?;
+        let mut incidents = store
+            .unresolved_incidents()
+            .map_err(store_error("unresolved_incidents"))?;
         // Acknowledgements that ran out: open again, reminded at once.
         let mut retriggered = HashSet::new();
         if let Some(timeout) = self.ack_timeout {

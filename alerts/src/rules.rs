@@ -30,6 +30,8 @@ pub(crate) struct Rule {
     pub baseline_cache: std::sync::Mutex<BucketCache>,
     /// The brand's own terms, left out of the top terms.
     pub vocabulary: Vocabulary,
+    /// The last context computed, by a fingerprint of its posts' ids and reach.
+    context_cache: std::sync::Mutex<Option<(u64, TriggerContext)>>,
 }
 
 impl Rule {
@@ -45,7 +47,32 @@ impl Rule {
             baseline,
             baseline_cache: std::sync::Mutex::default(),
             vocabulary,
+            context_cache: std::sync::Mutex::default(),
         }
+    }
+
+    /// What `posts` are about, remembered for the same posts: a firing rule is measured
+    /// every tick, and its window mostly holds the same posts from one tick to the next.
+    fn context_of(&self, posts: &[EvidencePost]) -> TriggerContext {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        for post in posts {
+            post.id.hash(&mut hasher);
+            post.reach.hash(&mut hasher);
+        }
+        let key = hasher.finish();
+        let mut cached = self
+            .context_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((cached_key, context)) = cached.as_ref()
+            && *cached_key == key
+        {
+            return context.clone();
+        }
+        let context = self.vocabulary.context(posts);
+        *cached = Some((key, context.clone()));
+        context
     }
 
     /// The evidence posts, and when the rule fired, what its posts are about: the
@@ -66,7 +93,7 @@ impl Rule {
             } else {
                 Vec::new()
             };
-            self.vocabulary.context(if negative.is_empty() {
+            self.context_of(if negative.is_empty() {
                 &posts
             } else {
                 &negative
@@ -254,19 +281,24 @@ impl Rule {
     /// Measures the rule over `[start, now)`, `start = max(now - window, last resolution)`.
     /// Baselines are computed afresh (for a summary's look back in time).
     pub fn measure<S: AlertStore>(&self, store: &S, now: DateTime<Utc>) -> Result<Measurement> {
-        self.measure_with(store, now, false, None)
+        let last_resolved = store
+            .last_resolved_at(&self.config.name, &self.config.brand)
+            .map_err(store_error("last_resolved_at"))?;
+        self.measure_with(store, now, false, None, last_resolved)
     }
 
     /// [`Rule::measure`] for the evaluation loop: the cached baseline when it still
-    /// applies, and the brand's posts of `[now - span, now)` already read (`span` at
-    /// least this rule's window; every rule of the brand shares one read).
+    /// applies, the brand's posts of `[now - span, now)` already read (`span` at least
+    /// this rule's window; every rule of the brand shares one read), and the last
+    /// resolution of `(rule, brand)` as read for the whole tick.
     pub fn measure_cached<S: AlertStore>(
         &self,
         store: &S,
         now: DateTime<Utc>,
         recent: &[EvidencePost],
+        last_resolved: Option<DateTime<Utc>>,
     ) -> Result<Measurement> {
-        self.measure_with(store, now, true, Some(recent))
+        self.measure_with(store, now, true, Some(recent), last_resolved)
     }
 
     fn measure_with<S: AlertStore>(
@@ -275,11 +307,9 @@ impl Rule {
         now: DateTime<Utc>,
         cache: bool,
         recent: Option<&[EvidencePost]>,
+        last_resolved: Option<DateTime<Utc>>,
     ) -> Result<Measurement> {
         let rule = &self.config;
-        let last_resolved = store
-            .last_resolved_at(&rule.name, &rule.brand)
-            .map_err(store_error("last_resolved_at"))?;
         let mut start = now - self.window;
         let mut window_text = format!("in the last {}", format_duration(rule.window));
         if let Some(resolved) = last_resolved

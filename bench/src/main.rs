@@ -20,6 +20,7 @@ mod corpus;
 mod freshness;
 mod fts5;
 mod ingest;
+mod latency;
 mod queries;
 mod report;
 mod vocab;
@@ -72,6 +73,8 @@ struct Args {
     freshness: Option<usize>,
     #[command(flatten)]
     alerts: alerts::AlertsArgs,
+    #[command(flatten)]
+    latency: latency::LatencyArgs,
 }
 
 fn git_commit(root: &Path) -> String {
@@ -127,6 +130,9 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if let Some(dir) = &args.alerts.alerts {
         return alerts::run(&args.alerts, dir, args.posts, args.seed);
+    }
+    if let Some(dir) = &args.latency.latency {
+        return latency::run(&args.latency, dir, args.vigil.as_deref(), args.seed);
     }
     let command_line = format!(
         "cargo run --release -p vigil-bench -- {}",

@@ -133,6 +133,7 @@ fn read_storage(root: &mut TableReader, diag: &mut Diagnostics, base_dir: &Path)
         retention_days: 365,
         pseudonymize_authors: false,
         redact_pii: true,
+        audit_checkpoint_every: Duration::from_secs(3600),
     };
     let Some(mut t) = root.table(diag, "storage") else {
         return defaults;
@@ -142,6 +143,7 @@ fn read_storage(root: &mut TableReader, diag: &mut Diagnostics, base_dir: &Path)
         retention_days: t.int_in(diag, "retention_days", 365, 1, 36_500) as u32,
         pseudonymize_authors: t.bool_or(diag, "pseudonymize_authors", false),
         redact_pii: t.bool_or(diag, "redact_pii", true),
+        audit_checkpoint_every: t.duration_or(diag, "audit_checkpoint_every", "1h"),
     };
     t.finish(diag);
     config

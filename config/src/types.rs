@@ -31,6 +31,8 @@ pub struct StorageConfig {
     pub retention_days: u32,
     pub pseudonymize_authors: bool,
     pub redact_pii: bool,
+    /// How often the daemon signs an audit checkpoint (extension).
+    pub audit_checkpoint_every: std::time::Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -144,6 +144,9 @@ pub struct Contributor {
     pub reach: i64,
 }
 
+/// When each `(rule, brand)` last had an incident resolved.
+pub type LastResolutions = std::collections::HashMap<(String, String), DateTime<Utc>>;
+
 /// A post shown as evidence in a notification.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvidencePost {
@@ -417,6 +420,21 @@ pub trait AlertStore {
         brand: &str,
     ) -> Result<Option<DateTime<Utc>>, Self::Error>;
 
+    /// [`AlertStore::last_resolved_at`] of every `(rule, brand)` that has a resolved
+    /// incident, in one read (the evaluation loop asks for all of them every tick).
+    fn last_resolutions(&self) -> Result<LastResolutions, Self::Error> {
+        let mut out = std::collections::HashMap::new();
+        for incident in self.incidents(Some(IncidentStatus::Resolved))? {
+            if let Some(at) = incident.resolved_at {
+                let slot = out.entry((incident.rule, incident.brand)).or_insert(at);
+                if at > *slot {
+                    *slot = at;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// The incident with this id, if any.
     fn find_incident(&self, id: i64) -> Result<Option<Incident>, Self::Error>;
 
@@ -467,6 +485,21 @@ pub trait AlertStore {
     ) -> Result<Option<Incident>, Self::Error>;
 
     fn incidents(&self, status: Option<IncidentStatus>) -> Result<Vec<Incident>, Self::Error>;
+
+    /// Incidents not resolved yet (open or acknowledged): what the response clock and
+    /// inhibition look at, without reading the resolved history.
+    fn unresolved_incidents(&self) -> Result<Vec<Incident>, Self::Error> {
+        let mut all = self.incidents(None)?;
+        all.retain(|incident| incident.status != IncidentStatus::Resolved);
+        Ok(all)
+    }
+
+    /// [`AlertStore::unresolved_incidents`] of one brand (inhibition looks only there).
+    fn unresolved_incidents_of(&self, brand: &str) -> Result<Vec<Incident>, Self::Error> {
+        let mut all = self.unresolved_incidents()?;
+        all.retain(|incident| incident.brand == brand);
+        Ok(all)
+    }
 
     /// Inserts unless `(incident_id, kind, seq)` exists; returns whether it was new.
     fn enqueue_notification(&self, notification: NewNotification) -> Result<bool, Self::Error>;

@@ -18,6 +18,7 @@ mod error;
 mod hash;
 pub mod merkle;
 mod post;
+pub mod privacy;
 pub mod query;
 mod sentiment;
 mod simhash;
@@ -26,9 +27,10 @@ pub mod time;
 mod urls;
 
 pub use alerting::{
-    AlertStore, Contributor, EMAIL_CHANNEL, EvidencePost, Incident, IncidentStatus, NewIncident,
-    NewNotification, NewSilence, Notification, NotificationKind, NotificationStatus, Severity,
-    Silence, TermCount, Trigger, TriggerContext, WEBHOOK_CHANNEL_PREFIX,
+    AlertStore, Contributor, EMAIL_CHANNEL, EvidencePost, Incident, IncidentStatus,
+    LastResolutions, NewIncident, NewNotification, NewSilence, Notification, NotificationKind,
+    NotificationStatus, Severity, Silence, TermCount, Trigger, TriggerContext,
+    WEBHOOK_CHANNEL_PREFIX,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{CoreError, Result};

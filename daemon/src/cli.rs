@@ -60,7 +60,7 @@ pub enum Command {
     /// List, acknowledge and resolve incidents.
     #[command(subcommand)]
     Incidents(IncidentsCommand),
-    /// Verify and export the hash-chained audit log.
+    /// Verify, export, checkpoint and prove the hash-chained audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
     /// Rebuild the search index from the store.
@@ -410,8 +410,15 @@ pub enum ExportFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Recompute the hash chain; exit 0 if intact, 1 naming the first bad entry.
-    Verify,
+    /// Recompute the hash chain and check every signed checkpoint (signature, root over
+    /// the entries, consistency with the one before); exit 0 if intact, 1 naming every
+    /// problem.
+    Verify {
+        /// Check the checkpoints' signatures against this public key (hex, as printed by
+        /// `vigil audit public-key` earlier) instead of trusting the key file in the data dir.
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
+    },
     /// Stream audit entries with their hashes.
     Export {
         #[arg(long)]
@@ -421,6 +428,33 @@ pub enum AuditCommand {
         #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
         format: ExportFormat,
     },
+    /// Print the latest signed checkpoint (Merkle tree head) as JSON, with the public key
+    /// and the exact signed message.
+    Checkpoint {
+        /// Sign a checkpoint of the log as it is now first.
+        #[arg(long)]
+        new: bool,
+    },
+    /// Print, as JSON, the proof that entry SEQ is in the log (inclusion), or with
+    /// `--consistency OLD_SIZE` that the log of OLD_SIZE entries is a prefix of it.
+    Prove {
+        /// The entry to prove.
+        #[arg(
+            required_unless_present = "consistency",
+            conflicts_with = "consistency"
+        )]
+        seq: Option<i64>,
+        /// Prove instead that the first OLD_SIZE entries are a prefix of the tree of `--size`.
+        #[arg(long, value_name = "OLD_SIZE")]
+        consistency: Option<u64>,
+        /// Tree size to prove against. Default: the latest checkpoint (covering the entry),
+        /// else the whole log.
+        #[arg(long, value_name = "N")]
+        size: Option<u64>,
+    },
+    /// Print the public key checkpoints are signed with (hex); creates the key pair if
+    /// there is none yet.
+    PublicKey,
 }
 
 #[derive(Debug, clap::Args)]

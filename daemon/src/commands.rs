@@ -1,5 +1,5 @@
 //! The one-shot commands: check-config, crawl --once, search, import, classify,
-//! incidents, audit, reindex.
+//! incidents, reindex (audit: `audit_cmd.rs`).
 
 use std::io::{BufRead, BufWriter, IsTerminal, Write};
 use std::path::Path;
@@ -16,10 +16,10 @@ use vigil_core::{IncidentStatus, Post, Provenance, post_id, sha256_hex};
 
 use crate::UsageError;
 use crate::cli::{
-    AuditCommand, ClassifyArgs, CrawlArgs, EraseArgs, ExportFormat, ImportArgs, IncidentsCommand,
-    ListFormat, SearchArgs, SearchFormat,
+    ClassifyArgs, CrawlArgs, EraseArgs, ImportArgs, IncidentsCommand, ListFormat, SearchArgs,
+    SearchFormat,
 };
-use crate::context::{self, load_config, parse_time};
+use crate::context::{self, load_config};
 use crate::pipeline::{self, IndexStage, Services};
 
 pub fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
@@ -1002,83 +1002,11 @@ fn usage_duration(text: &str) -> anyhow::Result<chrono::TimeDelta> {
         .map_err(|_| UsageError(format!("--for {text:?} is too long")))?)
 }
 
-fn csv_field(value: &str) -> String {
+pub(crate) fn csv_field(value: &str) -> String {
     if value.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", value.replace('"', "\"\""))
     } else {
         value.to_string()
-    }
-}
-
-pub fn audit(path: &Path, command: AuditCommand) -> anyhow::Result<ExitCode> {
-    let config = load_config(path, false)?;
-    let store = context::open_store(&config)?;
-    match command {
-        AuditCommand::Verify => {
-            let verification = store.verify_audit()?;
-            match verification.first_bad {
-                None => {
-                    println!(
-                        "audit log intact: {} entries, hash chain verified",
-                        verification.entries
-                    );
-                    Ok(ExitCode::SUCCESS)
-                }
-                Some(problem) => {
-                    println!(
-                        "audit log TAMPERED: first bad entry {}: {}",
-                        problem.seq, problem.reason
-                    );
-                    Ok(ExitCode::from(1))
-                }
-            }
-        }
-        AuditCommand::Export { from, to, format } => {
-            let now = Utc::now();
-            let (from, to) = (parse_time(&from, now)?, parse_time(&to, now)?);
-            let stdout = std::io::stdout();
-            let mut out = BufWriter::new(stdout.lock());
-            if matches!(format, ExportFormat::Csv) {
-                writeln!(out, "seq,at,kind,actor,payload,prev_hash,hash")?;
-            }
-            let mut write_error: Option<std::io::Error> = None;
-            let exported = store.audit_entries(from, to, |entry| {
-                let written = match format {
-                    ExportFormat::Jsonl => serde_json::to_writer(&mut out, entry)
-                        .map_err(std::io::Error::from)
-                        .and_then(|()| writeln!(out)),
-                    ExportFormat::Csv => writeln!(
-                        out,
-                        "{},{},{},{},{},{},{}",
-                        entry.seq,
-                        entry.at.to_rfc3339(),
-                        csv_field(&entry.kind),
-                        csv_field(&entry.actor),
-                        csv_field(&entry.payload),
-                        entry.prev_hash,
-                        entry.hash
-                    ),
-                };
-                written.map_err(|error| {
-                    let message = error.to_string();
-                    write_error = Some(error);
-                    vigil_store::StoreError::Invalid(format!("writing the export: {message}"))
-                })
-            });
-            if let Some(error) = write_error {
-                return Err(anyhow::Error::from(error).context("writing the audit export"));
-            }
-            let count = exported?;
-            out.flush()?;
-            drop(out);
-            store.append_audit(
-                "audit_export",
-                "cli",
-                &serde_json::json!({ "from": from, "to": to, "entries": count }),
-            )?;
-            eprintln!("exported {count} audit entries");
-            Ok(ExitCode::SUCCESS)
-        }
     }
 }
 

@@ -40,6 +40,12 @@ pub fn load_config(path: &Path, allow_default: bool) -> anyhow::Result<Config> {
 pub fn open_store(config: &Config) -> anyhow::Result<Arc<vigil_store::Store>> {
     let store = vigil_store::Store::open(&config.storage.data_dir)
         .with_context(|| format!("opening the store in {}", config.storage.data_dir.display()))?;
+    store
+        .set_privacy(
+            config.storage.redact_pii,
+            config.storage.pseudonymize_authors,
+        )
+        .with_context(|| format!("opening the store in {}", config.storage.data_dir.display()))?;
     Ok(Arc::new(store))
 }
 

@@ -1,6 +1,7 @@
 //! `vigil`: the binary. Parses the command line, wires the stage crates together and maps
 //! errors to the exit codes of SPEC.md (0 ok, 1 runtime failure, 2 bad usage or config).
 
+mod audit_cmd;
 mod cli;
 mod commands;
 mod context;
@@ -92,7 +93,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Classifier(command) => commands::classifier(&cli.config, command),
         Command::Label(args) => corrections::label(&cli.config, args),
         Command::Incidents(command) => commands::incidents(&cli.config, command),
-        Command::Audit(command) => commands::audit(&cli.config, command),
+        Command::Audit(command) => audit_cmd::audit(&cli.config, command),
         Command::Reindex => commands::reindex(&cli.config),
         Command::Erase(args) => commands::erase(&cli.config, args),
         Command::Mailcatcher(args) => mailcatcher::run_forever(args),

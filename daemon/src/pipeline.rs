@@ -790,7 +790,8 @@ async fn index_stage_task(
 
 // ---------------------------------------------------------------- alerts and outbox
 
-/// Evaluates every rule and plans due notifications; returns how many were enqueued.
+/// Evaluates every rule and plans due notifications; returns how many were enqueued,
+/// counting each incident opened (its first notification is written when it opens).
 pub fn evaluate_alerts(services: &Services) -> anyhow::Result<usize> {
     let now = services.clock.now();
     // The monitoring watching itself: failing and silent sources.
@@ -798,8 +799,12 @@ pub fn evaluate_alerts(services: &Services) -> anyhow::Result<usize> {
         error!(error = format!("{error:#}"), "source health check failed");
     }
     // A failed evaluation must not hold back the response clock of open incidents.
+    let mut opened = 0;
     match services.engine.evaluate(&*services.store, now) {
         Ok(outcomes) => {
+            // Counted so the alert stage wakes the outbox at once instead of leaving
+            // the first mail to its 1 s poll (BENCHMARKS.md, crawl → SMTP latency).
+            opened = outcomes.iter().filter(|o| o.opened).count();
             for outcome in outcomes.iter().filter(|o| o.fired) {
                 // Openings are logged by the engine; an open incident firing again is routine.
                 debug!(rule = %outcome.rule, brand = %outcome.brand, value = outcome.value, opened = outcome.opened, incident = ?outcome.incident_id, "rule fired");
@@ -809,7 +814,7 @@ pub fn evaluate_alerts(services: &Services) -> anyhow::Result<usize> {
             error!(%error, "rule evaluation failed; planning notifications for open incidents anyway")
         }
     }
-    Ok(services.engine.plan_notifications(&*services.store, now)?)
+    Ok(opened + services.engine.plan_notifications(&*services.store, now)?)
 }
 
 async fn alert_stage(
@@ -819,9 +824,23 @@ async fn alert_stage(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let mut tick = tokio::time::interval(services.config.alerts.evaluate_every);
+    let checkpoint_every = services.config.storage.audit_checkpoint_every;
+    let mut checkpoint = tokio::time::interval(
+        checkpoint_every.clamp(Duration::from_secs(1), Duration::from_secs(60)),
+    );
+    checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
+            _ = shutdown.cancelled() => {
+                // Sign what was written since the last checkpoint, so a clean stop
+                // leaves no uncovered tail.
+                sign_audit_checkpoint(&services, Duration::ZERO);
+                return Ok(());
+            }
+            _ = checkpoint.tick() => {
+                sign_audit_checkpoint(&services, checkpoint_every);
+                continue;
+            }
             _ = wakeup.notified() => {}
             _ = tick.tick() => {}
         }
@@ -834,6 +853,24 @@ async fn alert_stage(
             }
             Err(error) => error!(error = format!("{error:#}"), "alert evaluation failed"),
         }
+    }
+}
+
+/// Signs an audit checkpoint when the newest is older than `every` and the log grew
+/// (`storage.audit_checkpoint_every`). A refusal (a broken chain, a log that no longer
+/// extends a signed checkpoint, a corrupt key) is logged loudly and retried next time:
+/// it means someone tampered with the database or the key.
+fn sign_audit_checkpoint(services: &Services, every: Duration) {
+    let now = services.clock.now();
+    match block_in_place(|| services.store.audit_checkpoint_if_due(now, every)) {
+        Ok(Some(checkpoint)) => info!(
+            tree_size = checkpoint.tree_size,
+            root = %checkpoint.root_hash,
+            key_id = %checkpoint.key_id,
+            "audit checkpoint signed"
+        ),
+        Ok(None) => {}
+        Err(error) => error!(%error, "audit checkpoint refused; run `vigil audit verify`"),
     }
 }
 

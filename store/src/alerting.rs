@@ -189,6 +189,18 @@ impl AlertStore for Store {
         incidents::list(&self.conn(), status)
     }
 
+    fn last_resolutions(&self) -> Result<vigil_core::LastResolutions> {
+        incidents::last_resolutions(&self.conn())
+    }
+
+    fn unresolved_incidents(&self) -> Result<Vec<Incident>> {
+        incidents::unresolved_list(&self.conn(), None)
+    }
+
+    fn unresolved_incidents_of(&self, brand: &str) -> Result<Vec<Incident>> {
+        incidents::unresolved_list(&self.conn(), Some(brand))
+    }
+
     fn enqueue_notification(&self, notification: NewNotification) -> Result<bool> {
         let now = self.now();
         outbox::enqueue(&mut self.conn(), now, notification)

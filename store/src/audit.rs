@@ -220,7 +220,7 @@ impl Store {
     }
 }
 
-fn check_entry(
+pub(crate) fn check_entry(
     expected_seq: i64,
     expected_prev: &str,
     seq: i64,

@@ -58,6 +58,27 @@ pub(crate) fn unresolved(conn: &Connection, rule: &str, brand: &str) -> Result<O
         .optional()?)
 }
 
+/// `max(resolved_at)` per `(rule, brand)`, from the `(rule, brand, resolved_at)` index.
+pub(crate) fn last_resolutions(conn: &Connection) -> Result<vigil_core::LastResolutions> {
+    let mut statement = conn.prepare_cached(
+        "SELECT rule, brand, max(resolved_at) FROM incidents
+         WHERE resolved_at IS NOT NULL GROUP BY rule, brand",
+    )?;
+    let rows = statement.query_map([], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            row.get::<_, String>(1)?,
+            time_col(row, 2)?,
+        ))
+    })?;
+    let mut out = std::collections::HashMap::new();
+    for row in rows {
+        let (rule, brand, at) = row?;
+        out.insert((rule, brand), at);
+    }
+    Ok(out)
+}
+
 pub(crate) fn last_resolved_at(
     conn: &Connection,
     rule: &str,
@@ -84,6 +105,19 @@ pub(crate) fn list(conn: &Connection, status: Option<IncidentStatus>) -> Result<
     );
     let mut statement = conn.prepare_cached(&sql)?;
     let rows = statement.query_map([status.map(IncidentStatus::as_str)], incident_from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Open and acknowledged incidents (of one brand, when given), newest first; resolved
+/// ones are not decoded.
+pub(crate) fn unresolved_list(conn: &Connection, brand: Option<&str>) -> Result<Vec<Incident>> {
+    let sql = format!(
+        "SELECT {INCIDENT_COLUMNS} FROM incidents
+         WHERE status != 'resolved' AND (?1 IS NULL OR brand = ?1)
+         ORDER BY opened_at DESC, id DESC"
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    let rows = statement.query_map([brand], incident_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 

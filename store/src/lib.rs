@@ -22,7 +22,10 @@
 //!   ([`Store::rescore`]) and the queue of posts the index must re-add
 //!   ([`Store::pending_refresh`]); a model never overwrites an analyst's label;
 //! - erasure and retention ([`Store::erase_posts`], [`Store::purge_published_before`]),
-//!   which delete content and leave a tombstone.
+//!   which delete content and leave a tombstone;
+//! - privacy before storage ([`Store::set_privacy`]): e-mail addresses, phone numbers and
+//!   ID-card numbers masked, authors replaced by keyed pseudonyms
+//!   ([`Store::rotate_pseudonym_key`], [`Store::pseudonyms_of`]); see `privacy.rs`.
 //!
 //! Every public method is one transaction; writes take the lock up front
 //! (`BEGIN IMMEDIATE`) so the daemon and a CLI process can share the file (WAL,
@@ -31,6 +34,7 @@
 
 mod alerting;
 mod audit;
+mod checkpoint;
 mod checkpoints;
 mod corrections;
 mod dedup;
@@ -40,6 +44,7 @@ mod health;
 mod incidents;
 mod outbox;
 mod posts;
+mod privacy;
 mod schema;
 mod silences;
 mod time;
@@ -51,6 +56,11 @@ use rusqlite::Connection;
 use vigil_core::{Clock, SystemClock};
 
 pub use audit::{AuditEntry, AuditProblem, AuditVerification};
+pub use checkpoint::{
+    AUDIT_CHECKPOINT_ACTOR, AUDIT_CHECKPOINT_KIND, AuditPublicKey, AuditReport,
+    CHECKPOINT_MESSAGE_HEADER, Checkpoint, ConsistencyProof, InclusionProof, SIGNING_KEY_FILE,
+    checkpoint_message,
+};
 pub use corrections::{
     ANALYST_BACKEND, CorrectedExample, Correction, PendingRefresh, analyst_sentiment,
 };
@@ -58,6 +68,7 @@ pub use dedup::WINDOW_DAYS as NEAR_DUPLICATE_WINDOW_DAYS;
 pub use erasure::{ErasureReport, ErasureTarget};
 pub use error::{Result, StoreError};
 pub use posts::IngestReport;
+pub use privacy::{PSEUDONYM_KEY_FILE, PseudonymKeyRotation};
 pub use time::format_time;
 
 /// File name of the database inside the data dir.
@@ -76,6 +87,9 @@ pub struct Store {
     near_duplicates: Mutex<dedup::NearDuplicateIndex>,
     path: PathBuf,
     clock: Arc<dyn Clock>,
+    /// What ingest does to posts before writing them ([`Store::set_privacy`]); taken
+    /// before `conn`, never while holding it.
+    privacy: Mutex<privacy::PrivacyState>,
 }
 
 impl std::fmt::Debug for Store {
@@ -108,6 +122,7 @@ impl Store {
             near_duplicates: Mutex::new(dedup::NearDuplicateIndex::default()),
             path,
             clock,
+            privacy: Mutex::default(),
         })
     }
 

@@ -8,6 +8,7 @@ use sha2::{Digest, Sha256};
 use vigil_core::{Post, Provenance, Sentiment, SourceCheckpoint, StoredPost};
 
 use crate::corrections::ANALYST_BACKEND;
+use crate::privacy::{PostRedactions, RedactionSummary};
 use crate::time::{format_time, json_col, parsed_col, time_col};
 use crate::{Result, Store, audit, checkpoints, dedup};
 
@@ -265,6 +266,11 @@ impl Store {
     /// id of the original it copies (an earlier post, possibly earlier in the same
     /// batch; see `dedup.rs`), or `None`. The returned posts carry the decision.
     ///
+    /// With [`Store::set_privacy`] on, each post's text, title and author are redacted
+    /// and pseudonymized before anything else (the returned posts are as stored); its
+    /// `content_hash` stays the hash of what was fetched, and the audit entry counts
+    /// what was masked under `privacy`.
+    ///
     /// This copies every post into the report; [`Store::ingest_owned`] is the same
     /// without the copies, for callers that are done with the batch.
     pub fn ingest(
@@ -280,11 +286,18 @@ impl Store {
     /// report's `stored` (with `duplicate_of` decided), the others are dropped.
     pub fn ingest_owned(
         &self,
-        posts: Vec<Post>,
+        mut posts: Vec<Post>,
         checkpoint: Option<&SourceCheckpoint>,
         actor: &str,
     ) -> Result<IngestReport> {
-        // Fingerprints are pure CPU work: computed before taking the write lock.
+        // Redaction and fingerprints are pure CPU work: done before taking the write
+        // lock. Posts are redacted first, so nothing derived from them (fingerprints,
+        // the index, alerts) sees what was masked.
+        let privacy = self.post_privacy()?;
+        let redactions: Vec<PostRedactions> = match &privacy {
+            Some(privacy) => posts.iter_mut().map(|post| privacy.apply(post)).collect(),
+            None => Vec::new(),
+        };
         let fingerprints: Vec<Option<u64>> = posts
             .iter()
             .map(|post| vigil_core::simhash(&post.text))
@@ -304,7 +317,9 @@ impl Store {
             };
             let mut seq = next_seq(&tx)?;
             let mut writer = PostWriter::new(&tx, &stored_at)?;
-            for (mut post, fingerprint) in posts.into_iter().zip(fingerprints) {
+            let mut redacted = RedactionSummary::default();
+            for (index, (mut post, fingerprint)) in posts.into_iter().zip(fingerprints).enumerate()
+            {
                 if writer.is_erased(&post.id)? {
                     report.duplicates += 1;
                     continue;
@@ -320,6 +335,9 @@ impl Store {
                     if post.duplicate_of.is_some() {
                         report.copies += 1;
                     }
+                    if let Some(done) = redactions.get(index) {
+                        redacted.add(done);
+                    }
                     report.stored.push(StoredPost { seq, post });
                     seq += 1;
                 } else {
@@ -328,7 +346,10 @@ impl Store {
             }
             drop(writer);
             near_duplicates.mark_synced(seq - 1);
-            self.finish_ingest(tx, now, report, checkpoint, actor)
+            let privacy_audit = privacy
+                .as_ref()
+                .map(|privacy| privacy.audit_payload(&redacted));
+            self.finish_ingest(tx, now, report, checkpoint, actor, privacy_audit)
         })
     }
 
@@ -340,6 +361,7 @@ impl Store {
         report: IngestReport,
         checkpoint: Option<&SourceCheckpoint>,
         actor: &str,
+        privacy: Option<serde_json::Value>,
     ) -> Result<IngestReport> {
         if let Some(checkpoint) = checkpoint {
             let added = report
@@ -360,7 +382,7 @@ impl Store {
                 ids.update(stored.post.id.as_bytes());
                 ids.update(b"\n");
             }
-            let payload = serde_json::json!({
+            let mut payload = serde_json::json!({
                 "sources": sources,
                 "stored": report.stored.len(),
                 "duplicates": report.duplicates,
@@ -369,6 +391,11 @@ impl Store {
                 "last_seq": last.seq,
                 "ids_sha256": hex::encode(ids.finalize()),
             });
+            // What privacy did to the stored posts, as counts: an auditor sees that
+            // redaction and pseudonymization happened, never the values.
+            if let Some(privacy) = privacy {
+                payload["privacy"] = privacy;
+            }
             audit::append_in(&tx, now, "ingest", actor, &payload)?;
         }
         tx.commit()?;

@@ -10,7 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::{Result, StoreError};
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -271,6 +271,27 @@ CREATE TABLE silences (
     created_at TEXT NOT NULL
 );
 CREATE INDEX silences_ends ON silences (ends_at);
+"#;
+
+/// Version 6: signed checkpoints of the audit log (`checkpoint.rs`), one row per signed
+/// tree head. Append-only like the log itself; deleting or replacing a row is also
+/// caught by verification, since each checkpoint is recorded in the log it signs.
+pub(crate) const V6: &str = r#"
+CREATE TABLE audit_checkpoints (
+    -- Entries covered: seq 1..=tree_size.
+    tree_size INTEGER PRIMARY KEY,
+    -- Merkle root (RFC 9162) over those entries' chain hashes, hex.
+    root_hash TEXT NOT NULL,
+    -- The exact signed text of the time (see time.rs).
+    signed_at TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    -- ed25519 over the message in checkpoint.rs, hex.
+    signature TEXT NOT NULL
+);
+CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
+BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END;
+CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END;
 "#;
 
 /// Computes the fingerprint of every post stored before version 2. They are not linked
@@ -668,5 +689,68 @@ mod tests {
             .map(|n| n.id)
             .collect();
         assert_eq!(ids, vec![1, 7, 10]);
+    }
+
+    /// Writes a database as version 5 left it, with three audit entries chained the way
+    /// every version wrote them.
+    fn write_version_5_database(path: &Path) {
+        let conn = Connection::open(path).unwrap();
+        for script in [V1, V2, V3, V4, V5] {
+            conn.execute_batch(script).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 5).unwrap();
+        let mut prev = vigil_core::HashChain::GENESIS.to_string();
+        for seq in 1..=3i64 {
+            let at = format!("2026-11-01T09:00:0{seq}.000000000Z");
+            let payload = format!("{{\"n\":{seq}}}");
+            let hash = vigil_core::HashChain::entry_hash(&prev, seq, &at, "old", "v5", &payload);
+            conn.execute(
+                "INSERT INTO audit_log (seq, at, kind, actor, payload, prev_hash, hash)
+                 VALUES (?1, ?2, 'old', 'v5', ?3, ?4, ?5)",
+                rusqlite::params![seq, at, payload, prev, hash],
+            )
+            .unwrap();
+            prev = hash;
+        }
+    }
+
+    #[test]
+    fn a_version_5_database_gains_audit_checkpoints_over_its_old_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        write_version_5_database(&dir.path().join(crate::DB_FILE_NAME));
+        let store = crate::Store::open(dir.path()).unwrap();
+        {
+            let conn = store.conn();
+            let version: i64 = conn
+                .query_row("PRAGMA user_version", [], |row| row.get(0))
+                .unwrap();
+            assert_eq!(version, SCHEMA_VERSION);
+            assert_eq!(version, 6);
+        }
+        assert_eq!(store.latest_checkpoint().unwrap(), None);
+        let now = Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).unwrap();
+        let checkpoint = store.audit_checkpoint(now).unwrap();
+        assert_eq!(checkpoint.tree_size, 3);
+        assert_eq!(
+            store.audit_head().unwrap().0,
+            4,
+            "the checkpoint is recorded as entry 4"
+        );
+        let report = store.verify_audit_full(None).unwrap();
+        assert!(report.is_intact(), "{:?}", report.problems);
+        assert_eq!((report.entries, report.checkpoints), (4, 1));
+        // The new table is append-only like the log.
+        let conn = store.conn();
+        assert!(
+            conn.execute("DELETE FROM audit_checkpoints", [])
+                .unwrap_err()
+                .to_string()
+                .contains("append-only")
+        );
+        drop(conn);
+        // Reopening does not migrate again.
+        drop(store);
+        let store = crate::Store::open(dir.path()).unwrap();
+        assert_eq!(store.latest_checkpoint().unwrap(), Some(checkpoint));
     }
 }

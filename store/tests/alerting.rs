@@ -772,4 +772,25 @@ fn an_incident_opens_with_its_first_notification_in_one_transaction() {
     assert_eq!(all, 1);
     assert_eq!(audit_kinds(&store).len(), kinds.len());
     store.verify_audit().unwrap();
+
+    assert_eq!(store.unresolved_incidents().unwrap(), vec![opened.clone()]);
+    assert_eq!(
+        store.unresolved_incidents_of("acme").unwrap(),
+        vec![opened.clone()]
+    );
+    assert!(store.unresolved_incidents_of("globex").unwrap().is_empty());
+    store
+        .resolve_incident(opened.id, "dana", None, at(11, 0, 0))
+        .unwrap();
+    assert!(store.unresolved_incidents().unwrap().is_empty());
+    let resolutions = store.last_resolutions().unwrap();
+    assert_eq!(resolutions.len(), 1);
+    assert_eq!(
+        resolutions[&("neg".to_string(), "acme".to_string())],
+        at(11, 0, 0)
+    );
+    assert_eq!(
+        store.last_resolved_at("neg", "acme").unwrap(),
+        Some(at(11, 0, 0))
+    );
 }

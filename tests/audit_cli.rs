@@ -1,0 +1,238 @@
+//! End-to-end test of `vigil audit` checkpoints and proofs with the built binary and a
+//! real SQLite file: the test plays the outside auditor, checking what the binary prints
+//! with `vigil_core::merkle` and ed25519-dalek alone, then tampers with the file.
+
+mod support;
+
+use std::path::Path;
+
+use ed25519_dalek::{Signature, VerifyingKey};
+use serde_json::Value;
+use support::*;
+use vigil_core::merkle::{self, Hash};
+use vigil_core::{HashChain, sha256_hex};
+
+fn audit(config: &Path, args: &[&str]) -> std::process::Output {
+    let mut all = vec!["audit"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--config", config.to_str().unwrap()]);
+    run(&all)
+}
+
+fn audit_json(config: &Path, args: &[&str]) -> Value {
+    let out = audit(config, args);
+    assert!(
+        out.status.success(),
+        "vigil audit {args:?}: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    serde_json::from_str(&stdout(&out)).unwrap_or_else(|error| {
+        panic!(
+            "vigil audit {args:?} printed no JSON ({error}): {}",
+            stdout(&out)
+        )
+    })
+}
+
+fn hash32(value: &Value) -> Hash {
+    hex::decode(value.as_str().expect("hex string"))
+        .unwrap()
+        .try_into()
+        .unwrap()
+}
+
+fn import_posts(dir: &Path, config: &Path, name: &str, count: usize) {
+    let jsonl: String = (0..count)
+        .map(|i| {
+            format!("{{\"id\": \"{name}-{i}\", \"published_at\": \"2024-05-01T12:00:00Z\", \"text\": \"acme post {name} {i}\"}}\n")
+        })
+        .collect();
+    let file = dir.join(format!("{name}.jsonl"));
+    std::fs::write(&file, jsonl).unwrap();
+    let out = import(config, "imp", &file, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// What an auditor checks about a printed checkpoint: the message is the documented text
+/// and the pinned public key signed it.
+fn check_signed(checkpoint: &Value, pinned: &VerifyingKey) {
+    let message = format!(
+        "vigil-audit-checkpoint v1\n{}\n{}\n{}\n{}\n",
+        checkpoint["tree_size"],
+        checkpoint["root_hash"].as_str().unwrap(),
+        checkpoint["signed_at"].as_str().unwrap(),
+        checkpoint["key_id"].as_str().unwrap()
+    );
+    assert_eq!(checkpoint["signed_message"], message.as_str());
+    assert_eq!(
+        checkpoint["key_id"].as_str().unwrap(),
+        &sha256_hex(pinned.as_bytes())[..16]
+    );
+    let signature: [u8; 64] = hex::decode(checkpoint["signature"].as_str().unwrap())
+        .unwrap()
+        .try_into()
+        .unwrap();
+    pinned
+        .verify_strict(message.as_bytes(), &Signature::from_bytes(&signature))
+        .expect("the pinned key signed the checkpoint");
+}
+
+#[test]
+fn checkpoints_and_proofs_verify_outside_and_tampering_is_named() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    let config = acme_config(dir, "acme", "");
+    import_posts(dir, &config, "a", 5);
+
+    // The auditor pins the public key first.
+    let key_out = audit(&config, &["public-key"]);
+    assert!(key_out.status.success(), "{}", stderr(&key_out));
+    let public_hex = stdout(&key_out).trim().to_string();
+    let pinned =
+        VerifyingKey::from_bytes(&hex::decode(&public_hex).unwrap().try_into().unwrap()).unwrap();
+    let key_mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(dir.join("data/audit-signing.key"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(key_mode & 0o777, 0o600);
+
+    let none = audit(&config, &["checkpoint"]);
+    assert_eq!(none.status.code(), Some(1), "no checkpoint yet");
+    assert!(stderr(&none).contains("--new"), "{}", stderr(&none));
+
+    let first = audit_json(&config, &["checkpoint", "--new"]);
+    assert_eq!(first["public_key"], public_hex.as_str());
+    check_signed(&first, &pinned);
+    let first_size = first["tree_size"].as_u64().unwrap();
+    assert!(first_size >= 2, "import writes audit entries: {first}");
+    assert_eq!(
+        audit_json(&config, &["checkpoint"]),
+        first,
+        "latest, unchanged"
+    );
+
+    // Entry 1 is in the signed tree: checked from the printed fields alone.
+    let proof = audit_json(&config, &["prove", "1"]);
+    let entry = &proof["entry"];
+    let text = |field: &str| entry[field].as_str().unwrap().to_string();
+    assert_eq!(
+        HashChain::entry_hash(
+            &text("prev_hash"),
+            entry["seq"].as_i64().unwrap(),
+            &text("at"),
+            &text("kind"),
+            &text("actor"),
+            &text("payload")
+        ),
+        text("hash"),
+        "the entry is printed exactly as hashed"
+    );
+    assert_eq!(proof["checkpoint"], first);
+    assert_eq!(proof["tree_size"], first["tree_size"]);
+    let leaf = merkle::leaf_hash(&hex::decode(text("hash")).unwrap());
+    let path: Vec<Hash> = proof["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(hash32)
+        .collect();
+    let signed_root = hash32(&first["root_hash"]);
+    assert!(merkle::verify_inclusion(
+        &leaf,
+        proof["leaf_index"].as_u64().unwrap(),
+        first_size,
+        &path,
+        &signed_root
+    ));
+    assert!(
+        !merkle::verify_inclusion(&leaf, 1, first_size, &path, &signed_root),
+        "the proof is for leaf 0 only"
+    );
+
+    // A later checkpoint extends the first, provably.
+    import_posts(dir, &config, "b", 3);
+    let second = audit_json(&config, &["checkpoint", "--new"]);
+    check_signed(&second, &pinned);
+    let second_size = second["tree_size"].as_u64().unwrap();
+    assert!(second_size > first_size + 1);
+    let consistency = audit_json(
+        &config,
+        &["prove", "--consistency", &first_size.to_string()],
+    );
+    assert_eq!(consistency["new_size"].as_u64(), Some(second_size));
+    assert_eq!(consistency["old_checkpoint"], first);
+    assert_eq!(consistency["new_checkpoint"], second);
+    let path: Vec<Hash> = consistency["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(hash32)
+        .collect();
+    assert!(merkle::verify_consistency(
+        first_size,
+        second_size,
+        &signed_root,
+        &hash32(&second["root_hash"]),
+        &path
+    ));
+    let sized = audit_json(&config, &["prove", "2", "--size", &first_size.to_string()]);
+    assert_eq!(sized["checkpoint"], first);
+    let too_big = audit(&config, &["prove", "1", "--size", "100000"]);
+    assert_eq!(too_big.status.code(), Some(2), "{}", stderr(&too_big));
+
+    let ok = audit(&config, &["verify", "--public-key", &public_hex]);
+    assert!(ok.status.success(), "{}", stdout(&ok));
+    assert!(
+        stdout(&ok).contains("audit log intact") && stdout(&ok).contains("2 signed checkpoints"),
+        "{}",
+        stdout(&ok)
+    );
+    let bad_key = audit(&config, &["verify", "--public-key", "zz"]);
+    assert_eq!(bad_key.status.code(), Some(2));
+
+    // An attacker with file access alters entry 1.
+    let db = rusqlite::Connection::open(dir.join("data/vigil.db")).unwrap();
+    db.execute_batch("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete")
+        .unwrap();
+    let original: String = db
+        .query_row("SELECT payload FROM audit_log WHERE seq = 1", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    db.execute(
+        "UPDATE audit_log SET payload = ?1 WHERE seq = 1",
+        [format!("{original} ")],
+    )
+    .unwrap();
+    let bad = audit(&config, &["verify", "--public-key", &public_hex]);
+    assert_eq!(bad.status.code(), Some(1), "{}", stdout(&bad));
+    assert!(
+        stdout(&bad).contains("first bad entry 1: entry 1: hash mismatch (content altered)"),
+        "{}",
+        stdout(&bad)
+    );
+
+    // Put it back, then cut the tail the second checkpoint covers.
+    db.execute(
+        "UPDATE audit_log SET payload = ?1 WHERE seq = 1",
+        [&original],
+    )
+    .unwrap();
+    assert!(audit(&config, &["verify"]).status.success());
+    db.execute(
+        "DELETE FROM audit_log WHERE seq > ?1",
+        [second_size as i64 - 1],
+    )
+    .unwrap();
+    drop(db);
+    let cut = audit(&config, &["verify", "--public-key", &public_hex]);
+    assert_eq!(cut.status.code(), Some(1), "{}", stdout(&cut));
+    let expected = format!(
+        "log truncated: checkpoint of {} covers {second_size} entries, the log has {}",
+        second["signed_at"].as_str().unwrap(),
+        second_size - 1
+    );
+    assert!(stdout(&cut).contains(&expected), "{}", stdout(&cut));
+}
