@@ -236,3 +236,58 @@ fn checkpoints_and_proofs_verify_outside_and_tampering_is_named() {
     );
     assert!(stdout(&cut).contains(&expected), "{}", stdout(&cut));
 }
+
+/// `scripts/verify_audit_proof.py`, the verifier an auditor runs without Vigil, accepts
+/// a real proof with the pinned key and refuses an altered entry or another key. Needs
+/// python3 with the `cryptography` package; says so and returns when it is missing.
+#[test]
+fn the_python_verifier_checks_a_proof_without_vigil() {
+    let has_python = std::process::Command::new("python3")
+        .args(["-c", "import cryptography"])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !has_python {
+        eprintln!("skipped: python3 with the `cryptography` package is not installed");
+        return;
+    }
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    let config = acme_config(dir, "acme", "");
+    import_posts(dir, &config, "a", 3);
+    let public_hex = stdout(&audit(&config, &["public-key"])).trim().to_string();
+    audit_json(&config, &["checkpoint", "--new"]);
+    let proof = audit_json(&config, &["prove", "1"]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/verify_audit_proof.py");
+    let check = |proof: &Value, key: &str| {
+        let file = dir.join("proof.json");
+        std::fs::write(&file, proof.to_string()).unwrap();
+        std::process::Command::new("python3")
+            .arg(&script)
+            .arg(&file)
+            .args(["--public-key", key])
+            .output()
+            .unwrap()
+    };
+    let good = check(&proof, &public_hex);
+    assert!(good.status.success(), "{}", stderr(&good));
+    assert!(
+        stdout(&good).contains("entry 1 is in the signed log"),
+        "{}",
+        stdout(&good)
+    );
+
+    let mut altered = proof.clone();
+    altered["entry"]["actor"] = Value::String("someone-else".into());
+    let bad = check(&altered, &public_hex);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("do not hash"), "{}", stderr(&bad));
+
+    let other_key = "11".repeat(32);
+    let foreign = check(&proof, &other_key);
+    assert_eq!(foreign.status.code(), Some(1));
+    assert!(
+        stderr(&foreign).contains("another key"),
+        "{}",
+        stderr(&foreign)
+    );
+}
