@@ -1081,3 +1081,91 @@ emails = ["ops@test.invalid"]
     });
     daemon.terminate();
 }
+
+/// With pseudonymized authors, an erasure request by handle still finds the author's
+/// posts, under the current key and under a key rotated away since.
+#[test]
+fn erasure_by_handle_finds_pseudonymized_posts_across_a_key_rotation() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    let config = dir.join("vigil.toml");
+    std::fs::write(
+        &config,
+        "[storage]\ndata_dir = \"data\"\nretention_days = 36500\npseudonymize_authors = true\n\
+         [[brands]]\nname = \"Acme\"\nquery = 'acme'\n",
+    )
+    .unwrap();
+    let post = |id: &str, author: &str, text: &str| {
+        format!(
+            "{{\"id\": \"{id}\", \"author\": \"{author}\", \"published_at\": \"2024-05-01T12:00:00Z\", \"text\": \"{text}\"}}\n"
+        )
+    };
+    let file = dir.join("posts.jsonl");
+    std::fs::write(
+        &file,
+        post("a1", "@Zhang_Wei", "acme kettle one") + &post("b1", "@bob", "acme kettle two"),
+    )
+    .unwrap();
+    assert!(import(&config, "weibo", &file, &[]).status.success());
+    let config_arg = config.to_str().unwrap();
+    let rotated = run(&[
+        "privacy",
+        "rotate-key",
+        "--by",
+        "dana",
+        "--config",
+        config_arg,
+    ]);
+    assert!(rotated.status.success(), "{}", stderr(&rotated));
+    assert!(
+        stdout(&rotated).contains("new pseudonym key")
+            && stdout(&rotated).contains("previous key kept"),
+        "{}",
+        stdout(&rotated)
+    );
+    std::fs::write(&file, post("a2", "@Zhang_Wei", "acme kettle three")).unwrap();
+    assert!(import(&config, "weibo", &file, &[]).status.success());
+
+    let (total, _, json) = search_json(&config, "*", &[]);
+    assert_eq!(total, 3);
+    let authors: Vec<String> = json["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hit| hit["author"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        authors.iter().all(|a| a.starts_with("anon-")),
+        "{authors:?}"
+    );
+    assert!(!json.to_string().contains("Zhang"), "{json}");
+    let mut distinct = authors.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        3,
+        "a new key gives the same handle a new pseudonym"
+    );
+
+    let erased = run(&[
+        "erase",
+        "--author",
+        "@Zhang_Wei",
+        "--reason",
+        "access and erasure request",
+        "--config",
+        config_arg,
+    ]);
+    assert!(erased.status.success(), "{}", stderr(&erased));
+    assert!(
+        stdout(&erased).contains("erased 2 posts"),
+        "{}",
+        stdout(&erased)
+    );
+    let (total, _, json) = search_json(&config, "*", &[]);
+    assert_eq!(total, 1, "{json}");
+    assert!(json.to_string().contains("kettle two"), "{json}");
+    let verify = run(&["audit", "verify", "--config", config_arg]);
+    assert!(verify.status.success(), "{}", stdout(&verify));
+}

@@ -68,6 +68,9 @@ pub enum Command {
     /// Erase an author's posts or one URL's post from the store and the index, leaving a
     /// hash-only tombstone (GDPR/PIPL erasure requests). Run it with the daemon stopped.
     Erase(EraseArgs),
+    /// Privacy keys: rotate the key of author pseudonyms (`storage.pseudonymize_authors`)
+    #[command(subcommand)]
+    Privacy(PrivacyCommand),
     /// A local SMTP server that writes every message it receives to a folder as .eml
     /// (what the demo uses; handy for trying alert rules without a real mail server).
     Mailcatcher(MailcatcherArgs),
@@ -457,10 +460,24 @@ pub enum AuditCommand {
     PublicKey,
 }
 
+#[derive(Debug, clap::Subcommand)]
+pub enum PrivacyCommand {
+    /// New key for author pseudonyms: posts stored from now on get new pseudonyms, so
+    /// they no longer link to the same author's earlier posts. The old key is kept
+    /// beside it (`author-pseudonym.key.<unix time>`) so erasure by handle still finds
+    /// earlier posts; the rotation is audited (key ids only).
+    RotateKey {
+        /// Who rotates it (recorded in the audit log).
+        #[arg(long)]
+        by: String,
+    },
+}
+
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("target").required(true).args(["author", "url"])))]
 pub struct EraseArgs {
-    /// Every post by this author handle (exact match).
+    /// Every post by this author handle (exact match; with pseudonymized authors, also
+    /// the handle's pseudonyms under the current and every archived key).
     #[arg(long)]
     pub author: Option<String>,
     /// The post at this URL (compared as given and in canonical form).

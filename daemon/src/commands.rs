@@ -1026,24 +1026,74 @@ pub fn erase(path: &Path, args: EraseArgs) -> anyhow::Result<ExitCode> {
             "{error:#}; stop the daemon, then run the erasure again"
         ))
     })?;
-    let target = match (args.author, args.url) {
-        (Some(author), None) => vigil_store::ErasureTarget::Author(author),
-        (None, Some(url)) => vigil_store::ErasureTarget::Url(url),
+    let targets = match (args.author, args.url) {
+        (Some(author), None) => {
+            // Stored authors may be pseudonyms (`storage.pseudonymize_authors`, now or
+            // before a change of config): the handle under every key there has been.
+            let mut names = vec![author.clone()];
+            for pseudonym in store.pseudonyms_of(&author)? {
+                if !names.contains(&pseudonym) {
+                    names.push(pseudonym);
+                }
+            }
+            names
+                .into_iter()
+                .map(vigil_store::ErasureTarget::Author)
+                .collect()
+        }
+        (None, Some(url)) => vec![vigil_store::ErasureTarget::Url(url)],
         _ => return Err(UsageError("give exactly one of --author or --url".into()).into()),
     };
-    let report = store.erase_posts(&target, &args.reason, "cli")?;
-    stage.purge_erased(&store)?;
-    // Copies of an erased original now point at a promoted copy.
-    stage.refresh(&store, &report.relinked)?;
+    let mut erased = 0;
+    let mut audit_seqs = Vec::new();
+    for target in &targets {
+        let report = store.erase_posts(target, &args.reason, "cli")?;
+        stage.purge_erased(&store)?;
+        // Copies of an erased original now point at a promoted copy.
+        stage.refresh(&store, &report.relinked)?;
+        erased += report.ids.len();
+        audit_seqs.extend(report.audit_seq);
+    }
     index.reload()?;
+    let seqs: Vec<String> = audit_seqs.iter().map(i64::to_string).collect();
     println!(
-        "erased {} posts from the store and the index; tombstones keep only ids and content hashes{}",
-        report.ids.len(),
-        report
-            .audit_seq
-            .map(|seq| format!(" (audit entry {seq})"))
-            .unwrap_or_default()
+        "erased {erased} posts from the store and the index; tombstones keep only ids and content hashes{}",
+        match seqs.len() {
+            0 => String::new(),
+            1 => format!(" (audit entry {})", seqs[0]),
+            _ => format!(" (audit entries {})", seqs.join(", ")),
+        }
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `vigil privacy rotate-key --by NAME`.
+pub fn privacy(path: &Path, command: crate::cli::PrivacyCommand) -> anyhow::Result<ExitCode> {
+    let config = load_config(path, false)?;
+    let store = context::open_store(&config)?;
+    match command {
+        crate::cli::PrivacyCommand::RotateKey { by } => {
+            if by.trim().is_empty() {
+                return Err(UsageError("--by must name who rotates the key".into()).into());
+            }
+            let rotation = store.rotate_pseudonym_key(&by)?;
+            println!(
+                "new pseudonym key {}{}; posts stored from now on get new pseudonyms",
+                rotation.key_id,
+                rotation
+                    .archived
+                    .as_ref()
+                    .map(|path| format!(" (previous key kept as {})", path.display()))
+                    .unwrap_or_default()
+            );
+            if !config.storage.pseudonymize_authors {
+                eprintln!(
+                    "note: storage.pseudonymize_authors is off in {}; the key is used once it is on",
+                    path.display()
+                );
+            }
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

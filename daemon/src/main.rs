@@ -96,6 +96,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(command) => audit_cmd::audit(&cli.config, command),
         Command::Reindex => commands::reindex(&cli.config),
         Command::Erase(args) => commands::erase(&cli.config, args),
+        Command::Privacy(command) => commands::privacy(&cli.config, command),
         Command::Mailcatcher(args) => mailcatcher::run_forever(args),
     }
 }
