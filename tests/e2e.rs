@@ -1148,6 +1148,49 @@ fn erasure_by_handle_finds_pseudonymized_posts_across_a_key_rotation() {
         "a new key gives the same handle a new pseudonym"
     );
 
+    // A data-subject access request first: both posts, under either pseudonym.
+    let export = |format: &str| {
+        run(&[
+            "export",
+            "--author",
+            "@Zhang_Wei",
+            "--by",
+            "dpo",
+            "--format",
+            format,
+            "--config",
+            config_arg,
+        ])
+    };
+    let jsonl = export("jsonl");
+    assert!(jsonl.status.success(), "{}", stderr(&jsonl));
+    let exported: Vec<serde_json::Value> = stdout(&jsonl)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let mut texts: Vec<&str> = exported
+        .iter()
+        .map(|post| post["post"]["text"].as_str().unwrap())
+        .collect();
+    texts.sort();
+    assert_eq!(texts, ["acme kettle one", "acme kettle three"]);
+    assert!(exported[0]["post"]["provenance"]["content_hash"].is_string());
+    let csv = export("csv");
+    assert!(csv.status.success(), "{}", stderr(&csv));
+    let csv_text = stdout(&csv);
+    assert_eq!(csv_text.lines().count(), 3, "{csv_text}");
+    assert!(
+        csv_text.starts_with("seq,id,source,url,author"),
+        "{csv_text}"
+    );
+    let audit = run(&["audit", "export", "--config", config_arg]);
+    let audit_text = stdout(&audit);
+    assert!(audit_text.contains("subject_access_export"), "{audit_text}");
+    assert!(
+        !audit_text.contains("Zhang"),
+        "the handle is not in the audit log"
+    );
+
     let erased = run(&[
         "erase",
         "--author",

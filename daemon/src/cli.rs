@@ -71,6 +71,10 @@ pub enum Command {
     /// Privacy keys: rotate the key of author pseudonyms (`storage.pseudonymize_authors`)
     #[command(subcommand)]
     Privacy(PrivacyCommand),
+    /// Everything stored about one author (a data-subject access request under GDPR or
+    /// PIPL): their posts with provenance and sentiment, as JSON Lines or CSV on stdout.
+    /// Audited (with a hash of the handle, not the handle).
+    Export(ExportArgs),
     /// A local SMTP server that writes every message it receives to a folder as .eml
     /// (what the demo uses; handy for trying alert rules without a real mail server).
     Mailcatcher(MailcatcherArgs),
@@ -458,6 +462,19 @@ pub enum AuditCommand {
     /// Print the public key checkpoints are signed with (hex); creates the key pair if
     /// there is none yet.
     PublicKey,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    /// The author's handle (exact match; with pseudonymized authors, also its pseudonyms
+    /// under the current and every archived key).
+    #[arg(long)]
+    pub author: String,
+    #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+    pub format: ExportFormat,
+    /// Who asks for the export (recorded in the audit log).
+    #[arg(long)]
+    pub by: String,
 }
 
 #[derive(Debug, clap::Subcommand)]

@@ -1027,20 +1027,10 @@ pub fn erase(path: &Path, args: EraseArgs) -> anyhow::Result<ExitCode> {
         ))
     })?;
     let targets = match (args.author, args.url) {
-        (Some(author), None) => {
-            // Stored authors may be pseudonyms (`storage.pseudonymize_authors`, now or
-            // before a change of config): the handle under every key there has been.
-            let mut names = vec![author.clone()];
-            for pseudonym in store.pseudonyms_of(&author)? {
-                if !names.contains(&pseudonym) {
-                    names.push(pseudonym);
-                }
-            }
-            names
-                .into_iter()
-                .map(vigil_store::ErasureTarget::Author)
-                .collect()
-        }
+        (Some(author), None) => author_names(&store, &author)?
+            .into_iter()
+            .map(vigil_store::ErasureTarget::Author)
+            .collect(),
         (None, Some(url)) => vec![vigil_store::ErasureTarget::Url(url)],
         _ => return Err(UsageError("give exactly one of --author or --url".into()).into()),
     };
@@ -1064,6 +1054,78 @@ pub fn erase(path: &Path, args: EraseArgs) -> anyhow::Result<ExitCode> {
             _ => format!(" (audit entries {})", seqs.join(", ")),
         }
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A handle and, since stored authors may be pseudonyms (`storage.pseudonymize_authors`,
+/// now or before a change of config), its pseudonym under every key there has been.
+fn author_names(store: &vigil_store::Store, author: &str) -> anyhow::Result<Vec<String>> {
+    let mut names = vec![author.to_string()];
+    for pseudonym in store.pseudonyms_of(author)? {
+        if !names.contains(&pseudonym) {
+            names.push(pseudonym);
+        }
+    }
+    Ok(names)
+}
+
+/// `vigil export --author HANDLE --by NAME [--format jsonl|csv]`.
+pub fn export_author(path: &Path, args: crate::cli::ExportArgs) -> anyhow::Result<ExitCode> {
+    let config = load_config(path, false)?;
+    if args.by.trim().is_empty() || args.author.trim().is_empty() {
+        return Err(UsageError("--author and --by must not be empty".into()).into());
+    }
+    let store = context::open_store(&config)?;
+    let names = author_names(&store, &args.author)?;
+    let posts = store.posts_by_authors(&names)?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match args.format {
+        crate::cli::ExportFormat::Jsonl => {
+            for stored in &posts {
+                serde_json::to_writer(&mut out, stored)?;
+                writeln!(out)?;
+            }
+        }
+        crate::cli::ExportFormat::Csv => {
+            writeln!(
+                out,
+                "seq,id,source,url,author,title,text,lang,published_at,fetched_at,fetch_url,content_hash,sentiment,score"
+            )?;
+            for stored in &posts {
+                let post = &stored.post;
+                let sentiment = post.sentiment.as_ref();
+                let fields = [
+                    stored.seq.to_string(),
+                    post.id.clone(),
+                    post.source.clone(),
+                    post.url.clone().unwrap_or_default(),
+                    post.author.clone().unwrap_or_default(),
+                    post.title.clone().unwrap_or_default(),
+                    post.text.clone(),
+                    post.lang.clone().unwrap_or_default(),
+                    post.published_at.to_rfc3339(),
+                    post.provenance.fetched_at.to_rfc3339(),
+                    post.provenance.fetch_url.clone(),
+                    post.provenance.content_hash.clone(),
+                    sentiment.map(|s| s.label.to_string()).unwrap_or_default(),
+                    sentiment.map(|s| s.score.to_string()).unwrap_or_default(),
+                ];
+                let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+                writeln!(out, "{}", line.join(","))?;
+            }
+        }
+    }
+    out.flush()?;
+    store.append_audit(
+        "subject_access_export",
+        &args.by,
+        &serde_json::json!({
+            "author_sha256": vigil_core::sha256_hex(&args.author),
+            "posts": posts.len(),
+            "post_ids": posts.iter().map(|p| p.post.id.as_str()).collect::<Vec<_>>(),
+        }),
+    )?;
+    eprintln!("exported {} posts by {:?}", posts.len(), args.author);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -97,6 +97,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Reindex => commands::reindex(&cli.config),
         Command::Erase(args) => commands::erase(&cli.config, args),
         Command::Privacy(command) => commands::privacy(&cli.config, command),
+        Command::Export(args) => commands::export_author(&cli.config, args),
         Command::Mailcatcher(args) => mailcatcher::run_forever(args),
     }
 }

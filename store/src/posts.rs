@@ -469,6 +469,23 @@ impl Store {
         Ok(count.max(0) as u64)
     }
 
+    /// Every stored post whose author is one of `authors` (exact match), oldest first:
+    /// what a data-subject access request returns (`vigil export --author`). A scan of
+    /// the posts table: it is run by hand, rarely.
+    pub fn posts_by_authors(&self, authors: &[String]) -> Result<Vec<StoredPost>> {
+        if authors.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {POST_COLUMNS} FROM posts WHERE author IN (SELECT value FROM json_each(?1))
+             ORDER BY seq"
+        );
+        let conn = self.conn();
+        let mut statement = conn.prepare_cached(&sql)?;
+        let rows = statement.query_map([serde_json::to_string(authors)?], post_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     pub fn get_post(&self, id: &str) -> Result<Option<StoredPost>> {
         let sql = format!("SELECT {POST_COLUMNS} FROM posts WHERE id = ?1");
         let conn = self.conn();
