@@ -265,8 +265,7 @@ impl AlertEngine {
         let mut outcomes = Vec::with_capacity(self.rules.len());
         // Each brand's recent posts, read once for all of its rules (over its longest
         // window).
-        let mut recent: HashMap<&str, (Vec<vigil_core::EvidencePost>, DateTime<Utc>)> =
-            HashMap::new();
+        let mut recent: HashMap<&str, Vec<vigil_core::EvidencePost>> = HashMap::new();
         // Two reads for the whole tick instead of two per rule: the unresolved incidents
         // and when each (rule, brand) was last resolved. Within a tick each (rule, brand)
         // is evaluated once, and the store refuses a second unresolved incident anyway.
@@ -281,28 +280,28 @@ impl AlertEngine {
             .map_err(store_error("last_resolutions"))?;
         for rule in &self.rules {
             if !recent.contains_key(rule.brand()) {
-                // The brand's longest window, or further back when a baseline moves on
-                // at this tick and its refresh reads posts.
-                let from = self
+                let span = self
                     .rules
                     .iter()
                     .filter(|r| r.brand() == rule.brand())
-                    .flat_map(|r| [Some(now - r.window), r.refresh_from(now)])
-                    .flatten()
-                    .min()
-                    .unwrap_or(now - rule.window);
+                    .map(|r| r.window)
+                    .max()
+                    .unwrap_or(rule.window);
                 let posts = store
-                    .window_posts(rule.brand(), from, now, crate::rules::WINDOW_POST_LIMIT)
+                    .window_posts(
+                        rule.brand(),
+                        now - span,
+                        now,
+                        crate::rules::WINDOW_POST_LIMIT,
+                    )
                     .map_err(store_error("window_posts"))?;
-                recent.insert(rule.brand(), (posts, from));
+                recent.insert(rule.brand(), posts);
             }
             let key = (rule.name().to_string(), rule.brand().to_string());
-            let (brand_posts, read_from) = &recent[rule.brand()];
             let measurement = rule.measure_cached(
                 store,
                 now,
-                brand_posts,
-                *read_from,
+                &recent[rule.brand()],
                 resolutions.get(&key).copied(),
             )?;
             let open = unresolved.remove(&key);

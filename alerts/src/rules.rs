@@ -296,54 +296,9 @@ impl Rule {
         store: &S,
         now: DateTime<Utc>,
         recent: &[EvidencePost],
-        recent_from: DateTime<Utc>,
         last_resolved: Option<DateTime<Utc>>,
     ) -> Result<Measurement> {
-        self.measure_with(store, now, true, Some((recent, recent_from)), last_resolved)
-    }
-
-    /// Where this rule's baseline refresh at `now` starts, when it reads posts (a
-    /// `sentiment_drop`, a filtered `volume_spike`) and the baseline moves on at `now`:
-    /// the evaluation loop widens the brand's shared read to cover it, so the refresh at
-    /// the turn of a window reads nothing more.
-    pub fn refresh_from(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let rule = &self.config;
-        let reads_posts = rule.kind == RuleKind::SentimentDrop
-            || (rule.kind == RuleKind::VolumeSpike && rule.query.is_some());
-        if !reads_posts {
-            return None;
-        }
-        let to = self.baseline_end(now);
-        let cached = self
-            .baseline_cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match cached.end {
-            Some(end) if end != to => Some(to - self.window * REFRESHED_BUCKETS as i32),
-            _ => None,
-        }
-    }
-
-    /// The brand's posts of `[from, to)` for a baseline: from the shared read when it
-    /// covers the range, else read from the store.
-    fn baseline_posts<S: AlertStore>(
-        &self,
-        store: &S,
-        shared: Option<(&[EvidencePost], DateTime<Utc>)>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<EvidencePost>> {
-        if let Some((posts, read_from)) = shared
-            && read_from <= from
-            && posts.len() < WINDOW_POST_LIMIT
-        {
-            return Ok(posts
-                .iter()
-                .filter(|p| p.published_at >= from && p.published_at < to)
-                .cloned()
-                .collect());
-        }
-        read_baseline_posts(store, &self.config, from, to)
+        self.measure_with(store, now, true, Some(recent), last_resolved)
     }
 
     fn measure_with<S: AlertStore>(
@@ -351,7 +306,7 @@ impl Rule {
         store: &S,
         now: DateTime<Utc>,
         cache: bool,
-        recent: Option<(&[EvidencePost], DateTime<Utc>)>,
+        recent: Option<&[EvidencePost]>,
         last_resolved: Option<DateTime<Utc>>,
     ) -> Result<Measurement> {
         let rule = &self.config;
@@ -368,7 +323,7 @@ impl Rule {
         }
         let posts = match recent {
             // A shared read that hit the limit may have cut this window: read it alone.
-            Some((recent, _)) if recent.len() < WINDOW_POST_LIMIT => recent
+            Some(recent) if recent.len() < WINDOW_POST_LIMIT => recent
                 .iter()
                 .filter(|p| p.published_at >= start && p.published_at < now)
                 .cloned()
@@ -390,9 +345,9 @@ impl Rule {
         };
         match rule.kind {
             RuleKind::NegativeShare => Ok(self.negative_share(posts, &window)),
-            RuleKind::VolumeSpike => self.volume_spike(store, posts, &window, cache, recent),
+            RuleKind::VolumeSpike => self.volume_spike(store, posts, &window, cache),
             RuleKind::Keyword => Ok(self.keyword(posts, &window)),
-            RuleKind::SentimentDrop => self.sentiment_drop(store, posts, &window, cache, recent),
+            RuleKind::SentimentDrop => self.sentiment_drop(store, posts, &window, cache),
             RuleKind::Influencer => Ok(self.influencer(posts, &window)),
         }
     }
@@ -519,14 +474,13 @@ impl Rule {
     fn count_buckets<S: AlertStore>(
         &self,
         store: &S,
-        shared: Option<(&[EvidencePost], DateTime<Utc>)>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<Option<f64>>> {
         let rule = &self.config;
         Ok(match &rule.query {
             Some(query) => {
-                let posts = filter(self.baseline_posts(store, shared, from, to)?, query);
+                let posts = filter(read_baseline_posts(store, rule, from, to)?, query);
                 bucketize(&posts, from, to, self.window)
                     .iter()
                     .map(|bucket| Some(bucket.len() as f64))
@@ -552,13 +506,12 @@ impl Rule {
         posts: Vec<EvidencePost>,
         window: &Window,
         cache: bool,
-        shared: Option<(&[EvidencePost], DateTime<Utc>)>,
     ) -> Result<Measurement> {
         let rule = &self.config;
         let count = posts.len() as u64;
         let baseline_to = self.baseline_end(window.now);
         let buckets = self.baseline_buckets(baseline_to, cache, |from, to| {
-            self.count_buckets(store, shared, from, to)
+            self.count_buckets(store, from, to)
         })?;
         let (chosen, which) = self.seasonal(&buckets, baseline_to, self.seasonality());
         let counts: Vec<f64> = chosen.into_iter().map(|c| c.unwrap_or(0.0)).collect();
@@ -632,7 +585,7 @@ impl Rule {
                 continue;
             };
             let then: f64 = self
-                .count_buckets(store, None, end - self.window, end)?
+                .count_buckets(store, end - self.window, end)?
                 .into_iter()
                 .flatten()
                 .sum();
@@ -705,7 +658,6 @@ impl Rule {
         posts: Vec<EvidencePost>,
         window: &Window,
         cache: bool,
-        shared: Option<(&[EvidencePost], DateTime<Utc>)>,
     ) -> Result<Measurement> {
         let rule = &self.config;
         let scores: Vec<f64> = posts
@@ -717,7 +669,7 @@ impl Rule {
         let window_mean = mean_std(&scores).0;
         let baseline_to = self.baseline_end(window.now);
         let buckets = self.baseline_buckets(baseline_to, cache, |from, to| {
-            let mut baseline_posts = self.baseline_posts(store, shared, from, to)?;
+            let mut baseline_posts = read_baseline_posts(store, rule, from, to)?;
             if let Some(query) = &rule.query {
                 baseline_posts = filter(baseline_posts, query);
             }
