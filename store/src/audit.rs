@@ -102,6 +102,19 @@ pub(crate) fn append_in(
     })
 }
 
+/// An entry from a row of `SELECT seq, at, kind, actor, payload, prev_hash, hash`.
+pub(crate) fn entry_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
+    Ok(AuditEntry {
+        seq: row.get(0)?,
+        at: time_col(row, 1)?,
+        kind: row.get(2)?,
+        actor: row.get(3)?,
+        payload: row.get(4)?,
+        prev_hash: row.get(5)?,
+        hash: row.get(6)?,
+    })
+}
+
 impl Store {
     /// Appends one entry (config loads, erasures, exports: whatever the caller records).
     pub fn append_audit(
@@ -133,17 +146,9 @@ impl Store {
              WHERE (?1 IS NULL OR at >= ?1) AND (?2 IS NULL OR at < ?2)
              ORDER BY seq",
         )?;
-        let rows =
-            statement.query_map(params![from.map(format_time), to.map(format_time)], |row| {
-                Ok(AuditEntry {
-                    seq: row.get(0)?,
-                    at: time_col(row, 1)?,
-                    kind: row.get(2)?,
-                    actor: row.get(3)?,
-                    payload: row.get(4)?,
-                    prev_hash: row.get(5)?,
-                    hash: row.get(6)?,
-                })
+        let rows = statement
+            .query_map(params![from.map(format_time), to.map(format_time)], |row| {
+                entry_from_row(row)
             })?;
         let mut count = 0;
         for entry in rows {

@@ -747,17 +747,7 @@ impl Store {
                 "SELECT seq, at, kind, actor, payload, prev_hash, hash FROM audit_log
                  WHERE seq = ?1",
                 [seq],
-                |row| {
-                    Ok(AuditEntry {
-                        seq: row.get(0)?,
-                        at: time_col(row, 1)?,
-                        kind: row.get(2)?,
-                        actor: row.get(3)?,
-                        payload: row.get(4)?,
-                        prev_hash: row.get(5)?,
-                        hash: row.get(6)?,
-                    })
-                },
+                crate::audit::entry_from_row,
             )
             .optional()?
             .ok_or_else(|| StoreError::NotFound(format!("audit entry {seq}")))?;
