@@ -702,6 +702,30 @@ fn api_enforces_tokens_and_roles() {
         http(api_port, "GET", "/api/search?q=acme", Some("wrong")).0,
         401
     );
+    // No CORS: a page from another origin gets no Access-Control-* headers, neither on a
+    // preflight nor on a request carrying a valid token.
+    for (method, token) in [
+        ("OPTIONS", ""),
+        ("GET", "Authorization: Bearer viewer-secret\r\n"),
+    ] {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", api_port)).unwrap();
+        write!(
+            stream,
+            "{method} /api/search?q=acme HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: https://evil.example\r\n\
+             Access-Control-Request-Method: GET\r\n{token}Connection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let head = response
+            .split("\r\n\r\n")
+            .next()
+            .unwrap()
+            .to_ascii_lowercase();
+        assert!(head.starts_with("http/1.1"), "{head}");
+        assert!(!head.contains("access-control-"), "{method}: {head}");
+    }
     let (status, body) = http(
         api_port,
         "GET",
