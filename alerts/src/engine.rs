@@ -182,11 +182,17 @@ impl AlertEngine {
                 std::iter::once(rule.brand.as_str())
                     .chain(brand_query_terms.iter().map(String::as_str)),
             );
+            let chinese = crate::render::MailLanguage::of(
+                config
+                    .brand(&rule.brand)
+                    .and_then(|brand| brand.language.as_deref()),
+            ) == crate::render::MailLanguage::Chinese;
             rules.push(Rule::new(
                 rule.clone(),
                 delta("window", rule.window)?,
                 delta("baseline", rule.baseline)?,
                 vocabulary,
+                chinese,
             ));
         }
         Ok(AlertEngine {

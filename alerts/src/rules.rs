@@ -30,6 +30,9 @@ pub(crate) struct Rule {
     pub baseline_cache: std::sync::Mutex<BucketCache>,
     /// The brand's own terms, left out of the top terms.
     pub vocabulary: Vocabulary,
+    /// The brand's `language` is Chinese: explanations are written in Chinese, like the
+    /// rest of its mail.
+    pub chinese: bool,
     /// The last context computed, by a fingerprint of its posts' ids and reach.
     context_cache: std::sync::Mutex<Option<(u64, TriggerContext)>>,
 }
@@ -40,6 +43,7 @@ impl Rule {
         window: TimeDelta,
         baseline: TimeDelta,
         vocabulary: Vocabulary,
+        chinese: bool,
     ) -> Rule {
         Rule {
             config,
@@ -48,6 +52,7 @@ impl Rule {
             baseline_cache: std::sync::Mutex::default(),
             vocabulary,
             context_cache: std::sync::Mutex::default(),
+            chinese,
         }
     }
 
@@ -311,15 +316,23 @@ impl Rule {
     ) -> Result<Measurement> {
         let rule = &self.config;
         let mut start = now - self.window;
-        let mut window_text = format!("in the last {}", format_duration(rule.window));
+        let mut window_text = if self.chinese {
+            format!("过去 {}", format_duration(rule.window))
+        } else {
+            format!("in the last {}", format_duration(rule.window))
+        };
         if let Some(resolved) = last_resolved
             && resolved > start
         {
             start = resolved.min(now);
-            window_text = format!(
-                "since the previous incident was resolved at {}",
-                rfc3339(resolved)
-            );
+            window_text = if self.chinese {
+                format!("自上一事件于 {} 解决以来", rfc3339(resolved))
+            } else {
+                format!(
+                    "since the previous incident was resolved at {}",
+                    rfc3339(resolved)
+                )
+            };
         }
         let posts = match recent {
             // A shared read that hit the limit may have cut this window: read it alone.
@@ -372,6 +385,42 @@ impl Rule {
         let count = loud.len() as u64;
         let top = loud.first().map(|p| p.reach.unwrap_or(0)).unwrap_or(0);
         let explanation = match loud.first() {
+            Some(post) if self.chinese => {
+                let by = post
+                    .author
+                    .as_deref()
+                    .map(|author| format!("由 {author} 发布、"))
+                    .unwrap_or_default();
+                if count == 1 {
+                    format!(
+                        "{}，{} 上一条{by}关于 {} 的负面提及触达 {}（得分 + 点赞 + 转发 + 评论），阈值 {}。",
+                        window.text,
+                        post.source,
+                        rule.brand,
+                        thousands(top),
+                        thousands(rule.threshold as i64)
+                    )
+                } else {
+                    format!(
+                        "{}，{count} 条关于 {} 的负面提及触达至少 {}（得分 + 点赞 + 转发 + 评论）；最高 {}（{}{}）。",
+                        window.text,
+                        rule.brand,
+                        thousands(rule.threshold as i64),
+                        thousands(top),
+                        post.source,
+                        post.author
+                            .as_deref()
+                            .map(|author| format!("，{author}"))
+                            .unwrap_or_default()
+                    )
+                }
+            }
+            None if self.chinese => format!(
+                "{}，没有关于 {} 的负面提及触达 {}（得分 + 点赞 + 转发 + 评论）。",
+                window.text,
+                rule.brand,
+                thousands(rule.threshold as i64)
+            ),
             Some(post) => {
                 let by = post
                     .author
@@ -441,14 +490,25 @@ impl Rule {
         };
         let enough = labelled >= rule.min_mentions;
         let fired = enough && share >= rule.threshold;
-        let explanation = format!(
-            "{}% of {} {} mentions {} were negative (threshold {}%).",
-            percent(share),
-            labelled,
-            rule.brand,
-            window.text,
-            percent(rule.threshold)
-        );
+        let explanation = if self.chinese {
+            format!(
+                "{}，{} 的 {} 条已分类提及中 {}% 为负面（阈值 {}%）。",
+                window.text,
+                rule.brand,
+                labelled,
+                percent(share),
+                percent(rule.threshold)
+            )
+        } else {
+            format!(
+                "{}% of {} {} mentions {} were negative (threshold {}%).",
+                percent(share),
+                labelled,
+                rule.brand,
+                window.text,
+                percent(rule.threshold)
+            )
+        };
         let mentions = posts.len() as u64;
         let (evidence, context) = self.findings(posts, fired, true);
         Measurement {
@@ -519,27 +579,50 @@ impl Rule {
         let threshold = mean + rule.sigma * std;
         let enough = count >= rule.min_mentions;
         let mut fired = enough && count as f64 > threshold;
-        let compared = if which.is_empty() {
-            format!("per {}", format_duration(rule.window))
-        } else {
+        let mut explanation = if self.chinese {
+            let compared = match which {
+                "" => String::new(),
+                which if which.ends_with("day") => {
+                    format!("，取每天同一时段（{} 个窗口）", counts.len())
+                }
+                _ => format!("，取每周同一时段（{} 个窗口）", counts.len()),
+            };
             format!(
-                "per {} {which} ({} windows)",
+                "{}，{} 共有 {} 条提及；过去 {} 的基线为每 {} {:.1} ± {:.1}{}（超过 {:.1} 即触发，{} 个标准差）。",
+                window.text,
+                rule.brand,
+                count,
+                format_duration(rule.baseline),
                 format_duration(rule.window),
-                counts.len()
+                mean,
+                std,
+                compared,
+                threshold,
+                rule.sigma
+            )
+        } else {
+            let compared = if which.is_empty() {
+                format!("per {}", format_duration(rule.window))
+            } else {
+                format!(
+                    "per {} {which} ({} windows)",
+                    format_duration(rule.window),
+                    counts.len()
+                )
+            };
+            format!(
+                "{} {} mentions {}, against a {} baseline of {:.1} ± {:.1} {} (fires above {:.1}, {} standard deviations).",
+                count,
+                rule.brand,
+                window.text,
+                format_duration(rule.baseline),
+                mean,
+                std,
+                compared,
+                threshold,
+                rule.sigma
             )
         };
-        let mut explanation = format!(
-            "{} {} mentions {}, against a {} baseline of {:.1} ± {:.1} {} (fires above {:.1}, {} standard deviations).",
-            count,
-            rule.brand,
-            window.text,
-            format_duration(rule.baseline),
-            mean,
-            std,
-            compared,
-            threshold,
-            rule.sigma
-        );
         let mut not_fired_reason = (!enough).then(|| {
             format!(
                 "only {count} mentions, below the floor of {}",
@@ -549,7 +632,9 @@ impl Rule {
         if fired && !rule.confirm.is_empty() {
             let (confirmed, text, reason) = self.confirm(store, count, window.now)?;
             fired = confirmed;
-            explanation.push(' ');
+            if !self.chinese {
+                explanation.push(' ');
+            }
             explanation.push_str(&text);
             not_fired_reason = reason;
         }
@@ -597,7 +682,19 @@ impl Rule {
                     format_duration(offset.to_std().unwrap_or_default())
                 ),
             };
-            parts.push(format!("{then:.0} {name}"));
+            if self.chinese {
+                let name_zh = match offset.num_seconds() {
+                    86_400 => "昨天".to_string(),
+                    604_800 => "上周".to_string(),
+                    _ => format!(
+                        "{} 前",
+                        format_duration(offset.to_std().unwrap_or_default())
+                    ),
+                };
+                parts.push(format!("{name_zh} {then:.0} 条"));
+            } else {
+                parts.push(format!("{then:.0} {name}"));
+            }
             if (count as f64) < rule.confirm_ratio * then {
                 failed.push(format!(
                     "{count} is less than {}× the {then:.0} mentions of the same window {name}",
@@ -605,11 +702,19 @@ impl Rule {
                 ));
             }
         }
-        let text = format!(
-            "Same window: {} (confirmation needs {}× each).",
-            parts.join(", "),
-            rule.confirm_ratio
-        );
+        let text = if self.chinese {
+            format!(
+                "同一窗口：{}（每项需达 {} 倍）。",
+                parts.join("、"),
+                rule.confirm_ratio
+            )
+        } else {
+            format!(
+                "Same window: {} (confirmation needs {}× each).",
+                parts.join(", "),
+                rule.confirm_ratio
+            )
+        };
         let confirmed = failed.is_empty();
         Ok((confirmed, text, (!confirmed).then(|| failed.join("; "))))
     }
@@ -625,14 +730,21 @@ impl Rule {
         };
         let count = matching.len() as u64;
         let query_text = rule.query_text.clone().unwrap_or_default();
-        let explanation = format!(
-            "{} {} mention{} {} matched the keyword query {:?}.",
-            count,
-            rule.brand,
-            if count == 1 { "" } else { "s" },
-            window.text,
-            query_text
-        );
+        let explanation = if self.chinese {
+            format!(
+                "{}，{} 有 {} 条提及命中关键词查询 {:?}。",
+                window.text, rule.brand, count, query_text
+            )
+        } else {
+            format!(
+                "{} {} mention{} {} matched the keyword query {:?}.",
+                count,
+                rule.brand,
+                if count == 1 { "" } else { "s" },
+                window.text,
+                query_text
+            )
+        };
         let (evidence, context) = self.findings(matching, count >= 1, false);
         Measurement {
             fired: count >= 1,
@@ -697,18 +809,33 @@ impl Rule {
         let enough = scored >= rule.min_mentions;
         let has_baseline = !bucket_means.is_empty();
         let fired = enough && has_baseline && window_mean < threshold;
-        let explanation = format!(
-            "The mean sentiment of {} {} mentions {} was {:+.2}, against a {} baseline of {:+.2} ± {:.2} (fires below {:+.2}, {} standard deviations).",
-            scored,
-            rule.brand,
-            window.text,
-            window_mean,
-            format_duration(rule.baseline),
-            baseline_mean,
-            std,
-            threshold,
-            rule.sigma
-        );
+        let explanation = if self.chinese {
+            format!(
+                "{}，{} 的 {} 条已评分提及平均情感为 {:+.2}；过去 {} 的基线为 {:+.2} ± {:.2}（低于 {:+.2} 即触发，{} 个标准差）。",
+                window.text,
+                rule.brand,
+                scored,
+                window_mean,
+                format_duration(rule.baseline),
+                baseline_mean,
+                std,
+                threshold,
+                rule.sigma
+            )
+        } else {
+            format!(
+                "The mean sentiment of {} {} mentions {} was {:+.2}, against a {} baseline of {:+.2} ± {:.2} (fires below {:+.2}, {} standard deviations).",
+                scored,
+                rule.brand,
+                window.text,
+                window_mean,
+                format_duration(rule.baseline),
+                baseline_mean,
+                std,
+                threshold,
+                rule.sigma
+            )
+        };
         let not_fired_reason = if !has_baseline {
             Some("no scored posts in the baseline period yet".to_string())
         } else if !enough {

@@ -777,3 +777,56 @@ fn a_firing_rule_says_what_the_posts_are_about() {
         "{outcome:?}"
     );
 }
+
+/// A brand whose `language` is Chinese gets its explanations in Chinese, like the rest
+/// of its mail; the numbers are the same.
+#[test]
+fn explanations_follow_the_brand_language() {
+    let store = MemStore::new();
+    for h in (2..8 * 24).step_by(2) {
+        store.add(
+            "Acme",
+            positive(&format!("q{h}"), t0() - hours(h) + minutes(1)),
+        );
+    }
+    for i in 0..12 {
+        store.add("Acme", negative(&format!("now{i}"), t0() - minutes(1 + i)));
+    }
+    for i in 0..10 {
+        store.add(
+            "Acme",
+            negative(&format!("y{i}"), t0() - hours(24) - minutes(1 + i)),
+        );
+    }
+    let mut keyword = with_query(rule("召回", RuleKind::Keyword), "broke");
+    keyword.min_mentions = 1;
+    let mut spike = rule("spike", RuleKind::VolumeSpike);
+    spike.baseline = std::time::Duration::from_secs(7 * 86_400);
+    spike.min_mentions = 5;
+    spike.confirm = vec![std::time::Duration::from_secs(86_400)];
+    spike.seasonality = vigil_config::Seasonality::Auto;
+    let mut cfg = config(vec![keyword, spike]);
+    cfg.brands = vec![vigil_config::BrandConfig {
+        name: "Acme".into(),
+        query_text: "acme".into(),
+        query: vigil_core::Query::parse("acme").unwrap(),
+        language: Some("zh-cn".into()),
+    }];
+    let outcomes = AlertEngine::new(&cfg)
+        .unwrap()
+        .evaluate(&store, t0())
+        .unwrap();
+    assert_eq!(
+        outcomes[0].detail,
+        "过去 1h，Acme 有 12 条提及命中关键词查询 \"broke\"。"
+    );
+    let detail = &outcomes[1].detail;
+    for part in [
+        "过去 1h，Acme 共有 12 条提及；过去 7d 的基线为每 1h ",
+        "，取每天同一时段（7 个窗口）（超过 ",
+        " 即触发，2 个标准差）。同一窗口：昨天 10 条（每项需达 1.5 倍）。",
+    ] {
+        assert!(detail.contains(part), "{part:?} in {detail}");
+    }
+    assert!(!outcomes[1].fired, "12 < 1.5 × 10");
+}
