@@ -1236,3 +1236,86 @@ fn erasure_by_handle_finds_pseudonymized_posts_across_a_key_rotation() {
     let verify = run(&["audit", "verify", "--config", config_arg]);
     assert!(verify.status.success(), "{}", stdout(&verify));
 }
+
+/// `vigil hold`: placed, listed, released, attributed; a bad request is exit 2.
+#[test]
+fn legal_holds_from_the_command_line() {
+    let temp = tempfile::tempdir().unwrap();
+    let config = acme_config(temp.path(), "acme", "");
+    let config_arg = config.to_str().unwrap();
+    let hold = |args: &[&str]| {
+        let mut all = vec!["hold"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--config", config_arg]);
+        run(&all)
+    };
+    let placed = hold(&[
+        "add",
+        "--brand",
+        "Acme",
+        "--reason",
+        "case 2026-17",
+        "--by",
+        "counsel",
+    ]);
+    assert!(placed.status.success(), "{}", stderr(&placed));
+    assert!(
+        stdout(&placed).contains("hold #1    brand Acme  active"),
+        "{}",
+        stdout(&placed)
+    );
+    let unknown = hold(&[
+        "add",
+        "--incident",
+        "999",
+        "--reason",
+        "x",
+        "--by",
+        "counsel",
+    ]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", stderr(&unknown));
+    assert!(
+        stderr(&unknown).contains("incident 999"),
+        "{}",
+        stderr(&unknown)
+    );
+    let both = hold(&[
+        "add",
+        "--brand",
+        "Acme",
+        "--incident",
+        "1",
+        "--reason",
+        "x",
+        "--by",
+        "c",
+    ]);
+    assert_eq!(both.status.code(), Some(2));
+
+    let listed = hold(&["list"]);
+    assert!(
+        stdout(&listed).contains("case 2026-17"),
+        "{}",
+        stdout(&listed)
+    );
+    let released = hold(&["release", "1", "--by", "counsel"]);
+    assert!(released.status.success(), "{}", stderr(&released));
+    assert!(
+        stdout(&released).contains("released"),
+        "{}",
+        stdout(&released)
+    );
+    assert_eq!(
+        hold(&["release", "1", "--by", "counsel"]).status.code(),
+        Some(2)
+    );
+    assert!(stdout(&hold(&["list"])).contains("no legal holds active"));
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&hold(&["list", "--all", "--format", "json"]))).unwrap();
+    assert_eq!(json[0]["released_by"], "counsel");
+    let audit = stdout(&run(&["audit", "export", "--config", config_arg]));
+    assert!(
+        audit.contains("legal_hold_placed") && audit.contains("legal_hold_released"),
+        "{audit}"
+    );
+}

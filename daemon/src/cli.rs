@@ -71,6 +71,10 @@ pub enum Command {
     /// Privacy keys: rotate the key of author pseudonyms (`storage.pseudonymize_authors`)
     #[command(subcommand)]
     Privacy(PrivacyCommand),
+    /// Legal holds: keep a brand's posts, or an incident's evidence, from the retention
+    /// purge while a case or an inquiry runs
+    #[command(subcommand)]
+    Hold(HoldCommand),
     /// Everything stored about one author (a data-subject access request under GDPR or
     /// PIPL): their posts with provenance and sentiment, as JSON Lines or CSV on stdout.
     /// Audited (with a hash of the handle, not the handle).
@@ -462,6 +466,42 @@ pub enum AuditCommand {
     /// Print the public key checkpoints are signed with (hex); creates the key pair if
     /// there is none yet.
     PublicKey,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum HoldCommand {
+    /// Place a hold (audited): retention keeps what it covers until it is released.
+    Add {
+        /// Every post of this brand.
+        #[arg(
+            long,
+            conflicts_with = "incident",
+            required_unless_present = "incident"
+        )]
+        brand: Option<String>,
+        /// The evidence posts of this incident.
+        #[arg(long)]
+        incident: Option<i64>,
+        /// Why (a case or inquiry reference), recorded in the audit log.
+        #[arg(long)]
+        reason: String,
+        /// Who places it.
+        #[arg(long)]
+        by: String,
+    },
+    /// Release a hold (audited); the next retention pass purges what it kept.
+    Release {
+        id: i64,
+        #[arg(long)]
+        by: String,
+    },
+    /// Active holds (all, released ones too, with `--all`).
+    List {
+        #[arg(long)]
+        all: bool,
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
 }
 
 #[derive(Debug, clap::Args)]

@@ -1129,6 +1129,87 @@ pub fn export_author(path: &Path, args: crate::cli::ExportArgs) -> anyhow::Resul
     Ok(ExitCode::SUCCESS)
 }
 
+/// `vigil hold add|release|list`.
+pub fn hold(path: &Path, command: crate::cli::HoldCommand) -> anyhow::Result<ExitCode> {
+    use crate::cli::HoldCommand;
+    use vigil_store::HoldTarget;
+    let config = load_config(path, false)?;
+    let store = context::open_store(&config)?;
+    let describe = |hold: &vigil_store::LegalHold| {
+        let target = match &hold.target {
+            HoldTarget::Brand(brand) => format!("brand {brand}"),
+            HoldTarget::Incident(id) => format!("incident #{id}"),
+        };
+        let state = match (&hold.released_at, &hold.released_by) {
+            (Some(at), by) => format!(
+                "released {} by {}",
+                at.format("%Y-%m-%d %H:%M UTC"),
+                by.as_deref().unwrap_or("?")
+            ),
+            (None, _) => "active".to_string(),
+        };
+        format!(
+            "hold #{:<4} {target}  {state}  placed {} by {}: {}",
+            hold.id,
+            hold.created_at.format("%Y-%m-%d %H:%M UTC"),
+            hold.by,
+            hold.reason
+        )
+    };
+    match command {
+        HoldCommand::Add {
+            brand,
+            incident,
+            reason,
+            by,
+        } => {
+            let target = match (brand, incident) {
+                (Some(brand), None) => HoldTarget::Brand(brand),
+                (None, Some(id)) => HoldTarget::Incident(id),
+                _ => {
+                    return Err(
+                        UsageError("give exactly one of --brand or --incident".into()).into(),
+                    );
+                }
+            };
+            let hold = store
+                .add_legal_hold(target, &reason, &by)
+                .map_err(store_usage)?;
+            println!("{}", describe(&hold));
+        }
+        HoldCommand::Release { id, by } => {
+            let hold = store.release_legal_hold(id, &by).map_err(store_usage)?;
+            println!("{}", describe(&hold));
+        }
+        HoldCommand::List { all, format } => {
+            let holds = store.legal_holds(all)?;
+            match format {
+                ListFormat::Json => println!("{}", serde_json::to_string_pretty(&holds)?),
+                ListFormat::Table => {
+                    if holds.is_empty() {
+                        println!("no legal holds{}", if all { "" } else { " active" });
+                    }
+                    for hold in &holds {
+                        println!("{}", describe(hold));
+                    }
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A refusal by the store about what the user asked (unknown id, already released,
+/// empty reason) is a usage error (exit 2), not a failure.
+fn store_usage(error: vigil_store::StoreError) -> anyhow::Error {
+    match error {
+        vigil_store::StoreError::NotFound(_)
+        | vigil_store::StoreError::Conflict(_)
+        | vigil_store::StoreError::Invalid(_) => UsageError(error.to_string()).into(),
+        other => other.into(),
+    }
+}
+
 /// `vigil privacy rotate-key --by NAME`.
 pub fn privacy(path: &Path, command: crate::cli::PrivacyCommand) -> anyhow::Result<ExitCode> {
     let config = load_config(path, false)?;

@@ -98,6 +98,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Erase(args) => commands::erase(&cli.config, args),
         Command::Privacy(command) => commands::privacy(&cli.config, command),
         Command::Export(args) => commands::export_author(&cli.config, args),
+        Command::Hold(command) => commands::hold(&cli.config, command),
         Command::Mailcatcher(args) => mailcatcher::run_forever(args),
     }
 }

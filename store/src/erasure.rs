@@ -203,7 +203,8 @@ impl Store {
     }
 
     /// Retention: removes posts published before `cutoff`, leaving tombstones, audited
-    /// as kind `retention_purge` with the count and a digest of the ids.
+    /// as kind `retention_purge` with the count and a digest of the ids. Posts under an
+    /// active legal hold ([`Store::add_legal_hold`]) are kept.
     pub fn purge_published_before(
         &self,
         cutoff: DateTime<Utc>,
@@ -214,13 +215,8 @@ impl Store {
         let cutoff_text = format_time(cutoff);
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let erased = erase_matching(
-            &tx,
-            "published_at < ?1",
-            &[&cutoff_text],
-            "retention",
-            &erased_at,
-        )?;
+        let condition = format!("published_at < ?1 AND NOT {}", crate::holds::HELD_POST);
+        let erased = erase_matching(&tx, &condition, &[&cutoff_text], "retention", &erased_at)?;
         let mut report = ErasureReport {
             seqs: erased.seqs,
             ids: erased.ids,

@@ -41,6 +41,7 @@ mod dedup;
 mod erasure;
 mod error;
 mod health;
+mod holds;
 mod incidents;
 mod outbox;
 mod posts;
@@ -67,6 +68,7 @@ pub use corrections::{
 pub use dedup::WINDOW_DAYS as NEAR_DUPLICATE_WINDOW_DAYS;
 pub use erasure::{ErasureReport, ErasureTarget};
 pub use error::{Result, StoreError};
+pub use holds::{HoldTarget, LegalHold};
 pub use posts::IngestReport;
 pub use privacy::{PSEUDONYM_KEY_FILE, PseudonymKeyRotation};
 pub use time::format_time;

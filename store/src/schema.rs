@@ -10,7 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::{Result, StoreError};
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -292,6 +292,22 @@ CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
 BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END;
 CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
 BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only'); END;
+"#;
+
+/// Version 7: legal holds. While one is active (not released), retention does not purge
+/// the posts it covers: a brand's posts, or the evidence posts of an incident.
+pub(crate) const V7: &str = r#"
+CREATE TABLE legal_holds (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    brand TEXT,
+    incident_id INTEGER REFERENCES incidents(id),
+    reason TEXT NOT NULL,
+    by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    released_at TEXT,
+    released_by TEXT,
+    CHECK ((brand IS NULL) <> (incident_id IS NULL))
+);
 "#;
 
 /// Computes the fingerprint of every post stored before version 2. They are not linked
@@ -725,7 +741,12 @@ mod tests {
                 .query_row("PRAGMA user_version", [], |row| row.get(0))
                 .unwrap();
             assert_eq!(version, SCHEMA_VERSION);
-            assert_eq!(version, 6);
+            assert!(version >= 6);
+            // Version 7 came on top: the legal holds table exists and is empty.
+            let holds: i64 = conn
+                .query_row("SELECT count(*) FROM legal_holds", [], |row| row.get(0))
+                .unwrap();
+            assert_eq!(holds, 0);
         }
         assert_eq!(store.latest_checkpoint().unwrap(), None);
         let now = Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0).unwrap();
