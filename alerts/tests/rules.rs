@@ -564,18 +564,16 @@ fn a_daily_baseline_knows_the_busy_hour() {
     }
 }
 
-/// `confirm`: a spike must also beat the same hour yesterday and last week.
-#[test]
-fn confirmation_against_yesterday_and_last_week() {
+/// A quiet baseline (one post every other hour for 8 days), 12 mentions in the last
+/// hour, and 10 at the same hour yesterday (a recurring event).
+fn recurring_event_store() -> MemStore {
     let store = MemStore::new();
-    // Quiet baseline: one post every other hour for 8 days.
     for h in (2..8 * 24).step_by(2) {
         store.add(
             "Acme",
             positive(&format!("q{h}"), t0() - hours(h) + minutes(1)),
         );
     }
-    // Now 12 mentions; yesterday at the same hour 10 (a recurring event).
     for i in 0..12 {
         store.add("Acme", negative(&format!("now{i}"), t0() - minutes(1 + i)));
     }
@@ -585,6 +583,13 @@ fn confirmation_against_yesterday_and_last_week() {
             negative(&format!("y{i}"), t0() - hours(24) - minutes(1 + i)),
         );
     }
+    store
+}
+
+/// `confirm`: a spike must also beat the same hour yesterday and last week.
+#[test]
+fn confirmation_against_yesterday_and_last_week() {
+    let store = recurring_event_store();
     let mut spike = rule("spike", RuleKind::VolumeSpike);
     spike.baseline = std::time::Duration::from_secs(7 * 86_400);
     spike.min_mentions = 5;
@@ -782,22 +787,7 @@ fn a_firing_rule_says_what_the_posts_are_about() {
 /// of its mail; the numbers are the same.
 #[test]
 fn explanations_follow_the_brand_language() {
-    let store = MemStore::new();
-    for h in (2..8 * 24).step_by(2) {
-        store.add(
-            "Acme",
-            positive(&format!("q{h}"), t0() - hours(h) + minutes(1)),
-        );
-    }
-    for i in 0..12 {
-        store.add("Acme", negative(&format!("now{i}"), t0() - minutes(1 + i)));
-    }
-    for i in 0..10 {
-        store.add(
-            "Acme",
-            negative(&format!("y{i}"), t0() - hours(24) - minutes(1 + i)),
-        );
-    }
+    let store = recurring_event_store();
     let mut keyword = with_query(rule("召回", RuleKind::Keyword), "broke");
     keyword.min_mentions = 1;
     let mut spike = rule("spike", RuleKind::VolumeSpike);
