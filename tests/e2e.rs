@@ -1221,6 +1221,8 @@ fn erasure_by_handle_finds_pseudonymized_posts_across_a_key_rotation() {
         "@Zhang_Wei",
         "--reason",
         "access and erasure request",
+        "--by",
+        "dpo",
         "--config",
         config_arg,
     ]);
@@ -1235,6 +1237,18 @@ fn erasure_by_handle_finds_pseudonymized_posts_across_a_key_rotation() {
     assert!(json.to_string().contains("kettle two"), "{json}");
     let verify = run(&["audit", "verify", "--config", config_arg]);
     assert!(verify.status.success(), "{}", stdout(&verify));
+    // Both erasures (the current and the archived pseudonym) are attributed to dpo.
+    let entries: Vec<serde_json::Value> =
+        stdout(&run(&["audit", "export", "--config", config_arg]))
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .filter(|entry: &serde_json::Value| entry["kind"] == "erasure")
+            .collect();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert!(
+        entries.iter().all(|entry| entry["actor"] == "dpo"),
+        "{entries:?}"
+    );
 }
 
 /// `vigil hold`: placed, listed, released, attributed; a bad request is exit 2.

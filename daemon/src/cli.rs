@@ -543,6 +543,9 @@ pub struct EraseArgs {
     /// Why (recorded in the audit log), e.g. "GDPR request 2026-118".
     #[arg(long)]
     pub reason: String,
+    /// Who carries out the erasure: the audit entry's actor (default `cli`).
+    #[arg(long, default_value = "cli")]
+    pub by: String,
 }
 
 #[derive(Debug, clap::Args)]

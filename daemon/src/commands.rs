@@ -1012,10 +1012,11 @@ pub(crate) fn csv_field(value: &str) -> String {
 
 pub fn erase(path: &Path, args: EraseArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(path, false)?;
-    if args.reason.trim().is_empty() {
-        return Err(
-            UsageError("--reason must say why (it is recorded in the audit log)".into()).into(),
-        );
+    if args.reason.trim().is_empty() || args.by.trim().is_empty() {
+        return Err(UsageError(
+            "--reason must say why and --by who (both are recorded in the audit log)".into(),
+        )
+        .into());
     }
     let store = context::open_store(&config)?;
     let index = context::open_index(&config)?;
@@ -1037,7 +1038,7 @@ pub fn erase(path: &Path, args: EraseArgs) -> anyhow::Result<ExitCode> {
     let mut erased = 0;
     let mut audit_seqs = Vec::new();
     for target in &targets {
-        let report = store.erase_posts(target, &args.reason, "cli")?;
+        let report = store.erase_posts(target, &args.reason, &args.by)?;
         stage.purge_erased(&store)?;
         // Copies of an erased original now point at a promoted copy.
         stage.refresh(&store, &report.relinked)?;
