@@ -639,18 +639,7 @@ fn api_label_needs_the_responder_role_and_updates_search_at_once() {
     );
     let (_, ids, _) = search_json(&config, "lovely", &[]);
     let id = ids[0].clone();
-    let mut daemon = support::Guard(
-        support::vigil()
-            .args(["run", "--config", config.to_str().unwrap()])
-            .env("T_VIEW", "viewer-secret")
-            .env("T_RESP", "responder-secret")
-            .stderr(std::fs::File::create(dir.join("daemon.log")).unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    wait_for("the API", Duration::from_secs(30), || {
-        std::net::TcpStream::connect(("127.0.0.1", api_port)).is_ok()
-    });
+    let mut daemon = support::start_api_daemon(&config, &dir.join("daemon.log"), api_port);
     let path = format!("/api/posts/{id}/label");
     let negative = r#"{"label": "negative"}"#;
     assert_eq!(http_body(api_port, "POST", &path, None, negative).0, 401);

@@ -683,19 +683,7 @@ fn api_enforces_tokens_and_roles() {
     assert!(imported.status.success(), "{}", stderr(&imported));
 
     let log = dir.join("daemon.log");
-    let log_file = std::fs::File::create(&log).unwrap();
-    let _daemon = Guard(
-        vigil()
-            .args(["run", "--config", config.to_str().unwrap()])
-            .env("T_VIEW", "viewer-secret")
-            .env("T_RESP", "responder-secret")
-            .stderr(log_file)
-            .spawn()
-            .unwrap(),
-    );
-    wait_for("the API", Duration::from_secs(30), || {
-        std::net::TcpStream::connect(("127.0.0.1", api_port)).is_ok()
-    });
+    let _daemon = start_api_daemon(&config, &log, api_port);
     assert_eq!(http(api_port, "GET", "/healthz", None).0, 200);
     assert_eq!(http(api_port, "GET", "/api/search?q=acme", None).0, 401);
     assert_eq!(

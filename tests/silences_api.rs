@@ -6,7 +6,6 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
@@ -31,23 +30,6 @@ fn config_with_tokens(dir: &Path, api_port: u16) -> PathBuf {
              [[alerts.rules]]\nname = \"recall\"\nbrand = \"Acme\"\nkind = \"keyword\"\nwindow = \"7d\"\nquery = \"recall\"\nnotify = [\"pr\"]\n"
         ),
     )
-}
-
-fn start_daemon(config: &Path, dir: &Path, api_port: u16) -> Guard {
-    let log_file = std::fs::File::create(dir.join("daemon.log")).unwrap();
-    let daemon = Guard(
-        vigil()
-            .args(["run", "--config", config.to_str().unwrap()])
-            .env("T_VIEW", "viewer-secret")
-            .env("T_RESP", "responder-secret")
-            .stderr(log_file)
-            .spawn()
-            .unwrap(),
-    );
-    wait_for("the API", Duration::from_secs(60), || {
-        std::net::TcpStream::connect(("127.0.0.1", api_port)).is_ok()
-    });
-    daemon
 }
 
 /// Sends `body` (JSON text) and returns the status and the parsed JSON answer.
@@ -107,7 +89,7 @@ fn silences_are_added_validated_listed_and_attributed_over_the_api() {
     let dir = temp.path();
     let api_port = free_port();
     let config = config_with_tokens(dir, api_port);
-    let _daemon = start_daemon(&config, dir, api_port);
+    let _daemon = start_api_daemon(&config, &dir.join("daemon.log"), api_port);
 
     let (status, listed) = call(api_port, "GET", "/api/silences", VIEWER, "");
     assert_eq!(status, 200, "{listed}");
@@ -234,7 +216,7 @@ fn an_incident_is_snoozed_and_a_silence_ended_early_over_the_api() {
     .unwrap();
     let imported = import(&config, "s", &file, &["--alerts"]);
     assert!(imported.status.success(), "{}", stderr(&imported));
-    let _daemon = start_daemon(&config, dir, api_port);
+    let _daemon = start_api_daemon(&config, &dir.join("daemon.log"), api_port);
 
     let (status, incidents) = call(api_port, "GET", "/api/incidents", VIEWER, "");
     assert_eq!(status, 200, "{incidents}");

@@ -527,10 +527,7 @@ impl AlertEngine {
                 }
             }
         }
-        let unresolved: Vec<&Incident> = incidents
-            .iter()
-            .filter(|i| i.status != IncidentStatus::Resolved)
-            .collect();
+        let unresolved: Vec<&Incident> = incidents.iter().collect();
         let silences = store
             .active_silences(now)
             .map_err(store_error("active_silences"))?;

@@ -183,36 +183,22 @@ impl Store {
         let mut first_bad = None;
         let mut expected_seq = 1i64;
         let mut prev_hash = HashChain::GENESIS.to_string();
-        {
-            let mut statement = tx.prepare(
-                "SELECT seq, at, kind, actor, payload, prev_hash, hash FROM audit_log
-                 ORDER BY seq",
-            )?;
-            let mut rows = statement.query([])?;
-            while let Some(row) = rows.next()? {
-                entries += 1;
-                if first_bad.is_some() {
-                    continue;
-                }
-                let seq: i64 = row.get(0)?;
-                let at: String = row.get(1)?;
-                let kind: String = row.get(2)?;
-                let actor: String = row.get(3)?;
-                let payload: String = row.get(4)?;
-                let stored_prev: String = row.get(5)?;
-                let stored_hash: String = row.get(6)?;
+        for_each_stored_row(&tx, |row| {
+            entries += 1;
+            if first_bad.is_none() {
                 first_bad = check_entry(
                     expected_seq,
                     &prev_hash,
-                    seq,
-                    [&at, &kind, &actor, &payload],
-                    &stored_prev,
-                    &stored_hash,
+                    row.seq,
+                    row.content(),
+                    &row.prev_hash,
+                    &row.hash,
                 );
-                expected_seq = seq + 1;
-                prev_hash = stored_hash;
+                expected_seq = row.seq + 1;
+                prev_hash = row.hash;
             }
-        }
+            Ok(())
+        })?;
         tx.commit()?;
         if let Some(problem) = &first_bad {
             tracing::warn!(seq = problem.seq, reason = %problem.reason, "audit chain broken");
@@ -223,6 +209,48 @@ impl Store {
             head_hash: prev_hash,
         })
     }
+}
+
+/// An entry's columns as the stored texts its hash covers (not parsed, so a row with
+/// an unparseable time is still judged).
+pub(crate) struct StoredRow {
+    pub seq: i64,
+    pub at: String,
+    pub kind: String,
+    pub actor: String,
+    pub payload: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl StoredRow {
+    /// `at`, `kind`, `actor`, `payload`: what [`check_entry`] hashes.
+    pub fn content(&self) -> [&str; 4] {
+        [&self.at, &self.kind, &self.actor, &self.payload]
+    }
+}
+
+/// Every stored entry in seq order, as [`StoredRow`]s: the chain checks' one read.
+pub(crate) fn for_each_stored_row(
+    conn: &Connection,
+    mut each: impl FnMut(StoredRow) -> Result<()>,
+) -> Result<()> {
+    let mut statement = conn.prepare(
+        "SELECT seq, at, kind, actor, payload, prev_hash, hash FROM audit_log ORDER BY seq",
+    )?;
+    let mut rows = statement.query([])?;
+    while let Some(row) = rows.next()? {
+        each(StoredRow {
+            seq: row.get(0)?,
+            at: row.get(1)?,
+            kind: row.get(2)?,
+            actor: row.get(3)?,
+            payload: row.get(4)?,
+            prev_hash: row.get(5)?,
+            hash: row.get(6)?,
+        })?;
+    }
+    Ok(())
 }
 
 pub(crate) fn check_entry(

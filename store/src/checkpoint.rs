@@ -310,34 +310,19 @@ fn scan_log(conn: &Connection, sizes_wanted: &[u64]) -> Result<LogScan> {
         scan.roots.insert(0, range.root());
     }
     let mut expected_seq = 1i64;
-    let mut statement = conn.prepare(
-        "SELECT seq, at, kind, actor, payload, prev_hash, hash FROM audit_log ORDER BY seq",
-    )?;
-    let mut rows = statement.query([])?;
-    while let Some(row) = rows.next()? {
+    crate::audit::for_each_stored_row(conn, |row| {
         scan.entries += 1;
-        let seq: i64 = row.get(0)?;
-        let at: String = row.get(1)?;
-        let kind: String = row.get(2)?;
-        let actor: String = row.get(3)?;
-        let payload: String = row.get(4)?;
-        let stored_prev: String = row.get(5)?;
-        let stored_hash: String = row.get(6)?;
+        let seq = row.seq;
         let problem = check_entry(
             expected_seq,
             &scan.head_hash,
             seq,
-            [&at, &kind, &actor, &payload],
-            &stored_prev,
-            &stored_hash,
+            row.content(),
+            &row.prev_hash,
+            &row.hash,
         )
         .map(|mut problem| {
-            if let Some(home) = moved_from(
-                seq,
-                &stored_prev,
-                [&at, &kind, &actor, &payload],
-                &stored_hash,
-            ) {
+            if let Some(home) = moved_from(seq, &row.prev_hash, row.content(), &row.hash) {
                 problem.reason = format!(
                     "entry {seq}: holds the content of entry {home} (entries out of order)"
                 );
@@ -352,8 +337,8 @@ fn scan_log(conn: &Connection, sizes_wanted: &[u64]) -> Result<LogScan> {
             }
             scan.first_bad.get_or_insert(problem);
         }
-        if kind == AUDIT_CHECKPOINT_KIND {
-            let note: Option<serde_json::Value> = serde_json::from_str(&payload).ok();
+        if row.kind == AUDIT_CHECKPOINT_KIND {
+            let note: Option<serde_json::Value> = serde_json::from_str(&row.payload).ok();
             scan.notes.push(CheckpointNote {
                 seq,
                 tree_size: note
@@ -364,13 +349,13 @@ fn scan_log(conn: &Connection, sizes_wanted: &[u64]) -> Result<LogScan> {
                     .and_then(|note| Some(note.get("signature")?.as_str()?.to_string())),
             });
         }
-        let leaf = match decode_hash(&stored_hash) {
+        let leaf = match decode_hash(&row.hash) {
             Some(bytes) => merkle::leaf_hash(&bytes),
             None => {
                 scan.chain_problems
                     .push(format!("entry {seq}: stored hash is not 64 hex digits"));
                 // Still a leaf, so later sizes line up; no real hash leaf-hashes to this.
-                merkle::leaf_hash(stored_hash.as_bytes())
+                merkle::leaf_hash(row.hash.as_bytes())
             }
         };
         scan.leaves.push(leaf);
@@ -380,8 +365,9 @@ fn scan_log(conn: &Connection, sizes_wanted: &[u64]) -> Result<LogScan> {
             scan.roots.insert(size, range.root());
         }
         expected_seq = seq + 1;
-        scan.head_hash = stored_hash;
-    }
+        scan.head_hash = row.hash;
+        Ok(())
+    })?;
     if unlisted > 0 {
         scan.chain_problems
             .push(format!("… and {unlisted} more broken entries"));

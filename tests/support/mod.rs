@@ -79,6 +79,25 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// `vigil run` with the API tokens the tests configure (`T_VIEW` = `viewer-secret`,
+/// `T_RESP` = `responder-secret`), stderr to `log`; returns once the API on `api_port`
+/// accepts connections.
+pub fn start_api_daemon(config: &Path, log: &Path, api_port: u16) -> Guard {
+    let daemon = Guard(
+        vigil()
+            .args(["run", "--config", config.to_str().unwrap()])
+            .env("T_VIEW", "viewer-secret")
+            .env("T_RESP", "responder-secret")
+            .stderr(std::fs::File::create(log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("the API", Duration::from_secs(60), || {
+        std::net::TcpStream::connect(("127.0.0.1", api_port)).is_ok()
+    });
+    daemon
+}
+
 /// A child process killed when dropped, so a failing test leaves nothing running.
 pub struct Guard(pub Child);
 
