@@ -35,7 +35,7 @@ pub struct Mailer {
 impl Mailer {
     /// `tls = none` talks plain SMTP (local relays, tests); `starttls` upgrades on the
     /// submission port; `tls` is implicit TLS. The password is read from the
-    /// environment variable `password_env` names, now, so a missing secret stops
+    /// environment variable or file `password_env`/`password_file` names, now, so a missing secret stops
     /// start-up rather than the first crisis mail.
     pub fn new(smtp: &SmtpConfig) -> Result<Mailer> {
         let setup_error = |reason: String| AlertsError::Smtp {
@@ -54,21 +54,20 @@ impl Mailer {
                 .map_err(|e| setup_error(e.to_string()))?,
         };
         let mut builder = builder.port(smtp.port).timeout(Some(smtp.timeout));
-        match (&smtp.username, &smtp.password_env) {
-            (Some(username), Some(variable)) => {
-                let password =
-                    vigil_config::secret_from_env(variable).map_err(AlertsError::MissingSecret)?;
+        match (&smtp.username, &smtp.password) {
+            (Some(username), Some(secret)) => {
+                let password = secret.resolve().map_err(AlertsError::MissingSecret)?;
                 builder = builder.credentials(Credentials::new(username.clone(), password));
             }
             (None, None) => {}
             (Some(_), None) => {
                 return Err(setup_error(
-                    "username is set but password_env is not".to_string(),
+                    "username is set but password_env (or password_file) is not".to_string(),
                 ));
             }
-            (None, Some(variable)) => {
+            (None, Some(secret)) => {
                 return Err(setup_error(format!(
-                    "password_env = {variable:?} is set but username is not"
+                    "a password ({secret}) is set but username is not"
                 )));
             }
         }
@@ -390,7 +389,9 @@ mod tests {
             port: 2525,
             tls: SmtpTls::None,
             username: Some("alerts".into()),
-            password_env: Some("VIGIL_TEST_SURELY_UNSET_PASSWORD".into()),
+            password: Some(vigil_config::SecretRef::env(
+                "VIGIL_TEST_SURELY_UNSET_PASSWORD",
+            )),
             from: "Vigil <alerts@example.com>".into(),
             timeout: Duration::from_secs(5),
         };

@@ -17,7 +17,8 @@
 //!
 //! A chat API that answers HTTP 200 with an error code (`errcode`, `code`) has refused
 //! the message. Rate limits, 408, 429 and 5xx are transient; other refusals are
-//! permanent. URLs and secrets come from the environment (`url_env`, `secret_env`),
+//! permanent. URLs and secrets come from the environment or files (`url_env`/`url_file`,
+//! `secret_env`/`secret_file`),
 //! read once at start-up, and are never logged: replies and errors name the channel.
 
 use std::collections::BTreeMap;
@@ -109,31 +110,32 @@ impl Webhooks {
                     problems.push(format!("{channel}: unknown kind {:?}", webhook.kind));
                     continue;
                 };
-                let url = env(&webhook.url_env).filter(|url| !url.trim().is_empty());
-                let Some(url) = url else {
-                    problems.push(format!(
-                        "{channel}: environment variable {} (url_env) is not set",
-                        webhook.url_env
-                    ));
-                    continue;
+                let url = match webhook.url.resolve_with(env) {
+                    Ok(url) if !url.trim().is_empty() => url,
+                    Ok(_) => {
+                        problems.push(format!("{channel}: the URL in {} is blank", webhook.url));
+                        continue;
+                    }
+                    Err(problem) => {
+                        problems.push(format!("{channel}: webhook URL: {problem}"));
+                        continue;
+                    }
                 };
                 match url::Url::parse(url.trim()) {
                     Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {}
                     _ => {
                         problems.push(format!(
                             "{channel}: {} does not hold an http(s) URL",
-                            webhook.url_env
+                            webhook.url
                         ));
                         continue;
                     }
                 }
-                let secret = match &webhook.secret_env {
-                    Some(name) => match env(name).filter(|secret| !secret.is_empty()) {
-                        Some(secret) => Some(secret),
-                        None => {
-                            problems.push(format!(
-                                "{channel}: environment variable {name} (secret_env) is not set"
-                            ));
+                let secret = match &webhook.secret {
+                    Some(secret) => match secret.resolve_with(env) {
+                        Ok(secret) => Some(secret),
+                        Err(problem) => {
+                            problems.push(format!("{channel}: signing secret: {problem}"));
                             continue;
                         }
                     },

@@ -19,7 +19,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use support::*;
 use vigil_alerts::{AlertEngine, Webhooks, deliver_webhooks_due};
-use vigil_config::{RuleKind, WebhookConfig};
+use vigil_config::{RuleKind, SecretRef, WebhookConfig};
 use vigil_core::{AlertStore, NotificationStatus};
 
 const SECRET: &str = "SEC-test-secret";
@@ -130,8 +130,8 @@ async fn start_server() -> (String, Hooks) {
 fn webhook(kind: &str, url_env: &str, signed: bool) -> WebhookConfig {
     WebhookConfig {
         kind: kind.into(),
-        url_env: url_env.into(),
-        secret_env: signed.then(|| "HOOK_SECRET".into()),
+        url: SecretRef::env(url_env),
+        secret: signed.then(|| SecretRef::env("HOOK_SECRET")),
     }
 }
 
@@ -351,7 +351,10 @@ fn missing_or_bad_urls_are_named_at_start() {
         .err()
         .expect("a config error")
         .to_string();
-    assert!(error.contains("NOT_SET (url_env) is not set"), "{error}");
+    assert!(
+        error.contains("webhook URL: environment variable NOT_SET is not set"),
+        "{error}"
+    );
     assert!(
         error.contains("URL_FTP does not hold an http(s) URL"),
         "{error}"

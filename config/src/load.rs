@@ -9,7 +9,7 @@ use vigil_core::{Query, Severity};
 
 use crate::reader::{Diagnostics, Span, TableReader};
 use crate::types::*;
-use crate::{ConfigError, ConfigErrors};
+use crate::{ConfigError, ConfigErrors, SecretRef};
 
 /// Reads and validates `path`. All problems come back together, in file order.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
@@ -69,12 +69,12 @@ fn read_config(
     text: &str,
 ) -> Config {
     let storage = read_storage(root, diag, base_dir);
-    let server = read_server(root, diag);
+    let server = read_server(root, diag, base_dir);
     let brands = read_brands(root, diag);
-    let sources = read_sources(root, diag);
+    let sources = read_sources(root, diag, base_dir);
     let crawler = read_crawler(root, diag);
     let classifier = read_classifier(root, diag, base_dir);
-    let (alerts, rule_refs) = read_alerts(root, diag);
+    let (alerts, rule_refs) = read_alerts(root, diag, base_dir);
     let scripts = read_scripts(root, diag, base_dir);
     let config = Config {
         path: None,
@@ -101,14 +101,63 @@ fn resolve(base_dir: &Path, path: &str) -> PathBuf {
     }
 }
 
-/// Reports a literal secret written into the file, pointing at the `*_env` form.
+/// Reports a literal secret written into the file, pointing at the `*_env` and
+/// `*_file` forms.
 fn reject_literal_secret(table: &mut TableReader, diag: &mut Diagnostics, key: &str) {
     if let Some((_, span)) = table.item(key) {
         diag.error(
             &span,
             &table.key_path(key),
-            format!("secrets are never written in the config file: put it in an environment variable and name it with {key}_env"),
+            format!("secrets are never written in the config file: put it in an environment variable and name it with {key}_env, or in a file and name it with {key}_file"),
         );
+    }
+}
+
+/// The secret `key` of a table: `{key}_env` (an environment variable) or `{key}_file`
+/// (a path, relative to the config file's folder). A literal `{key}` is an error, and
+/// so are both forms at once. `required` names what the secret is, for the message when
+/// neither form is given.
+fn secret_ref(
+    table: &mut TableReader,
+    diag: &mut Diagnostics,
+    base_dir: &Path,
+    key: &str,
+    required: Option<&str>,
+) -> Option<SecretRef> {
+    reject_literal_secret(table, diag, key);
+    let env_key = format!("{key}_env");
+    let file_key = format!("{key}_file");
+    let variable = env_name(table, diag, &env_key);
+    let file = table.string(diag, &file_key);
+    match (variable, file) {
+        (Some(_), Some((_, span))) => {
+            diag.error(
+                &span,
+                &table.key_path(&file_key),
+                format!("give either {env_key} or {file_key}, not both"),
+            );
+            None
+        }
+        (Some(variable), None) => Some(SecretRef::Env(variable)),
+        (None, Some((path, span))) => {
+            if path.trim().is_empty() {
+                diag.error(&span, &table.key_path(&file_key), "the path is empty");
+                return None;
+            }
+            Some(SecretRef::File(resolve(base_dir, &path)))
+        }
+        (None, None) => {
+            if let Some(what) = required
+                && !table.contains(&env_key)
+            {
+                diag.error(
+                    &table.span,
+                    &table.key_path(&env_key),
+                    format!("missing required key: {env_key} (the environment variable holding {what}) or {file_key} (a file holding it)"),
+                );
+            }
+            None
+        }
     }
 }
 
@@ -149,7 +198,7 @@ fn read_storage(root: &mut TableReader, diag: &mut Diagnostics, base_dir: &Path)
     config
 }
 
-fn read_server(root: &mut TableReader, diag: &mut Diagnostics) -> ServerConfig {
+fn read_server(root: &mut TableReader, diag: &mut Diagnostics, base_dir: &Path) -> ServerConfig {
     let default_listen: SocketAddr = "127.0.0.1:8080".parse().expect("valid default");
     let Some(mut t) = root.table(diag, "server") else {
         return ServerConfig {
@@ -179,20 +228,13 @@ fn read_server(root: &mut TableReader, diag: &mut Diagnostics) -> ServerConfig {
             1 => Role::Responder,
             _ => Role::Admin,
         };
-        reject_literal_secret(&mut token, diag, "token");
-        if !token.contains("token_env") {
-            diag.error(
-                &token.span,
-                &token.key_path("token_env"),
-                "missing required key (the environment variable holding the token)",
-            );
-        }
-        let token_env = env_name(&mut token, diag, "token_env").unwrap_or_default();
+        let secret = secret_ref(&mut token, diag, base_dir, "token", Some("the token"))
+            .unwrap_or_else(|| SecretRef::env(""));
         token.finish(diag);
         tokens.push(TokenConfig {
             name,
             role,
-            token_env,
+            token: secret,
         });
     }
     t.finish(diag);
@@ -235,6 +277,7 @@ fn read_brands(root: &mut TableReader, diag: &mut Diagnostics) -> Vec<(BrandConf
 fn read_sources(
     root: &mut TableReader,
     diag: &mut Diagnostics,
+    base_dir: &Path,
 ) -> Vec<(SourceConfig, Vec<(String, Span)>)> {
     let mut sources = Vec::new();
     for mut t in root.tables(diag, "sources") {
@@ -284,14 +327,12 @@ fn read_sources(
         let max_pages = t.int_in(diag, "max_pages", default_pages, 1, 1000) as u32;
         let cursor_param = t.string(diag, "cursor_param").map(|(s, _)| s);
         let identifier = t.string(diag, "identifier").map(|(s, _)| s);
-        reject_literal_secret(&mut t, diag, "password");
-        let password_env = env_name(&mut t, diag, "password_env");
-        reject_literal_secret(&mut t, diag, "token");
-        let token_env = env_name(&mut t, diag, "token_env");
+        let password = secret_ref(&mut t, diag, base_dir, "password", None);
+        let token = secret_ref(&mut t, diag, base_dir, "token", None);
         let down_after = t
             .contains("down_after")
             .then(|| t.duration_or(diag, "down_after", "1h"));
-        if password_env.is_some() != identifier.is_some() {
+        if password.is_some() != identifier.is_some() {
             diag.error(
                 &t.span,
                 &t.key_path(if identifier.is_some() {
@@ -299,7 +340,7 @@ fn read_sources(
                 } else {
                     "identifier"
                 }),
-                "an app-password session needs both `identifier` and `password_env`",
+                "an app-password session needs both `identifier` and `password_env` (or `password_file`)",
             );
         }
         if kind == SourceKind::Html && item.is_none() {
@@ -330,8 +371,8 @@ fn read_sources(
             max_pages,
             cursor_param,
             identifier,
-            password_env,
-            token_env,
+            password,
+            token,
             down_after,
         };
         sources.push((config, brands));
@@ -422,7 +463,11 @@ pub(crate) struct RuleRefs {
     path: String,
 }
 
-fn read_alerts(root: &mut TableReader, diag: &mut Diagnostics) -> (AlertsConfig, Vec<RuleRefs>) {
+fn read_alerts(
+    root: &mut TableReader,
+    diag: &mut Diagnostics,
+    base_dir: &Path,
+) -> (AlertsConfig, Vec<RuleRefs>) {
     let mut alerts = AlertsConfig {
         smtp: None,
         crisis: CrisisConfig {
@@ -450,7 +495,7 @@ fn read_alerts(root: &mut TableReader, diag: &mut Diagnostics) -> (AlertsConfig,
         .string(diag, "dashboard_url")
         .map(|(s, _)| s.trim_end_matches('/').to_string());
     if let Some(mut smtp) = t.table(diag, "smtp") {
-        alerts.smtp = Some(read_smtp(&mut smtp, diag));
+        alerts.smtp = Some(read_smtp(&mut smtp, diag, base_dir));
         smtp.finish(diag);
     }
     if let Some(mut crisis) = t.table(diag, "crisis") {
@@ -469,7 +514,9 @@ fn read_alerts(root: &mut TableReader, diag: &mut Diagnostics) -> (AlertsConfig,
     }
     let source_down_notify = t.string_list(diag, "source_down_notify");
     for mut r in t.tables(diag, "recipients") {
-        alerts.recipients.push(read_recipient(&mut r, diag));
+        alerts
+            .recipients
+            .push(read_recipient(&mut r, diag, base_dir));
         r.finish(diag);
     }
     for (name, span) in &source_down_notify {
@@ -499,7 +546,7 @@ fn read_alerts(root: &mut TableReader, diag: &mut Diagnostics) -> (AlertsConfig,
     (alerts, refs)
 }
 
-fn read_smtp(t: &mut TableReader, diag: &mut Diagnostics) -> SmtpConfig {
+fn read_smtp(t: &mut TableReader, diag: &mut Diagnostics, base_dir: &Path) -> SmtpConfig {
     let host = t
         .required_string(diag, "host")
         .map(|(h, _)| h)
@@ -516,8 +563,7 @@ fn read_smtp(t: &mut TableReader, diag: &mut Diagnostics) -> SmtpConfig {
     };
     let port = t.int_in(diag, "port", default_port, 1, 65_535) as u16;
     let username = t.string(diag, "username").map(|(u, _)| u);
-    reject_literal_secret(t, diag, "password");
-    let password_env = env_name(t, diag, "password_env");
+    let password = secret_ref(t, diag, base_dir, "password", None);
     let from = match t.required_string(diag, "from") {
         Some((from, span)) => {
             if !from.contains('@') {
@@ -539,13 +585,13 @@ fn read_smtp(t: &mut TableReader, diag: &mut Diagnostics) -> SmtpConfig {
         port,
         tls,
         username,
-        password_env,
+        password,
         from,
         timeout,
     }
 }
 
-fn read_recipient(t: &mut TableReader, diag: &mut Diagnostics) -> RecipientConfig {
+fn read_recipient(t: &mut TableReader, diag: &mut Diagnostics, base_dir: &Path) -> RecipientConfig {
     let name = t
         .required_string(diag, "name")
         .map(|(n, _)| n)
@@ -579,22 +625,11 @@ fn read_recipient(t: &mut TableReader, diag: &mut Diagnostics) -> RecipientConfi
             0,
         );
         let kind = ["json", "slack", "wecom", "dingtalk", "feishu"][kind_index].to_string();
-        reject_literal_secret(&mut w, diag, "url");
-        if !w.contains("url_env") {
-            diag.error(
-                &w.span,
-                &w.key_path("url_env"),
-                "missing required key (the environment variable holding the webhook URL)",
-            );
-        }
-        let url_env = env_name(&mut w, diag, "url_env").unwrap_or_default();
-        let secret_env = env_name(&mut w, diag, "secret_env");
+        let url = secret_ref(&mut w, diag, base_dir, "url", Some("the webhook URL"))
+            .unwrap_or_else(|| SecretRef::env(""));
+        let secret = secret_ref(&mut w, diag, base_dir, "secret", None);
         w.finish(diag);
-        webhooks.push(WebhookConfig {
-            kind,
-            url_env,
-            secret_env,
-        });
+        webhooks.push(WebhookConfig { kind, url, secret });
     }
     if emails.is_empty() && webhooks.is_empty() {
         diag.error(

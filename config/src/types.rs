@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use vigil_core::{Query, Severity};
 
+use crate::SecretRef;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The file this was loaded from (`None` for built-in defaults).
@@ -52,8 +54,8 @@ pub enum Role {
 pub struct TokenConfig {
     pub name: String,
     pub role: Role,
-    /// Environment variable holding the token; read with [`crate::secret_from_env`].
-    pub token_env: String,
+    /// Where the token is (`token_env` or `token_file`).
+    pub token: SecretRef,
 }
 
 #[derive(Debug, Clone)]
@@ -120,11 +122,11 @@ pub struct SourceConfig {
     pub cursor_param: Option<String>,
     /// `bluesky` (extension): account handle or DID for an app-password session.
     pub identifier: Option<String>,
-    /// `bluesky` (extension): environment variable holding the app password.
-    pub password_env: Option<String>,
-    /// `json`, `mastodon`, `reddit` (extension): environment variable holding a bearer
-    /// token sent as `Authorization: Bearer …`.
-    pub token_env: Option<String>,
+    /// `bluesky` (extension): the app password (`password_env` or `password_file`).
+    pub password: Option<SecretRef>,
+    /// `json`, `mastodon`, `reddit` (extension): a bearer token sent as
+    /// `Authorization: Bearer …` (`token_env` or `token_file`).
+    pub token: Option<SecretRef>,
     /// Extension: failing for longer than this raises a `source_down` incident
     /// (default `crawler.down_after`).
     pub down_after: Option<Duration>,
@@ -150,8 +152,8 @@ impl SourceConfig {
             },
             cursor_param: None,
             identifier: None,
-            password_env: None,
-            token_env: None,
+            password: None,
+            token: None,
             down_after: None,
         }
     }
@@ -243,7 +245,8 @@ pub struct SmtpConfig {
     pub port: u16,
     pub tls: SmtpTls,
     pub username: Option<String>,
-    pub password_env: Option<String>,
+    /// `password_env` or `password_file`.
+    pub password: Option<SecretRef>,
     pub from: String,
     /// Bounds each whole delivery, connect to QUIT (extension).
     pub timeout: Duration,
@@ -262,8 +265,10 @@ pub struct CrisisConfig {
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {
     pub kind: String,
-    pub url_env: String,
-    pub secret_env: Option<String>,
+    /// The webhook URL (`url_env` or `url_file`): it usually embeds a credential.
+    pub url: SecretRef,
+    /// The signing secret of signed kinds (`secret_env` or `secret_file`).
+    pub secret: Option<SecretRef>,
 }
 
 #[derive(Debug, Clone)]
@@ -396,6 +401,35 @@ pub struct ScriptConfig {
 }
 
 impl Config {
+    /// Every secret the config refers to, with the key that names it
+    /// (`server.tokens[analyst].token`, `alerts.smtp.password`, …).
+    pub fn secrets(&self) -> Vec<(String, &SecretRef)> {
+        let mut secrets = Vec::new();
+        for token in &self.server.tokens {
+            secrets.push((format!("server.tokens[{}].token", token.name), &token.token));
+        }
+        for source in &self.sources {
+            for (key, secret) in [("password", &source.password), ("token", &source.token)] {
+                if let Some(secret) = secret {
+                    secrets.push((format!("sources[{}].{key}", source.name), secret));
+                }
+            }
+        }
+        if let Some(secret) = self.alerts.smtp.as_ref().and_then(|s| s.password.as_ref()) {
+            secrets.push(("alerts.smtp.password".to_string(), secret));
+        }
+        for recipient in &self.alerts.recipients {
+            for (n, webhook) in recipient.webhooks.iter().enumerate() {
+                let key = format!("alerts.recipients[{}].webhooks[{n}]", recipient.name);
+                secrets.push((format!("{key}.url"), &webhook.url));
+                if let Some(secret) = &webhook.secret {
+                    secrets.push((format!("{key}.secret"), secret));
+                }
+            }
+        }
+        secrets
+    }
+
     pub fn brand(&self, name: &str) -> Option<&BrandConfig> {
         self.brands.iter().find(|b| b.name == name)
     }

@@ -230,7 +230,7 @@ fn bad_config_reports_every_problem_with_position() {
         "bad.toml:15:7: sources[0].url: \"ftp://example.com/feed\" is not an http(s) URL",
         "bad.toml:16:12: sources[0].interval: invalid duration \"5 minutes\": unknown unit \" minutes\" (expected a number and a unit: ms, s, m, h, d, w; e.g. \"30s\", \"7d\")",
         "bad.toml:19:19: crawler.max_concurrency: expected an integer, found a string",
-        "bad.toml:23:12: alerts.smtp.password: secrets are never written in the config file: put it in an environment variable and name it with password_env",
+        "bad.toml:23:12: alerts.smtp.password: secrets are never written in the config file: put it in an environment variable and name it with password_env, or in a file and name it with password_file",
         "bad.toml:28:29: alerts.recipients[0].emails: \"not-an-address\" is not an email address",
         "bad.toml:32:9: alerts.rules[0].brand: unknown brand \"Acne\": defined are \"Acme\"",
         "bad.toml:34:13: alerts.rules[0].threshold: 40 is not a share: expected a number above 0 and at most 1 (0.4 = 40%)",
@@ -330,4 +330,85 @@ fn mutated_configs_never_panic_and_errors_have_positions() {
             }
         }
     }
+}
+
+#[test]
+fn secrets_come_from_environment_variables_or_files() {
+    let base = Path::new("/etc/vigil");
+    let config = vigil_config::parse_str(
+        r#"
+[[server.tokens]]
+name = "analyst"
+role = "viewer"
+token_env = "VIGIL_TOKEN_ANALYST"
+[[server.tokens]]
+name = "ops"
+role = "admin"
+token_file = "secrets/ops.token"
+[alerts.smtp]
+host = "smtp.example.com"
+username = "alerts"
+password_file = "/run/secrets/smtp"
+from = "Vigil <alerts@example.com>"
+[[alerts.recipients]]
+name = "pr"
+webhooks = [{ kind = "slack", url_file = "/run/secrets/slack" }, { kind = "json", url_env = "HOOK", secret_file = "hook.key" }]
+"#,
+        Path::new("v.toml"),
+        base,
+    )
+    .expect("valid");
+    use vigil_config::SecretRef;
+    assert_eq!(
+        config.server.tokens[0].token,
+        SecretRef::env("VIGIL_TOKEN_ANALYST")
+    );
+    assert_eq!(
+        config.server.tokens[1].token,
+        SecretRef::File(base.join("secrets/ops.token"))
+    );
+    assert_eq!(
+        config.alerts.smtp.as_ref().unwrap().password,
+        Some(SecretRef::File("/run/secrets/smtp".into()))
+    );
+    let hooks = &config.alerts.recipients[0].webhooks;
+    assert_eq!(hooks[0].url, SecretRef::File("/run/secrets/slack".into()));
+    assert_eq!(
+        hooks[1].secret,
+        Some(SecretRef::File(base.join("hook.key")))
+    );
+    let keys: Vec<String> = config.secrets().into_iter().map(|(key, _)| key).collect();
+    assert_eq!(
+        keys,
+        [
+            "server.tokens[analyst].token",
+            "server.tokens[ops].token",
+            "alerts.smtp.password",
+            "alerts.recipients[pr].webhooks[0].url",
+            "alerts.recipients[pr].webhooks[1].url",
+            "alerts.recipients[pr].webhooks[1].secret",
+        ]
+    );
+
+    let both = parse(
+        "[[server.tokens]]\nname = \"a\"\nrole = \"viewer\"\ntoken_env = \"A\"\ntoken_file = \"a.token\"\n",
+    )
+    .unwrap_err();
+    assert!(
+        both.contains(
+            "5:14: server.tokens[0].token_file: give either token_env or token_file, not both"
+        ),
+        "{both}"
+    );
+    let neither = parse("[[server.tokens]]\nname = \"a\"\nrole = \"viewer\"\n").unwrap_err();
+    assert!(
+        neither.contains("server.tokens[0].token_env: missing required key: token_env (the environment variable holding the token) or token_file (a file holding it)"),
+        "{neither}"
+    );
+    let empty = parse("[[server.tokens]]\nname = \"a\"\nrole = \"viewer\"\ntoken_file = \" \"\n")
+        .unwrap_err();
+    assert!(
+        empty.contains("server.tokens[0].token_file: the path is empty"),
+        "{empty}"
+    );
 }

@@ -461,7 +461,7 @@ impl Crawler {
         })
     }
 
-    /// The `Authorization` header a source needs: a bearer token from `token_env`, or
+    /// The `Authorization` header a source needs: a bearer token (`token_env`/`token_file`), or
     /// a Bluesky app-password session (made once, reused for an hour).
     async fn authorization(&self, source: &SourceConfig) -> Result<Option<HeaderValue>> {
         let bearer = |token: &str| {
@@ -472,15 +472,14 @@ impl Crawler {
                 }
             })
         };
-        if let Some(variable) = &source.token_env {
-            let token =
-                vigil_config::secret_from_env(variable).map_err(|message| CrawlError::Config {
-                    source_name: source.name.clone(),
-                    message,
-                })?;
+        if let Some(secret) = &source.token {
+            let token = secret.resolve().map_err(|message| CrawlError::Config {
+                source_name: source.name.clone(),
+                message,
+            })?;
             return bearer(&token).map(Some);
         }
-        let (Some(identifier), Some(variable)) = (&source.identifier, &source.password_env) else {
+        let (Some(identifier), Some(secret)) = (&source.identifier, &source.password) else {
             return Ok(None);
         };
         let mut sessions = self.sessions.lock().await;
@@ -489,11 +488,10 @@ impl Crawler {
         {
             return bearer(token).map(Some);
         }
-        let password =
-            vigil_config::secret_from_env(variable).map_err(|message| CrawlError::Config {
-                source_name: source.name.clone(),
-                message,
-            })?;
+        let password = secret.resolve().map_err(|message| CrawlError::Config {
+            source_name: source.name.clone(),
+            message,
+        })?;
         let url = parse_http_url(&source.url)?;
         let session_url = url
             .join("/xrpc/com.atproto.server.createSession")

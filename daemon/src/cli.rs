@@ -34,6 +34,16 @@ pub struct Cli {
     pub command: Command,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct CheckConfigArgs {
+    /// Also print the config file as TOML (comments kept) with secrets redacted: each
+    /// `*_env`/`*_file` reference says whether it resolves, never its value, and URL
+    /// passwords and credential-like query parameters read REDACTED. The summary and
+    /// warnings then go to stderr, so stdout stays valid TOML.
+    #[arg(long)]
+    pub print: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the daemon: crawl every source on its interval, store, classify, index, alert, serve the API.
@@ -41,7 +51,7 @@ pub enum Command {
     /// Run the whole product offline on a bundled crisis scenario, with mail captured to a folder.
     Demo(DemoArgs),
     /// Validate the configuration; every problem is reported with file:line:column.
-    CheckConfig,
+    CheckConfig(CheckConfigArgs),
     /// One pass over the sources, then exit.
     Crawl(CrawlArgs),
     /// Search captured mentions with the boolean query language (`*` matches everything).

@@ -16,40 +16,24 @@ use vigil_core::{IncidentStatus, Post, Provenance, post_id, sha256_hex};
 
 use crate::UsageError;
 use crate::cli::{
-    ClassifyArgs, CrawlArgs, EraseArgs, ImportArgs, IncidentsCommand, ListFormat, SearchArgs,
-    SearchFormat,
+    CheckConfigArgs, ClassifyArgs, CrawlArgs, EraseArgs, ImportArgs, IncidentsCommand, ListFormat,
+    SearchArgs, SearchFormat,
 };
 use crate::context::{self, load_config};
 use crate::pipeline::{self, IndexStage, Services};
 
-pub fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
+pub fn check_config(path: &Path, args: CheckConfigArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(path, false)?;
     let mut warnings = Vec::new();
-    let env_vars = config
-        .server
-        .tokens
-        .iter()
-        .map(|t| t.token_env.as_str())
-        .chain(
-            config
-                .alerts
-                .smtp
-                .iter()
-                .filter_map(|s| s.password_env.as_deref()),
-        )
-        .chain(
-            config
-                .sources
-                .iter()
-                .flat_map(|s| [s.password_env.as_deref(), s.token_env.as_deref()])
-                .flatten(),
-        );
-    for variable in env_vars {
-        if let Err(problem) = vigil_config::secret_from_env(variable) {
-            warnings.push(problem);
+    for (key, secret) in config.secrets() {
+        if let Err(problem) = secret.resolve() {
+            warnings.push(format!("{key}: {problem} (needed at run time)"));
+        }
+        if let Some(problem) = secret.permission_warning() {
+            warnings.push(format!("{key}: {problem}"));
         }
     }
-    println!(
+    let summary = format!(
         "{}: ok ({} brands, {} sources, {} rules, {} scripts; data in {})",
         path.display(),
         config.brands.len(),
@@ -58,8 +42,22 @@ pub fn check_config(path: &Path) -> anyhow::Result<ExitCode> {
         config.scripts.len(),
         config.storage.data_dir.display()
     );
-    for warning in warnings {
-        println!("warning: {warning} (needed at run time)");
+    if args.print {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let base_dir = path.parent().unwrap_or(Path::new(""));
+        let printed =
+            crate::config_print::redacted(&text, base_dir, &|name| std::env::var(name).ok())?;
+        print!("{printed}");
+        eprintln!("{summary}");
+        for warning in warnings {
+            eprintln!("warning: {warning}");
+        }
+    } else {
+        println!("{summary}");
+        for warning in warnings {
+            println!("warning: {warning}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

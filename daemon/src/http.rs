@@ -113,7 +113,7 @@ pub(crate) fn authorize(
         })?;
     let mut matched = None;
     for token in tokens {
-        if let Ok(secret) = vigil_config::secret_from_env(&token.token_env)
+        if let Ok(secret) = token.token.resolve()
             && same_secret(&secret, presented)
         {
             matched = Some((token.name.clone(), token.role));

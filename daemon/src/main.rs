@@ -4,6 +4,7 @@
 mod audit_cmd;
 mod cli;
 mod commands;
+mod config_print;
 mod context;
 mod corrections;
 mod demo;
@@ -83,7 +84,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .map_err(anyhow::Error::from)
     };
     match cli.command {
-        Command::CheckConfig => commands::check_config(&cli.config),
+        Command::CheckConfig(args) => commands::check_config(&cli.config, args),
         Command::Run => runtime()?.block_on(pipeline::run_daemon(&cli.config)),
         Command::Demo(args) => runtime()?.block_on(demo::run(args)),
         Command::Crawl(args) => runtime()?.block_on(commands::crawl_once(&cli.config, args)),

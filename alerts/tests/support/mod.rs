@@ -592,7 +592,7 @@ pub fn smtp(port: u16) -> SmtpConfig {
         port,
         tls: SmtpTls::None,
         username: None,
-        password_env: None,
+        password: None,
         from: "Vigil <alerts@example.com>".into(),
         timeout: Duration::from_secs(10),
     }
