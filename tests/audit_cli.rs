@@ -291,3 +291,151 @@ fn the_python_verifier_checks_a_proof_without_vigil() {
         stderr(&foreign)
     );
 }
+
+/// Parses an export line and checks its `sha256` the way the README tells an auditor to:
+/// drop the 77-byte `,"sha256":"<hex>"}` tail, close the brace, hash.
+fn checked_record(line: &str) -> Value {
+    let value: Value = serde_json::from_str(line).unwrap();
+    let hashed = format!("{}}}", &line[..line.len() - 77]);
+    assert_eq!(
+        value["sha256"].as_str().unwrap(),
+        sha256_hex(hashed.as_bytes()),
+        "{line}"
+    );
+    value
+}
+
+#[test]
+fn audit_export_streams_posts_incidents_notifications_and_acks_with_hashes() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    let dead_smtp = free_port();
+    let config = acme_config(
+        dir,
+        "acme",
+        &format!(
+            "[alerts.smtp]\nhost = \"127.0.0.1\"\nport = {dead_smtp}\ntls = \"none\"\nfrom = \"v@x.invalid\"\n\
+             [[alerts.recipients]]\nname = \"pr\"\nemails = [\"pr@x.invalid\"]\n\
+             [[alerts.rules]]\nname = \"recall\"\nbrand = \"Acme\"\nkind = \"keyword\"\nwindow = \"7d\"\nquery = \"recall\"\nnotify = [\"pr\"]\n"
+        ),
+    );
+    let config_arg = config.to_str().unwrap();
+    let now = chrono::Utc::now();
+    let file = dir.join("posts.jsonl");
+    std::fs::write(
+        &file,
+        format!(
+            "{{\"id\": \"1\", \"published_at\": \"{now}\", \"author\": \"@pat\", \"text\": \"acme kettle recall announced, \\\"quoted\\\", comma\"}}\n\
+             {{\"id\": \"2\", \"published_at\": \"{now}\", \"text\": \"acme kettle is fine\"}}\n",
+            now = now.to_rfc3339()
+        ),
+    )
+    .unwrap();
+    let imported = import(&config, "s", &file, &["--alerts"]);
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    let ack = run(&[
+        "incidents",
+        "ack",
+        "1",
+        "--by",
+        "dana",
+        "--note",
+        "on it",
+        "--config",
+        config_arg,
+    ]);
+    assert!(ack.status.success(), "{}", stderr(&ack));
+
+    let out = audit(&config, &["export", "--by", "auditor"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    let (summary_line, records) = lines.split_last().unwrap();
+    let records: Vec<Value> = records.iter().map(|line| checked_record(line)).collect();
+    let of = |kind: &str| -> Vec<&Value> { records.iter().filter(|r| r["type"] == kind).collect() };
+    let posts = of("post");
+    assert_eq!(posts.len(), 2, "{text}");
+    assert!(
+        posts
+            .iter()
+            .any(|p| p["text"].as_str().unwrap().contains("\"quoted\", comma"))
+    );
+    for post in &posts {
+        assert_eq!(
+            post["provenance"]["content_hash"].as_str().unwrap().len(),
+            64
+        );
+        assert!(
+            post["provenance"]["fetch_url"]
+                .as_str()
+                .unwrap()
+                .starts_with("import:")
+        );
+    }
+    let incidents = of("incident");
+    assert_eq!(incidents.len(), 1, "{text}");
+    assert_eq!(incidents[0]["acknowledged_by"], "dana");
+    assert_eq!(incidents[0]["status"], "acknowledged");
+    let notifications = of("notification");
+    assert!(!notifications.is_empty(), "the first notification: {text}");
+    assert_eq!(notifications[0]["incident_id"], 1);
+    let audit_kinds: Vec<&str> = of("audit")
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "config_loaded",
+        "ingest",
+        "incident_created",
+        "incident_acknowledged",
+    ] {
+        assert!(audit_kinds.contains(&kind), "{kind} in {audit_kinds:?}");
+    }
+    // The summary covers every byte before it, and the audit log holds the same digest.
+    let summary: Value = serde_json::from_str(summary_line).unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["counts"]["post"], 2);
+    assert_eq!(summary["counts"]["incident"], 1);
+    let body = &text[..text.len() - summary_line.len() - 1];
+    assert_eq!(
+        summary["lines_sha256"].as_str().unwrap(),
+        sha256_hex(body.as_bytes())
+    );
+    let audit_only = stdout(&audit(&config, &["export", "--only", "audit"]));
+    let export_entry: Value = audit_only
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .find(|entry| entry["kind"] == "audit_export" && entry["actor"] == "auditor")
+        .expect("the export is audited under --by");
+    let payload: Value = serde_json::from_str(export_entry["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(payload["lines_sha256"], summary["lines_sha256"]);
+    assert_eq!(export_entry["seq"], summary["audit_export_seq"]);
+    assert!(
+        audit_only.lines().all(
+            |line| line.contains("\"type\":\"audit\"") || line.contains("\"type\":\"summary\"")
+        ),
+        "--only audit: {audit_only}"
+    );
+
+    // A period before anything happened has only the summary; CSV rows hash their record.
+    let empty = stdout(&audit(&config, &["export", "--to", "2020-01-01T00:00:00Z"]));
+    assert_eq!(empty.lines().count(), 1, "{empty}");
+    let csv_out = audit(
+        &config,
+        &["export", "--only", "posts,incidents", "--format", "csv"],
+    );
+    assert!(csv_out.status.success(), "{}", stderr(&csv_out));
+    let mut reader = csv::Reader::from_reader(csv_out.stdout.as_slice());
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 4, "2 posts, 1 incident, the summary");
+    for row in &rows[..3] {
+        assert_eq!(&row[3], sha256_hex(row[4].as_bytes()));
+    }
+    assert_eq!(&rows[2][0], "incident");
+    assert_eq!(&rows[3][0], "summary");
+
+    let bad = audit(&config, &["export", "--only", "tweets"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    let verify = audit(&config, &["verify"]);
+    assert!(verify.status.success(), "{}", stdout(&verify));
+}

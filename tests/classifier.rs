@@ -438,7 +438,7 @@ fn label_rescore_and_train_with_corrections() {
         "and no longer the model's"
     );
     let export = run(&[
-        "audit", "export", "--format", "jsonl", "--config", config_arg,
+        "audit", "export", "--only", "audit", "--format", "jsonl", "--config", config_arg,
     ]);
     let export = stdout(&export);
     let entry = export
@@ -512,7 +512,7 @@ fn label_rescore_and_train_with_corrections() {
         stdout(&out)
     );
     let export = run(&[
-        "audit", "export", "--format", "jsonl", "--config", config_arg,
+        "audit", "export", "--only", "audit", "--format", "jsonl", "--config", config_arg,
     ]);
     assert_eq!(
         stdout(&export).matches("\"kind\":\"rescore\"").count(),

@@ -429,7 +429,14 @@ fn audit_verify_names_the_altered_entry() {
     }
     let ok = run(&["audit", "verify", "--config", config.to_str().unwrap()]);
     assert!(ok.status.success(), "{}", stdout(&ok));
-    let export = run(&["audit", "export", "--config", config.to_str().unwrap()]);
+    let export = run(&[
+        "audit",
+        "export",
+        "--only",
+        "audit",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
     let entries: Vec<serde_json::Value> = stdout(&export)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -837,7 +844,9 @@ fn erase_removes_an_author_from_store_and_index() {
     let again = import(&config, "s", &file, &[]);
     assert!(stdout(&again).contains("0 stored"), "{}", stdout(&again));
     assert_eq!(search_json(&config, "secret", &[]).0, 5);
-    let export = stdout(&run(&["audit", "export", "--config", config_arg]));
+    let export = stdout(&run(&[
+        "audit", "export", "--only", "audit", "--config", config_arg,
+    ]));
     assert!(export.contains("\"kind\":\"erasure\""), "erasure audited");
     assert!(
         !export.contains("@alice"),
@@ -1195,7 +1204,7 @@ fn erasure_by_handle_finds_pseudonymized_posts_across_a_key_rotation() {
         csv_text.starts_with("seq,id,source,url,author"),
         "{csv_text}"
     );
-    let audit = run(&["audit", "export", "--config", config_arg]);
+    let audit = run(&["audit", "export", "--only", "audit", "--config", config_arg]);
     let audit_text = stdout(&audit);
     assert!(audit_text.contains("subject_access_export"), "{audit_text}");
     assert!(
@@ -1226,12 +1235,13 @@ fn erasure_by_handle_finds_pseudonymized_posts_across_a_key_rotation() {
     let verify = run(&["audit", "verify", "--config", config_arg]);
     assert!(verify.status.success(), "{}", stdout(&verify));
     // Both erasures (the current and the archived pseudonym) are attributed to dpo.
-    let entries: Vec<serde_json::Value> =
-        stdout(&run(&["audit", "export", "--config", config_arg]))
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .filter(|entry: &serde_json::Value| entry["kind"] == "erasure")
-            .collect();
+    let entries: Vec<serde_json::Value> = stdout(&run(&[
+        "audit", "export", "--only", "audit", "--config", config_arg,
+    ]))
+    .lines()
+    .map(|line| serde_json::from_str(line).unwrap())
+    .filter(|entry: &serde_json::Value| entry["kind"] == "erasure")
+    .collect();
     assert_eq!(entries.len(), 2, "{entries:?}");
     assert!(
         entries.iter().all(|entry| entry["actor"] == "dpo"),
@@ -1315,7 +1325,9 @@ fn legal_holds_from_the_command_line() {
     let json: serde_json::Value =
         serde_json::from_str(&stdout(&hold(&["list", "--all", "--format", "json"]))).unwrap();
     assert_eq!(json[0]["released_by"], "counsel");
-    let audit = stdout(&run(&["audit", "export", "--config", config_arg]));
+    let audit = stdout(&run(&[
+        "audit", "export", "--only", "audit", "--config", config_arg,
+    ]));
     assert!(
         audit.contains("legal_hold_placed") && audit.contains("legal_hold_released"),
         "{audit}"

@@ -475,6 +475,8 @@ fn retention_purges_old_posts_from_store_and_index() {
     let export = stdout(&run(&[
         "audit",
         "export",
+        "--only",
+        "audit",
         "--config",
         config.to_str().unwrap(),
     ]));

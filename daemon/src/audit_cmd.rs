@@ -2,7 +2,7 @@
 //! and print checkpoints, print inclusion and consistency proofs and the public key. The
 //! JSON it prints is what an outside verifier needs: every field as hashed or signed.
 
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -10,8 +10,7 @@ use chrono::Utc;
 use vigil_store::{AuditPublicKey, Checkpoint, Store, StoreError};
 
 use crate::UsageError;
-use crate::cli::{AuditCommand, ExportFormat};
-use crate::commands::csv_field;
+use crate::cli::{AuditCommand, ExportFormat, ExportKind};
 use crate::context::{self, load_config, parse_time};
 
 pub fn audit(path: &Path, command: AuditCommand) -> anyhow::Result<ExitCode> {
@@ -19,7 +18,13 @@ pub fn audit(path: &Path, command: AuditCommand) -> anyhow::Result<ExitCode> {
     let store = context::open_store(&config)?;
     match command {
         AuditCommand::Verify { public_key } => verify(&store, public_key.as_deref()),
-        AuditCommand::Export { from, to, format } => export(&store, from, to, format),
+        AuditCommand::Export {
+            from,
+            to,
+            format,
+            only,
+            by,
+        } => export(&store, (from, to), format, &only, &by),
         AuditCommand::Checkpoint { new } => {
             let checkpoint = if new {
                 Some(store.audit_checkpoint(Utc::now())?)
@@ -130,53 +135,27 @@ fn verify(store: &Store, public_key: Option<&str>) -> anyhow::Result<ExitCode> {
 
 fn export(
     store: &Store,
-    from: Option<String>,
-    to: Option<String>,
+    (from, to): (Option<String>, Option<String>),
     format: ExportFormat,
+    only: &[ExportKind],
+    by: &str,
 ) -> anyhow::Result<ExitCode> {
     let now = Utc::now();
     let (from, to) = (parse_time(&from, now)?, parse_time(&to, now)?);
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    if matches!(format, ExportFormat::Csv) {
-        writeln!(out, "seq,at,kind,actor,payload,prev_hash,hash")?;
-    }
-    let mut write_error: Option<std::io::Error> = None;
-    let exported = store.audit_entries(from, to, |entry| {
-        let written = match format {
-            ExportFormat::Jsonl => serde_json::to_writer(&mut out, entry)
-                .map_err(std::io::Error::from)
-                .and_then(|()| writeln!(out)),
-            ExportFormat::Csv => writeln!(
-                out,
-                "{},{},{},{},{},{},{}",
-                entry.seq,
-                entry.at.to_rfc3339(),
-                csv_field(&entry.kind),
-                csv_field(&entry.actor),
-                csv_field(&entry.payload),
-                entry.prev_hash,
-                entry.hash
-            ),
-        };
-        written.map_err(|error| {
-            let message = error.to_string();
-            write_error = Some(error);
-            StoreError::Invalid(format!("writing the export: {message}"))
-        })
-    });
-    if let Some(error) = write_error {
-        return Err(anyhow::Error::from(error).context("writing the audit export"));
-    }
-    let count = exported?;
-    out.flush()?;
+    let summary = crate::audit_export::write_export(store, from, to, only, format, by, &mut out)?;
     drop(out);
-    store.append_audit(
-        "audit_export",
-        "cli",
-        &serde_json::json!({ "from": from, "to": to, "entries": count }),
-    )?;
-    eprintln!("exported {count} audit entries");
+    let counts: Vec<String> = summary
+        .counts
+        .iter()
+        .map(|(kind, count)| format!("{count} {kind}"))
+        .collect();
+    eprintln!(
+        "exported {} records; lines sha256 {}",
+        counts.join(", "),
+        summary.lines_sha256
+    );
     Ok(ExitCode::SUCCESS)
 }
 

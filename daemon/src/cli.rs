@@ -429,6 +429,16 @@ pub enum ExportFormat {
     Csv,
 }
 
+/// The kinds of record `vigil audit export --only` selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportKind {
+    Audit,
+    Posts,
+    Incidents,
+    Notifications,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Recompute the hash chain and check every signed checkpoint (signature, root over
@@ -440,14 +450,26 @@ pub enum AuditCommand {
         #[arg(long, value_name = "HEX")]
         public_key: Option<String>,
     },
-    /// Stream audit entries with their hashes.
+    /// Stream the records of a period with their hashes: audit entries (config loads,
+    /// acknowledgements, resolutions, erasures, deliveries…), posts (by fetch time, with
+    /// provenance), incidents active in the period and notifications. Every record
+    /// carries `sha256` of its own JSON; a last `summary` line gives the counts and the
+    /// SHA-256 of all lines before it, which the `audit_export` audit entry records too.
     Export {
+        /// Start of the period (RFC 3339, or relative: `24h`, `7d` ago).
         #[arg(long)]
         from: Option<String>,
+        /// End of the period (exclusive).
         #[arg(long)]
         to: Option<String>,
         #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
         format: ExportFormat,
+        /// Only these kinds of record (comma-separated; default all).
+        #[arg(long, value_enum, value_delimiter = ',')]
+        only: Vec<ExportKind>,
+        /// Who is exporting (recorded in the audit log).
+        #[arg(long, default_value = "cli")]
+        by: String,
     },
     /// Print the latest signed checkpoint (Merkle tree head) as JSON, with the public key
     /// and the exact signed message.

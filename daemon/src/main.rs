@@ -2,6 +2,7 @@
 //! errors to the exit codes of SPEC.md (0 ok, 1 runtime failure, 2 bad usage or config).
 
 mod audit_cmd;
+mod audit_export;
 mod cli;
 mod commands;
 mod config_print;

@@ -8,11 +8,11 @@ use vigil_core::{EvidencePost, Incident, IncidentStatus, NewIncident, NewNotific
 use crate::time::{format_time, json_col, opt_time_col, parsed_col, time_col};
 use crate::{ALERT_ENGINE_ACTOR, Result, Store, StoreError, audit, outbox};
 
-const INCIDENT_COLUMNS: &str = "id, rule, brand, severity, status, opened_at, updated_at, \
+pub(crate) const INCIDENT_COLUMNS: &str = "id, rule, brand, severity, status, opened_at, updated_at, \
      response_deadline, acknowledged_at, acknowledged_by, resolved_at, resolved_by, note, \
      overdue, trigger_json, peak_value, evidence_json";
 
-fn incident_from_row(row: &Row<'_>) -> rusqlite::Result<Incident> {
+pub(crate) fn incident_from_row(row: &Row<'_>) -> rusqlite::Result<Incident> {
     Ok(Incident {
         id: row.get(0)?,
         rule: row.get(1)?,

@@ -40,6 +40,7 @@ mod corrections;
 mod dedup;
 mod erasure;
 mod error;
+mod export;
 mod health;
 mod holds;
 mod incidents;

@@ -9,11 +9,11 @@ use crate::posts::clamp_limit;
 use crate::time::{format_time, json_col, opt_time_col, parsed_col, time_col};
 use crate::{OUTBOX_ACTOR, Result, StoreError, audit};
 
-const NOTIFICATION_COLUMNS: &str = "id, incident_id, kind, seq, message_id, in_reply_to, \
+pub(crate) const NOTIFICATION_COLUMNS: &str = "id, incident_id, kind, seq, message_id, in_reply_to, \
      recipients, subject, body_text, body_html, status, attempts, created_at, next_attempt_at, \
      last_error, sent_at, smtp_reply, channel, payload_json";
 
-fn notification_from_row(row: &Row<'_>) -> rusqlite::Result<Notification> {
+pub(crate) fn notification_from_row(row: &Row<'_>) -> rusqlite::Result<Notification> {
     let status: NotificationStatus = parsed_col(row, 10)?;
     Ok(Notification {
         id: row.get(0)?,
