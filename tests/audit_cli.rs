@@ -439,3 +439,96 @@ fn audit_export_streams_posts_incidents_notifications_and_acks_with_hashes() {
     let verify = audit(&config, &["verify"]);
     assert!(verify.status.success(), "{}", stdout(&verify));
 }
+
+#[test]
+fn the_admin_api_streams_the_same_export_attributed_to_the_token() {
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
+    let api_port = free_port();
+    let config = acme_config(
+        dir,
+        "acme",
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:{api_port}\"\n\
+             [[server.tokens]]\nname = \"ana\"\nrole = \"viewer\"\ntoken_env = \"T_VIEW\"\n\
+             [[server.tokens]]\nname = \"pat\"\nrole = \"responder\"\ntoken_env = \"T_RESP\"\n\
+             [[server.tokens]]\nname = \"auditor-kim\"\nrole = \"admin\"\ntoken_env = \"T_ADMIN\"\n"
+        ),
+    );
+    import_posts(dir, &config, "api", 30);
+    let _daemon = start_api_daemon(&config, &dir.join("daemon.log"), api_port);
+
+    for (token, status) in [
+        (None, 401),
+        (Some("viewer-secret"), 403),
+        (Some("responder-secret"), 403),
+    ] {
+        let (got, body) = http(api_port, "GET", "/api/audit/export", token);
+        assert_eq!(got, status, "{token:?}: {body}");
+    }
+    let (status, body) = http(
+        api_port,
+        "GET",
+        "/api/audit/export?only=posts,audit",
+        Some("admin-secret"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let body = dechunk(&body);
+    let lines: Vec<&str> = body.lines().collect();
+    let records: Vec<Value> = lines[..lines.len() - 1]
+        .iter()
+        .map(|l| checked_record(l))
+        .collect();
+    assert_eq!(records.iter().filter(|r| r["type"] == "post").count(), 30);
+    let summary: Value = serde_json::from_str(lines[lines.len() - 1]).unwrap();
+    assert_eq!(summary["type"], "summary");
+    assert_eq!(summary["counts"]["post"], 30);
+    assert!(
+        summary["counts"].get("incident").is_none(),
+        "only posts and audit: {summary}"
+    );
+
+    let (status, body) = http(
+        api_port,
+        "GET",
+        "/api/audit/export?only=tweets",
+        Some("admin-secret"),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("unknown kind \\\"tweets\\\""), "{body}");
+    let (status, _) = http(
+        api_port,
+        "GET",
+        "/api/audit/export?from=yesterday-ish",
+        Some("admin-secret"),
+    );
+    assert_eq!(status, 400);
+
+    let export = stdout(&audit(&config, &["export", "--only", "audit"]));
+    let entry: Value = export
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .find(|entry| entry["kind"] == "audit_export")
+        .expect("the API export is audited");
+    assert_eq!(
+        entry["actor"], "auditor-kim",
+        "attributed to the token's name"
+    );
+    let payload: Value = serde_json::from_str(entry["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(payload["lines_sha256"], summary["lines_sha256"]);
+}
+
+/// The body of a `Transfer-Encoding: chunked` answer as the test client read it raw.
+fn dechunk(raw: &str) -> String {
+    let mut rest = raw;
+    let mut body = String::new();
+    loop {
+        let (size, after) = rest.split_once("\r\n").expect("a chunk size line");
+        let size = usize::from_str_radix(size.trim(), 16).expect("hex chunk size");
+        if size == 0 {
+            return body;
+        }
+        body.push_str(&after[..size]);
+        rest = &after[size + 2..];
+    }
+}

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Query as QueryParams, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
@@ -16,7 +16,8 @@ use vigil_index::{
     Timeline, TimelineOptions, TopTerms,
 };
 
-use crate::http::{ApiError, ApiResult, authorize};
+use crate::http::{ApiError, ApiQuery, ApiResult, ScoreBounds, authorize};
+use crate::openapi::schemas;
 use crate::pipeline::Services;
 use crate::search::SearchParams;
 
@@ -65,11 +66,20 @@ fn filter_and_range(
     let mut filter = params.to_request(now, 0).map_err(bad_request)?;
     filter.highlight = false;
     let to = filter.to.unwrap_or(now);
-    let from = filter.from.unwrap_or(to - default_span);
+    let from = match filter.from {
+        Some(from) => from,
+        None => earlier(to, default_span, "to")?,
+    };
     if from > to {
         return Err(bad_request(format!("from ({from}) is after to ({to})")));
     }
     Ok((filter, from, to))
+}
+
+/// `time - span`, or a 400 naming `field` when that is before the earliest time there is.
+fn earlier(time: DateTime<Utc>, span: Duration, field: &str) -> ApiResult<DateTime<Utc>> {
+    time.checked_sub_signed(span)
+        .ok_or_else(|| bad_request(format!("{field} ({time}) is too early")))
 }
 
 /// Runs an aggregation on the blocking pool: they read many documents.
@@ -84,15 +94,72 @@ async fn blocking<T: Send + 'static>(
         .map_err(aggregate_error)
 }
 
+/// The parameters of each endpoint, as documented: the handlers read them all from
+/// [`AggregateParams`].
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Only its description is used.
+struct TimelineParams {
+    /// Bucket width (default `day`).
+    #[param(inline)]
+    interval: Option<schemas::Interval>,
+    /// Leave near-duplicate copies out (default false: count every post).
+    originals_only: Option<bool>,
+}
+
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Only its description is used.
+struct ShareParams {
+    /// Comma-separated brands (default: every configured brand).
+    #[param(example = "Acme,Globex")]
+    brands: Option<String>,
+}
+
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Only its description is used.
+struct TopParams {
+    /// Rows (default 10; at most 1000, larger values are capped).
+    #[param(minimum = 1, format = "uint64")]
+    limit: Option<u64>,
+}
+
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Only its description is used.
+struct TopTermsParams {
+    /// Terms (default 20; at most 1000, larger values are capped).
+    #[param(minimum = 1, format = "uint64")]
+    limit: Option<u64>,
+    /// Start of the window the period is compared with (default 7 days before
+    /// `baseline_to`); same forms as `from`.
+    #[param(min_length = 1)]
+    baseline_from: Option<String>,
+    /// End of the baseline window (default `from`).
+    #[param(min_length = 1)]
+    baseline_to: Option<String>,
+}
+
 /// `GET /api/timeline`: mentions per hour or day per sentiment label with the mean
 /// score; default the last 30 days by day, or the last 48 hours by hour.
+#[utoipa::path(
+    get, path = "/api/timeline", tag = "search",
+    params(schemas::Filters, TimelineParams),
+    responses(
+        (status = 200, description = "Buckets, oldest first", body = schemas::Timeline),
+        (status = 400, description = "A bad parameter, or too many buckets", body = schemas::ErrorBody),
+    )
+)]
 pub async fn timeline(
     State(services): State<Arc<Services>>,
     headers: HeaderMap,
-    QueryParams(filters): QueryParams<SearchParams>,
-    QueryParams(params): QueryParams<AggregateParams>,
+    ApiQuery(filters): ApiQuery<SearchParams>,
+    ApiQuery(scores): ApiQuery<ScoreBounds>,
+    ApiQuery(params): ApiQuery<AggregateParams>,
 ) -> ApiResult<Json<Timeline>> {
     authorize(&services, &headers, Role::Viewer)?;
+    scores.check()?;
     let interval: Interval = params
         .interval
         .as_deref()
@@ -116,13 +183,23 @@ pub async fn timeline(
 
 /// `GET /api/share_of_voice`: each brand's mentions and share in the range (default
 /// the last 30 days).
+#[utoipa::path(
+    get, path = "/api/share_of_voice", tag = "search",
+    params(schemas::Filters, ShareParams),
+    responses(
+        (status = 200, description = "One row per brand asked about", body = Vec<schemas::BrandShare>),
+        (status = 400, description = "A bad parameter", body = schemas::ErrorBody),
+    )
+)]
 pub async fn share_of_voice(
     State(services): State<Arc<Services>>,
     headers: HeaderMap,
-    QueryParams(filters): QueryParams<SearchParams>,
-    QueryParams(params): QueryParams<AggregateParams>,
+    ApiQuery(filters): ApiQuery<SearchParams>,
+    ApiQuery(scores): ApiQuery<ScoreBounds>,
+    ApiQuery(params): ApiQuery<AggregateParams>,
 ) -> ApiResult<Json<Vec<BrandShare>>> {
     authorize(&services, &headers, Role::Viewer)?;
+    scores.check()?;
     let (mut filter, from, to) = filter_and_range(&filters, Utc::now(), Duration::days(30))?;
     (filter.from, filter.to) = (Some(from), Some(to));
     let brands: Vec<String> = match params.brands.as_deref().filter(|b| !b.trim().is_empty()) {
@@ -151,13 +228,23 @@ fn top_limit(params: &AggregateParams) -> ApiResult<usize> {
 
 /// `GET /api/top/sources`: the sources with the most matching posts in the range
 /// (default the last 30 days).
+#[utoipa::path(
+    get, path = "/api/top/sources", tag = "search",
+    params(schemas::Filters, TopParams),
+    responses(
+        (status = 200, description = "Sources, most posts first", body = Vec<schemas::SourceStats>),
+        (status = 400, description = "A bad parameter", body = schemas::ErrorBody),
+    )
+)]
 pub async fn top_sources(
     State(services): State<Arc<Services>>,
     headers: HeaderMap,
-    QueryParams(filters): QueryParams<SearchParams>,
-    QueryParams(params): QueryParams<AggregateParams>,
+    ApiQuery(filters): ApiQuery<SearchParams>,
+    ApiQuery(scores): ApiQuery<ScoreBounds>,
+    ApiQuery(params): ApiQuery<AggregateParams>,
 ) -> ApiResult<Json<Vec<SourceStats>>> {
     authorize(&services, &headers, Role::Viewer)?;
+    scores.check()?;
     let limit = top_limit(&params)?;
     let (mut filter, from, to) = filter_and_range(&filters, Utc::now(), Duration::days(30))?;
     (filter.from, filter.to) = (Some(from), Some(to));
@@ -167,13 +254,23 @@ pub async fn top_sources(
 
 /// `GET /api/top/authors`: the authors with the most reach in the range (default the
 /// last 30 days).
+#[utoipa::path(
+    get, path = "/api/top/authors", tag = "search",
+    params(schemas::Filters, TopParams),
+    responses(
+        (status = 200, description = "Authors, most reach first", body = Vec<schemas::AuthorStats>),
+        (status = 400, description = "A bad parameter", body = schemas::ErrorBody),
+    )
+)]
 pub async fn top_authors(
     State(services): State<Arc<Services>>,
     headers: HeaderMap,
-    QueryParams(filters): QueryParams<SearchParams>,
-    QueryParams(params): QueryParams<AggregateParams>,
+    ApiQuery(filters): ApiQuery<SearchParams>,
+    ApiQuery(scores): ApiQuery<ScoreBounds>,
+    ApiQuery(params): ApiQuery<AggregateParams>,
 ) -> ApiResult<Json<Vec<AuthorStats>>> {
     authorize(&services, &headers, Role::Viewer)?;
+    scores.check()?;
     let limit = top_limit(&params)?;
     let (mut filter, from, to) = filter_and_range(&filters, Utc::now(), Duration::days(30))?;
     (filter.from, filter.to) = (Some(from), Some(to));
@@ -183,13 +280,23 @@ pub async fn top_authors(
 
 /// `GET /api/top/terms`: terms over-represented in `[from, to)` (default the last 24
 /// hours) against `[baseline_from, baseline_to)` (default the 7 days before `from`).
+#[utoipa::path(
+    get, path = "/api/top/terms", tag = "search",
+    params(schemas::Filters, TopTermsParams),
+    responses(
+        (status = 200, description = "The windows and their terms", body = schemas::TopTerms),
+        (status = 400, description = "A bad parameter", body = schemas::ErrorBody),
+    )
+)]
 pub async fn top_terms(
     State(services): State<Arc<Services>>,
     headers: HeaderMap,
-    QueryParams(filters): QueryParams<SearchParams>,
-    QueryParams(params): QueryParams<AggregateParams>,
+    ApiQuery(filters): ApiQuery<SearchParams>,
+    ApiQuery(scores): ApiQuery<ScoreBounds>,
+    ApiQuery(params): ApiQuery<AggregateParams>,
 ) -> ApiResult<Json<TopTerms>> {
     authorize(&services, &headers, Role::Viewer)?;
+    scores.check()?;
     let limit = match params.limit {
         None => 20,
         Some(_) => top_limit(&params)?,
@@ -208,8 +315,10 @@ pub async fn top_terms(
             .transpose()
     };
     let baseline_to = time(&params.baseline_to, "baseline_to")?.unwrap_or(from);
-    let baseline_from =
-        time(&params.baseline_from, "baseline_from")?.unwrap_or(baseline_to - Duration::days(7));
+    let baseline_from = match time(&params.baseline_from, "baseline_from")? {
+        Some(baseline_from) => baseline_from,
+        None => earlier(baseline_to, Duration::days(7), "baseline_to")?,
+    };
     let terms = blocking(&services, move |index| {
         index.top_terms(&filter, from, to, baseline_from, baseline_to, limit)
     })

@@ -1,6 +1,7 @@
 //! `vigil`: the binary. Parses the command line, wires the stage crates together and maps
 //! errors to the exit codes of SPEC.md (0 ok, 1 runtime failure, 2 bad usage or config).
 
+mod admin_api;
 mod audit_cmd;
 mod audit_export;
 mod cli;
@@ -14,6 +15,7 @@ mod health;
 mod http;
 mod insights;
 mod mailcatcher;
+mod openapi;
 mod pipeline;
 mod search;
 mod sentiment_eval;

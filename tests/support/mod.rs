@@ -80,7 +80,7 @@ pub fn free_port() -> u16 {
 }
 
 /// `vigil run` with the API tokens the tests configure (`T_VIEW` = `viewer-secret`,
-/// `T_RESP` = `responder-secret`), stderr to `log`; returns once the API on `api_port`
+/// `T_RESP` = `responder-secret`, `T_ADMIN` = `admin-secret`), stderr to `log`; returns once the API on `api_port`
 /// accepts connections.
 pub fn start_api_daemon(config: &Path, log: &Path, api_port: u16) -> Guard {
     let daemon = Guard(
@@ -88,6 +88,7 @@ pub fn start_api_daemon(config: &Path, log: &Path, api_port: u16) -> Guard {
             .args(["run", "--config", config.to_str().unwrap()])
             .env("T_VIEW", "viewer-secret")
             .env("T_RESP", "responder-secret")
+            .env("T_ADMIN", "admin-secret")
             .stderr(std::fs::File::create(log).unwrap())
             .spawn()
             .unwrap(),
