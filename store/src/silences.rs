@@ -35,6 +35,14 @@ impl Store {
                 format_time(silence.starts_at)
             )));
         }
+        // Stored times are RFC 3339 text, which has four-digit years: a silence ending
+        // after 9999 would be written as `+10000-…` and never read back.
+        if chrono::Datelike::year(&silence.ends_at) > 9999 {
+            return Err(StoreError::Invalid(format!(
+                "a silence must end before the year 10000 ({} is too far)",
+                silence.ends_at.to_rfc3339()
+            )));
+        }
         let now = self.now();
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;

@@ -688,6 +688,15 @@ fn silences_are_checked_stored_listed_and_audited() {
         store.add_silence(silence(Some(999), at(10, 0, 0), at(11, 0, 0))),
         Err(StoreError::NotFound(_))
     ));
+    // Ten thousand years out cannot be stored as RFC 3339 text: refused, not a 500.
+    let far = chrono::DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+        + chrono::Duration::days(2);
+    match store.add_silence(silence(None, at(10, 0, 0), far)) {
+        Err(StoreError::Invalid(message)) => assert!(message.contains("year 10000"), "{message}"),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
     let snooze = store
         .add_silence(silence(Some(incident.id), at(10, 0, 0), at(12, 0, 0)))
         .unwrap();
