@@ -449,10 +449,8 @@ fn the_admin_api_streams_the_same_export_attributed_to_the_token() {
         dir,
         "acme",
         &format!(
-            "[server]\nlisten = \"127.0.0.1:{api_port}\"\n\
-             [[server.tokens]]\nname = \"ana\"\nrole = \"viewer\"\ntoken_env = \"T_VIEW\"\n\
-             [[server.tokens]]\nname = \"pat\"\nrole = \"responder\"\ntoken_env = \"T_RESP\"\n\
-             [[server.tokens]]\nname = \"auditor-kim\"\nrole = \"admin\"\ntoken_env = \"T_ADMIN\"\n"
+            "{}[[server.tokens]]\nname = \"auditor-kim\"\nrole = \"admin\"\ntoken_env = \"T_ADMIN\"\n",
+            api_server(api_port)
         ),
     );
     import_posts(dir, &config, "api", 30);

@@ -7,7 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use support::{
-    acme_config, free_port, http, http_body, import, run, search_json, stderr, stdout, wait_for,
+    acme_config, api_server, free_port, http, http_body, import, run, search_json, stderr, stdout,
+    wait_for,
 };
 
 /// Texts the lexicon gets right or wrong for sure (the tests name `--backend lexicon`:
@@ -624,15 +625,7 @@ fn api_label_needs_the_responder_role_and_updates_search_at_once() {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path();
     let api_port = free_port();
-    let config = acme_config(
-        dir,
-        "acme",
-        &format!(
-            "[server]\nlisten = \"127.0.0.1:{api_port}\"\n\
-             [[server.tokens]]\nname = \"ana\"\nrole = \"viewer\"\ntoken_env = \"T_VIEW\"\n\
-             [[server.tokens]]\nname = \"pat\"\nrole = \"responder\"\ntoken_env = \"T_RESP\"\n"
-        ),
-    );
+    let config = acme_config(dir, "acme", &api_server(api_port));
     import_posts(
         &config,
         &["acme kettle works fine", "acme kettle is lovely"],

@@ -14,11 +14,23 @@ use crate::posts::{POST_COLUMNS, post_from_row};
 use crate::time::format_time;
 use crate::{Result, Store};
 
-fn bounds(
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
-) -> (Option<String>, Option<String>) {
-    (from.map(format_time), to.map(format_time))
+/// Runs `SELECT {columns} FROM {table} WHERE {condition} ORDER BY {order}` with the
+/// period's bounds as `?1`/`?2`, handing each row to `each`; returns the count.
+fn stream<T>(
+    store: &Store,
+    sql: &str,
+    (from, to): (Option<DateTime<Utc>>, Option<DateTime<Utc>>),
+    row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    mut each: impl FnMut(&T) -> Result<()>,
+) -> Result<u64> {
+    let conn = store.conn();
+    let mut statement = conn.prepare(sql)?;
+    let mut count = 0;
+    for item in statement.query_map(params![from.map(format_time), to.map(format_time)], row)? {
+        each(&item?)?;
+        count += 1;
+    }
+    Ok(count)
 }
 
 impl Store {
@@ -29,22 +41,14 @@ impl Store {
         &self,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
-        mut each: impl FnMut(&StoredPost) -> Result<()>,
+        each: impl FnMut(&StoredPost) -> Result<()>,
     ) -> Result<u64> {
-        let conn = self.conn();
         let sql = format!(
             "SELECT {POST_COLUMNS} FROM posts
              WHERE (?1 IS NULL OR fetched_at >= ?1) AND (?2 IS NULL OR fetched_at < ?2)
              ORDER BY seq"
         );
-        let mut statement = conn.prepare(&sql)?;
-        let (from, to) = bounds(from, to);
-        let mut count = 0;
-        for post in statement.query_map(params![from, to], post_from_row)? {
-            each(&post?)?;
-            count += 1;
-        }
-        Ok(count)
+        stream(self, &sql, (from, to), post_from_row, each)
     }
 
     /// Incidents active in the period: opened before `to` and last changed at or after
@@ -54,22 +58,14 @@ impl Store {
         &self,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
-        mut each: impl FnMut(&Incident) -> Result<()>,
+        each: impl FnMut(&Incident) -> Result<()>,
     ) -> Result<u64> {
-        let conn = self.conn();
         let sql = format!(
             "SELECT {INCIDENT_COLUMNS} FROM incidents
              WHERE (?1 IS NULL OR updated_at >= ?1) AND (?2 IS NULL OR opened_at < ?2)
              ORDER BY id"
         );
-        let mut statement = conn.prepare(&sql)?;
-        let (from, to) = bounds(from, to);
-        let mut count = 0;
-        for incident in statement.query_map(params![from, to], incident_from_row)? {
-            each(&incident?)?;
-            count += 1;
-        }
-        Ok(count)
+        stream(self, &sql, (from, to), incident_from_row, each)
     }
 
     /// Notifications with `from <= created_at < to`, in id order, with their delivery
@@ -78,21 +74,13 @@ impl Store {
         &self,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
-        mut each: impl FnMut(&Notification) -> Result<()>,
+        each: impl FnMut(&Notification) -> Result<()>,
     ) -> Result<u64> {
-        let conn = self.conn();
         let sql = format!(
             "SELECT {NOTIFICATION_COLUMNS} FROM notifications
              WHERE (?1 IS NULL OR created_at >= ?1) AND (?2 IS NULL OR created_at < ?2)
              ORDER BY id"
         );
-        let mut statement = conn.prepare(&sql)?;
-        let (from, to) = bounds(from, to);
-        let mut count = 0;
-        for notification in statement.query_map(params![from, to], notification_from_row)? {
-            each(&notification?)?;
-            count += 1;
-        }
-        Ok(count)
+        stream(self, &sql, (from, to), notification_from_row, each)
     }
 }

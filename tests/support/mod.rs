@@ -79,6 +79,17 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The `[server]` table the API tests share: `listen` on `api_port` and two tokens,
+/// `ana` (viewer, `T_VIEW`) and `pat` (responder, `T_RESP`); more `[[server.tokens]]`
+/// may follow.
+pub fn api_server(api_port: u16) -> String {
+    format!(
+        "[server]\nlisten = \"127.0.0.1:{api_port}\"\n\
+         [[server.tokens]]\nname = \"ana\"\nrole = \"viewer\"\ntoken_env = \"T_VIEW\"\n\
+         [[server.tokens]]\nname = \"pat\"\nrole = \"responder\"\ntoken_env = \"T_RESP\"\n"
+    )
+}
+
 /// `vigil run` with the API tokens the tests configure (`T_VIEW` = `viewer-secret`,
 /// `T_RESP` = `responder-secret`, `T_ADMIN` = `admin-secret`), stderr to `log`; returns once the API on `api_port`
 /// accepts connections.
