@@ -365,6 +365,7 @@ fn stored_post(number: usize, mention: &Mention, day_start: DateTime<Utc>) -> Po
             http_status: Some(200),
             content_hash: sha256_hex(&external_id),
             extraction: "test".into(),
+            raw_sha256: None,
         },
         sentiment,
         engagement: Default::default(),

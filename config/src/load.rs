@@ -332,6 +332,7 @@ fn read_sources(
         let down_after = t
             .contains("down_after")
             .then(|| t.duration_or(diag, "down_after", "1h"));
+        let keep_raw = t.bool_or(diag, "keep_raw", false);
         if password.is_some() != identifier.is_some() {
             diag.error(
                 &t.span,
@@ -374,6 +375,7 @@ fn read_sources(
             password,
             token,
             down_after,
+            keep_raw,
         };
         sources.push((config, brands));
     }

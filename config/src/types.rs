@@ -130,6 +130,9 @@ pub struct SourceConfig {
     /// Extension: failing for longer than this raises a `source_down` incident
     /// (default `crawler.down_after`).
     pub down_after: Option<Duration>,
+    /// Extension: keep each fetched page's raw bytes (zstd-compressed, with their
+    /// SHA-256) beside the posts extracted from it (default false).
+    pub keep_raw: bool,
 }
 
 impl SourceConfig {
@@ -155,6 +158,7 @@ impl SourceConfig {
             password: None,
             token: None,
             down_after: None,
+            keep_raw: false,
         }
     }
 }

@@ -412,3 +412,28 @@ webhooks = [{ kind = "slack", url_file = "/run/secrets/slack" }, { kind = "json"
         "{empty}"
     );
 }
+
+#[test]
+fn keep_raw_is_read_per_source_and_defaults_to_off() {
+    let sources = "[[brands]]\nname = \"Acme\"\nquery = \"acme\"\n\
+        [[sources]]\nname = \"plain\"\nkind = \"rss\"\nurl = \"https://a.example/feed\"\n\
+        [[sources]]\nname = \"kept\"\nkind = \"rss\"\nurl = \"https://b.example/feed\"\nkeep_raw = true\n";
+    let config = parse(sources).unwrap();
+    let keep_raw: Vec<(&str, bool)> = config
+        .sources
+        .iter()
+        .map(|source| (source.name.as_str(), source.keep_raw))
+        .collect();
+    assert_eq!(keep_raw, [("plain", false), ("kept", true)]);
+    assert!(
+        !vigil_config::SourceConfig::new("x", vigil_config::SourceKind::Rss, "https://x").keep_raw
+    );
+
+    let errors = parse(&sources.replace("keep_raw = true", "keep_raw = \"yes\"")).unwrap_err();
+    assert!(
+        errors.contains("sources[1].keep_raw: expected true or false, found"),
+        "{errors}"
+    );
+    let typo = parse(&sources.replace("keep_raw", "keep_rwa")).unwrap_err();
+    assert!(typo.contains("keep_raw"), "did you mean: {typo}");
+}

@@ -11,6 +11,8 @@
 //!   [`Clock`] makes time injectable so a 24-hour incident can be tested in milliseconds.
 //! - [`simhash`] fingerprints a post's normalised text so the store can link
 //!   near-duplicate copies to their original ([`hamming`], [`NEAR_DUPLICATE_DISTANCE`]).
+//! - [`RawCapture`] is the exact body of a fetched page, kept for `keep_raw` sources and
+//!   named by its SHA-256 in each post's [`Provenance::raw_sha256`].
 
 mod alerting;
 mod clock;
@@ -20,6 +22,7 @@ pub mod merkle;
 mod post;
 pub mod privacy;
 pub mod query;
+mod raw;
 mod sentiment;
 mod simhash;
 pub mod text;
@@ -37,6 +40,7 @@ pub use error::{CoreError, Result};
 pub use hash::{HashChain, sha256_hex};
 pub use post::{Engagement, Post, Provenance, SourceCheckpoint, StoredPost, post_id};
 pub use query::{Query, QueryError};
+pub use raw::RawCapture;
 pub use sentiment::{Classifier, Label, Sentiment};
 pub use simhash::{MIN_TEXT_WEIGHT, NEAR_DUPLICATE_DISTANCE, hamming, simhash, simhash_bands};
 pub use urls::{canonical_url, site_key, site_keys, site_keys_of_host};

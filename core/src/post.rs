@@ -86,6 +86,11 @@ pub struct Provenance {
     pub content_hash: String,
     /// The extraction that produced the post, e.g. `rss:atom/entry` or `import:jsonl`.
     pub extraction: String,
+    /// SHA-256 (hex) of the [`RawCapture`](crate::RawCapture) of the page the post was
+    /// extracted from, for sources that keep raw captures (`keep_raw`); `None` otherwise,
+    /// and once the capture is erased.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_sha256: Option<String>,
 }
 
 /// A post as held by the store: `seq` is the store's insertion order, the watermark

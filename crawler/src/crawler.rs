@@ -15,11 +15,14 @@ use tokio::time::Instant;
 use tracing::{debug, warn};
 use url::Url;
 use vigil_config::{BrandConfig, CrawlerConfig, SourceConfig};
-use vigil_core::{Post, SourceCheckpoint};
+use vigil_core::{Post, RawCapture, SourceCheckpoint};
 
 use crate::extract::Extractor;
 use crate::robots::{MAX_ROBOTS_BYTES, RobotsRules, product_token};
 use crate::{BrandMatcher, CrawlError, Page, PageContext, Result, platforms, ssrf};
+
+mod recheck;
+pub use recheck::{RecheckOutcome, RecheckPost};
 
 /// How long a fetched robots.txt is trusted (RFC 9309 suggests at most 24 hours).
 const ROBOTS_TTL: Duration = Duration::from_secs(24 * 60 * 60);
@@ -53,6 +56,9 @@ pub struct CrawlOutcome {
     pub unmatched: usize,
     /// Recoverable problems (bytes replaced, items salvaged, dates clamped).
     pub warnings: Vec<String>,
+    /// For a source with `keep_raw`: the bodies of the pages `posts` came from, one per
+    /// page, each named by the posts' `provenance.raw_sha256`. Always empty otherwise.
+    pub raw_captures: Vec<RawCapture>,
 }
 
 /// Fetches and parses sources politely. `Send + Sync`: share one behind an `Arc` so
@@ -265,6 +271,15 @@ impl Crawler {
                 posts.push(post);
             }
         }
+        // Only pages that gave a matched post are worth keeping.
+        let mut raw_captures = run.captures;
+        if !raw_captures.is_empty() {
+            let referenced: HashSet<&str> = posts
+                .iter()
+                .filter_map(|post| post.provenance.raw_sha256.as_deref())
+                .collect();
+            raw_captures.retain(|capture| referenced.contains(capture.sha256.as_str()));
+        }
         if let Some((etag, last_modified)) = run.validators {
             // A 304 may omit the validators; the ones we sent are still current.
             if etag.is_some() || !not_modified {
@@ -299,6 +314,7 @@ impl Crawler {
             items_seen,
             unmatched,
             warnings: run.warnings,
+            raw_captures,
         })
     }
 
@@ -342,10 +358,23 @@ impl Crawler {
             };
             run.warnings.extend(page.warnings);
             let reached = until.is_some_and(|u| page.posts.iter().any(|p| p.published_at <= u));
+            let mut added = false;
             for post in page.posts {
                 if run.seen.insert(post.id.clone()) {
                     run.posts.push(post);
+                    added = true;
                 }
+            }
+            // A page whose posts all came earlier in the run (an identical page, or a
+            // listing that shifted) is named by none of the run's posts.
+            if let Some(capture) = fetched.capture
+                && added
+                && !run
+                    .captures
+                    .iter()
+                    .any(|kept| kept.sha256 == capture.sha256)
+            {
+                run.captures.push(capture);
             }
             run.visited.insert(url.to_string());
             let next = page
@@ -410,6 +439,7 @@ impl Crawler {
                 etag: fetched.etag,
                 last_modified: fetched.last_modified,
                 page: None,
+                capture: None,
             });
         }
         if !(200..300).contains(&fetched.status) {
@@ -434,9 +464,10 @@ impl Crawler {
         let extractor = walker.extractor.clone();
         let matcher = Arc::clone(&self.matcher);
         let source_brands = walker.source.brands.clone();
+        let keep_raw = walker.source.keep_raw;
         // Parsing a multi-megabyte document and matching brands over its posts is CPU
         // work: keep it off the async workers.
-        let page = tokio::task::spawn_blocking(move || {
+        let (page, capture) = tokio::task::spawn_blocking(move || {
             let context = PageContext {
                 source: &source_name,
                 fetch_url: &final_url,
@@ -447,7 +478,23 @@ impl Crawler {
             for post in &mut page.posts {
                 post.brands = matcher.brands_listed(&source_brands, post);
             }
-            Ok::<_, CrawlError>(page)
+            // The body as received (content-decoded, not charset-decoded): what the
+            // posts' provenance points at. Without keep_raw it is dropped here as before.
+            let capture = keep_raw.then(|| {
+                let capture = RawCapture::new(
+                    source_name,
+                    final_url,
+                    fetched_at,
+                    status,
+                    content_type,
+                    body,
+                );
+                for post in &mut page.posts {
+                    post.provenance.raw_sha256 = Some(capture.sha256.clone());
+                }
+                capture
+            });
+            Ok::<_, CrawlError>((page, capture))
         })
         .await
         .map_err(|error| CrawlError::Internal {
@@ -458,6 +505,7 @@ impl Crawler {
             etag: fetched.etag,
             last_modified: fetched.last_modified,
             page: Some(page),
+            capture,
         })
     }
 
@@ -848,6 +896,8 @@ struct Run {
     seen: HashSet<String>,
     visited: HashSet<String>,
     warnings: Vec<String>,
+    /// `keep_raw`: the pages `posts` came from, each once.
+    captures: Vec<RawCapture>,
 }
 
 /// How a walk along `next` links ended.
@@ -868,6 +918,8 @@ struct FetchedPage {
     last_modified: Option<String>,
     /// None for 304 Not Modified.
     page: Option<Page>,
+    /// The page's raw body, for a source with `keep_raw`.
+    capture: Option<RawCapture>,
 }
 
 /// Crawler-owned pagination state, kept as JSON in [`SourceCheckpoint::cursor`].

@@ -252,6 +252,7 @@ fn entry_to_post(entry: &Entry, context: &EntryContext<'_>, published_at: DateTi
             http_status: context.http_status,
             content_hash,
             extraction: context.extraction.to_string(),
+            raw_sha256: None,
         },
         sentiment: None,
         engagement: Default::default(),

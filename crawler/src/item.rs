@@ -112,6 +112,7 @@ pub fn finish_items(
                 http_status: context.http_status,
                 content_hash,
                 extraction: extraction.to_string(),
+                raw_sha256: None,
             },
             sentiment: None,
             engagement: item.engagement,

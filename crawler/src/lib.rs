@@ -40,7 +40,7 @@ mod repair;
 mod robots;
 mod ssrf;
 
-pub use crawler::{CrawlOutcome, Crawler, failed_checkpoint};
+pub use crawler::{CrawlOutcome, Crawler, RecheckOutcome, RecheckPost, failed_checkpoint};
 pub use dates::{epoch, parse_date};
 pub use decode::decode_body;
 pub use error::{CrawlError, Result};

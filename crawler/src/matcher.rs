@@ -96,6 +96,7 @@ mod tests {
                 http_status: Some(200),
                 content_hash: String::new(),
                 extraction: "test".into(),
+                raw_sha256: None,
             },
             sentiment: None,
             engagement: Default::default(),

@@ -103,7 +103,32 @@ fn verify(store: &Store, public_key: Option<&str>) -> anyhow::Result<ExitCode> {
         })
         .transpose()?;
     let report = store.verify_audit_full(trusted.as_ref())?;
-    if report.is_intact() {
+    // Raw captures (`keep_raw`) are checked too: each decompressed and re-hashed.
+    let captures = store.verify_raw_captures()?;
+    let captures_line = match captures.captures {
+        0 => String::new(),
+        n => format!(
+            "; {n} raw captures ({} bytes, {} stored) {}",
+            captures.bytes,
+            captures.stored_bytes,
+            if captures.is_intact() {
+                "verified"
+            } else {
+                "with PROBLEMS"
+            }
+        ),
+    };
+    if !captures.is_intact() {
+        println!(
+            "raw captures DAMAGED: {} of {} captures",
+            captures.problems.len(),
+            captures.captures
+        );
+        for problem in &captures.problems {
+            println!("  - {problem}");
+        }
+    }
+    if report.is_intact() && captures.is_intact() {
         let checkpoints = match (&report.latest_checkpoint, &report.trusted_key_id) {
             (None, _) => "no signed checkpoints yet".to_string(),
             (Some(latest), key_id) => format!(
@@ -115,10 +140,13 @@ fn verify(store: &Store, public_key: Option<&str>) -> anyhow::Result<ExitCode> {
             ),
         };
         println!(
-            "audit log intact: {} entries, hash chain verified; {checkpoints}",
+            "audit log intact: {} entries, hash chain verified; {checkpoints}{captures_line}",
             report.entries
         );
         return Ok(ExitCode::SUCCESS);
+    }
+    if report.is_intact() {
+        return Ok(ExitCode::from(1));
     }
     match &report.first_bad {
         Some(problem) => println!(

@@ -89,6 +89,10 @@ pub enum Command {
     /// PIPL): their posts with provenance and sentiment, as JSON Lines or CSV on stdout.
     /// Audited (with a hash of the handle, not the handle).
     Export(ExportArgs),
+    /// The raw bytes of the page a post was captured from (sources with `keep_raw`), to
+    /// stdout or --out FILE; its SHA-256, URL, fetch time, type and size go to stderr.
+    /// Exits 1 when the post has no capture.
+    Raw(RawArgs),
     /// A local SMTP server that writes every message it receives to a folder as .eml
     /// (what the demo uses; handy for trying alert rules without a real mail server).
     Mailcatcher(MailcatcherArgs),
@@ -578,6 +582,15 @@ pub struct EraseArgs {
     /// Who carries out the erasure: the audit entry's actor (default `cli`).
     #[arg(long, default_value = "cli")]
     pub by: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RawArgs {
+    /// The post's id (as `vigil search --format json` shows it).
+    pub post_id: String,
+    /// Write the bytes to this file instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -33,6 +33,19 @@ pub fn check_config(path: &Path, args: CheckConfigArgs) -> anyhow::Result<ExitCo
             warnings.push(format!("{key}: {problem}"));
         }
     }
+    let privacy = config.storage.redact_pii || config.storage.pseudonymize_authors;
+    for source in config
+        .sources
+        .iter()
+        .filter(|source| source.keep_raw && privacy)
+    {
+        warnings.push(format!(
+            "sources[{}].keep_raw: raw captures keep the pages as fetched, with the e-mail \
+             addresses, phone numbers and handles that redact_pii / pseudonymize_authors \
+             take out of the stored posts (only `vigil raw` reads them; erasure removes them)",
+            source.name
+        ));
+    }
     let summary = format!(
         "{}: ok ({} brands, {} sources, {} rules, {} scripts; data in {})",
         path.display(),
@@ -90,6 +103,7 @@ pub async fn crawl_once(path: &Path, args: CrawlArgs) -> anyhow::Result<ExitCode
                         &services,
                         index_stage.as_mut(),
                         &outcome.posts,
+                        &outcome.raw_captures,
                         Some(&outcome.checkpoint),
                         "crawler",
                     )
@@ -297,6 +311,7 @@ fn import_post(
             http_status: None,
             content_hash,
             extraction: "import:jsonl".into(),
+            raw_sha256: None,
         },
         sentiment: None,
         engagement: parsed.engagement,

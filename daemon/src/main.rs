@@ -17,6 +17,7 @@ mod insights;
 mod mailcatcher;
 mod openapi;
 mod pipeline;
+mod raw_cmd;
 mod search;
 mod sentiment_eval;
 mod train;
@@ -103,6 +104,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Privacy(command) => commands::privacy(&cli.config, command),
         Command::Export(args) => commands::export_author(&cli.config, args),
         Command::Hold(command) => commands::hold(&cli.config, command),
+        Command::Raw(args) => raw_cmd::raw(&cli.config, args),
         Command::Mailcatcher(args) => mailcatcher::run_forever(args),
     }
 }

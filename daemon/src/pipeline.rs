@@ -29,7 +29,7 @@ use tracing::{debug, error, info, warn};
 
 use vigil_alerts::{AlertEngine, Mailer};
 use vigil_config::{Config, SourceConfig};
-use vigil_core::{Classifier, Clock, Post, SourceCheckpoint, StoredPost, SystemClock};
+use vigil_core::{Classifier, Clock, Post, RawCapture, SourceCheckpoint, StoredPost, SystemClock};
 use vigil_crawler::{CrawlError, CrawlOutcome, Crawler};
 use vigil_index::{IndexWriter, SearchIndex};
 use vigil_store::Store;
@@ -330,10 +330,13 @@ pub fn failed_checkpoint(
 pub fn store_batch(services: &Services, batch: &CrawlBatch) -> anyhow::Result<Vec<StoredPost>> {
     match &batch.result {
         Ok(outcome) => {
-            let report =
-                services
-                    .store
-                    .ingest(&outcome.posts, Some(&outcome.checkpoint), "crawler")?;
+            // The posts and the raw captures they name (keep_raw sources) go in together.
+            let report = services.store.ingest_with_raw(
+                &outcome.posts,
+                &outcome.raw_captures,
+                Some(&outcome.checkpoint),
+                "crawler",
+            )?;
             info!(
                 source = %batch.source,
                 status = outcome.http_status,
@@ -342,6 +345,7 @@ pub fn store_batch(services: &Services, batch: &CrawlBatch) -> anyhow::Result<Ve
                 unmatched = outcome.unmatched,
                 stored = report.stored.len(),
                 duplicates = report.duplicates,
+                raw_captures = report.raw_captures.len(),
                 "crawled"
             );
             for warning in &outcome.warnings {
@@ -929,14 +933,18 @@ async fn outbox_stage(
 // ---------------------------------------------------------------- one-shot use
 
 /// The same stages, run in sequence on one batch: `vigil crawl --once` and `vigil import`.
+/// `raw_captures` are the pages the posts came from (keep_raw sources), stored with them.
 pub fn process_posts(
     services: &Services,
     index_stage: Option<&mut IndexStage>,
     posts: &[Post],
+    raw_captures: &[RawCapture],
     checkpoint: Option<&SourceCheckpoint>,
     actor: &str,
 ) -> anyhow::Result<(usize, usize)> {
-    let report = services.store.ingest(posts, checkpoint, actor)?;
+    let report = services
+        .store
+        .ingest_with_raw(posts, raw_captures, checkpoint, actor)?;
     let stored = report.stored.len();
     let classified = classify_posts(services, report.stored)?;
     if let Some(stage) = index_stage {

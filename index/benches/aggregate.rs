@@ -205,6 +205,7 @@ fn generated_post(rng: &mut Rng, seq: u64, posts: u64) -> StoredPost {
                 http_status: Some(200),
                 content_hash: "00".to_string(),
                 extraction: "bench".to_string(),
+                raw_sha256: None,
             },
             sentiment: sentiment.map(|(label, score)| Sentiment {
                 label,

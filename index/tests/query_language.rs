@@ -54,6 +54,7 @@ fn stored(seq: i64, spec: &Spec) -> StoredPost {
                 http_status: Some(200),
                 content_hash: "00".to_string(),
                 extraction: "rss:item".to_string(),
+                raw_sha256: None,
             },
             sentiment: None,
             engagement: Default::default(),

@@ -57,6 +57,7 @@ fn post(spec: PostSpec<'_>) -> StoredPost {
                 http_status: Some(200),
                 content_hash: "00".to_string(),
                 extraction: "rss:item".to_string(),
+                raw_sha256: None,
             },
             sentiment: spec.sentiment.map(|label| Sentiment {
                 label,

@@ -178,6 +178,7 @@ impl PostGenerator {
                 http_status: None,
                 content_hash,
                 extraction: "import:jsonl".to_owned(),
+                raw_sha256: None,
             },
             sentiment: Some(Sentiment {
                 label,

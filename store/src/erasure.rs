@@ -2,16 +2,23 @@
 //! tombstone stays (id, source, content hash, when, why), and the tombstone keeps the
 //! crawler from capturing the same item again. An erased original's remaining copies
 //! get a new original, the oldest of them (`dedup::promote_copies`).
+//!
+//! Raw captures (`raw.rs`) follow their posts in the same transaction: erasing a post
+//! deletes the capture of the page it came from (the bytes hold the erased content) and
+//! unlinks the page's other posts; the purge deletes a capture once no post names it,
+//! so a capture lives as long as its youngest (or held) post. Tombstones and audit
+//! entries keep capture hashes only.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
 use vigil_core::EvidencePost;
 
+use crate::raw::RETENTION_REASON;
 use crate::time::format_time;
-use crate::{Result, Store, audit, dedup};
+use crate::{Result, Store, audit, dedup, raw};
 
 /// Which posts an erasure request covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +40,21 @@ pub struct ErasureReport {
     pub relinked: Vec<String>,
     /// Seq of the audit entry recording the erasure (`None` when nothing matched).
     pub audit_seq: Option<i64>,
+    /// SHA-256 of the raw captures deleted: for an erasure, every capture an erased
+    /// post came from; for a purge, the captures no remaining post names.
+    pub raw_captures: Vec<String>,
+    /// Remaining posts whose `raw_sha256` was cleared because an erasure deleted the
+    /// capture of their page (they are otherwise unchanged).
+    pub raw_unlinked: usize,
+}
+
+/// What happens to the raw captures of the posts [`erase_matching`] removes.
+#[derive(Clone, Copy)]
+enum Captures {
+    /// Erasure: the captures go, whoever else they carry.
+    Delete,
+    /// Retention: a capture goes once no post names it.
+    DropOrphans,
 }
 
 /// What [`erase_matching`] removed and relinked.
@@ -40,6 +62,8 @@ struct Erased {
     seqs: Vec<i64>,
     ids: Vec<String>,
     relinked: Vec<String>,
+    raw_captures: Vec<String>,
+    raw_unlinked: usize,
 }
 
 /// Tombstones and deletes the posts matching `condition`, promotes a copy of each
@@ -50,15 +74,22 @@ fn erase_matching(
     bind: &[&dyn rusqlite::ToSql],
     reason: &str,
     erased_at: &str,
+    captures: Captures,
 ) -> Result<Erased> {
     let mut seqs = Vec::new();
     let mut ids = Vec::new();
+    let mut capture_hashes = BTreeSet::new();
     {
-        let mut select = tx.prepare(&format!("SELECT seq, id FROM posts WHERE {condition}"))?;
+        let mut select = tx.prepare(&format!(
+            "SELECT seq, id, raw_sha256 FROM posts WHERE {condition}"
+        ))?;
         let mut rows = select.query(bind)?;
         while let Some(row) = rows.next()? {
             seqs.push(row.get::<_, i64>(0)?);
             ids.push(row.get::<_, String>(1)?);
+            if let Some(sha256) = row.get::<_, Option<String>>(2)? {
+                capture_hashes.insert(sha256);
+            }
         }
     }
     if seqs.is_empty() {
@@ -66,6 +97,8 @@ fn erase_matching(
             seqs,
             ids,
             relinked: Vec::new(),
+            raw_captures: Vec::new(),
+            raw_unlinked: 0,
         });
     }
     let erased_at_index = bind.len() + 1;
@@ -75,8 +108,10 @@ fn erase_matching(
     tombstone_bind.push(&reason);
     tx.execute(
         &format!(
-            "INSERT OR REPLACE INTO tombstones (seq, id, source, content_hash, erased_at, reason)
-             SELECT seq, id, source, content_hash, ?{erased_at_index}, ?{reason_index}
+            "INSERT OR REPLACE INTO tombstones (seq, id, source, content_hash, erased_at, reason,
+                 raw_sha256)
+             SELECT seq, id, source, content_hash, ?{erased_at_index}, ?{reason_index},
+                 raw_sha256
              FROM posts WHERE {condition}"
         ),
         tombstone_bind.as_slice(),
@@ -85,10 +120,17 @@ fn erase_matching(
     tx.execute(&format!("DELETE FROM posts WHERE {condition}"), bind)?;
     let relinked = dedup::promote_copies(tx, &ids)?;
     scrub_evidence(tx, &ids)?;
+    let capture_hashes: Vec<String> = capture_hashes.into_iter().collect();
+    let (raw_captures, raw_unlinked) = match captures {
+        Captures::Delete => raw::erase_captures(tx, &capture_hashes)?,
+        Captures::DropOrphans => (raw::delete_orphans(tx, &capture_hashes)?, 0),
+    };
     Ok(Erased {
         seqs,
         ids,
         relinked,
+        raw_captures,
+        raw_unlinked,
     })
 }
 
@@ -122,6 +164,38 @@ fn scrub_evidence(conn: &Connection, ids: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Copies the WAL into the database file and empties it, so the erased rows' earlier
+/// versions (the frames that inserted them) do not linger in `vigil.db-wal`; the
+/// database file itself has them zeroed (`secure_delete`). Best effort: a reader in
+/// another process can keep the checkpoint from finishing, and then the frames go when
+/// the WAL is next reused.
+fn truncate_wal(conn: &Connection) {
+    let outcome = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+        row.get::<_, i64>(0)
+    });
+    match outcome {
+        Ok(0) => {}
+        Ok(_) => tracing::warn!(
+            "after the erasure another process kept the WAL from being emptied; \
+             its older frames are overwritten as the WAL is reused"
+        ),
+        Err(error) => tracing::warn!(%error, "after the erasure the WAL could not be emptied"),
+    }
+}
+
+impl From<Erased> for ErasureReport {
+    fn from(erased: Erased) -> Self {
+        ErasureReport {
+            seqs: erased.seqs,
+            ids: erased.ids,
+            relinked: erased.relinked,
+            audit_seq: None,
+            raw_captures: erased.raw_captures,
+            raw_unlinked: erased.raw_unlinked,
+        }
+    }
+}
+
 fn ids_digest(ids: &[String]) -> String {
     let mut hasher = Sha256::new();
     for id in ids {
@@ -135,6 +209,11 @@ impl Store {
     /// Removes every post matching `target` and records the erasure (kind `erasure`,
     /// with the erased ids and the reason) in the audit log, in one transaction. The
     /// target itself is not written to the audit log: it is the personal data erased.
+    ///
+    /// The raw capture of the page each erased post came from is deleted too, and the
+    /// other posts of that page keep their content but lose the link (`raw_sha256`
+    /// cleared): the audit entry lists the deleted hashes (`raw_captures`) and counts the
+    /// unlinked posts (`raw_unlinked`); each tombstone keeps its post's capture hash.
     pub fn erase_posts(
         &self,
         target: &ErasureTarget,
@@ -148,7 +227,14 @@ impl Store {
         let (target_kind, erased) = match target {
             ErasureTarget::Author(author) => (
                 "author",
-                erase_matching(&tx, "author = ?1", &[author], reason, &erased_at)?,
+                erase_matching(
+                    &tx,
+                    "author = ?1",
+                    &[author],
+                    reason,
+                    &erased_at,
+                    Captures::Delete,
+                )?,
             ),
             ErasureTarget::Url(url) => {
                 let canonical = vigil_core::canonical_url(url).unwrap_or_else(|| url.clone());
@@ -160,27 +246,31 @@ impl Store {
                         &[url, &canonical],
                         reason,
                         &erased_at,
+                        Captures::Delete,
                     )?,
                 )
             }
         };
-        let mut report = ErasureReport {
-            seqs: erased.seqs,
-            ids: erased.ids,
-            relinked: erased.relinked,
-            audit_seq: None,
-        };
+        let mut report = ErasureReport::from(erased);
         if !report.ids.is_empty() {
-            let payload = serde_json::json!({
+            let mut payload = serde_json::json!({
                 "target": target_kind,
                 "reason": reason,
                 "count": report.ids.len(),
                 "ids": report.ids,
                 "relinked": report.relinked.len(),
             });
+            // Which captures went with the posts, by hash only (the bytes are gone).
+            if !report.raw_captures.is_empty() || report.raw_unlinked > 0 {
+                payload["raw_captures"] = serde_json::json!(report.raw_captures);
+                payload["raw_unlinked"] = serde_json::json!(report.raw_unlinked);
+            }
             report.audit_seq = Some(audit::append_in(&tx, now, "erasure", actor, &payload)?.seq);
         }
         tx.commit()?;
+        if !report.ids.is_empty() {
+            truncate_wal(&conn);
+        }
         tracing::info!(
             count = report.ids.len(),
             target = target_kind,
@@ -204,7 +294,9 @@ impl Store {
 
     /// Retention: removes posts published before `cutoff`, leaving tombstones, audited
     /// as kind `retention_purge` with the count and a digest of the ids. Posts under an
-    /// active legal hold ([`Store::add_legal_hold`]) are kept.
+    /// active legal hold ([`Store::add_legal_hold`]) are kept, and so are their raw
+    /// captures; a capture no remaining post names is deleted with the posts (its hash
+    /// listed in the audit entry as `raw_captures`).
     pub fn purge_published_before(
         &self,
         cutoff: DateTime<Utc>,
@@ -216,20 +308,25 @@ impl Store {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let condition = format!("published_at < ?1 AND NOT {}", crate::holds::HELD_POST);
-        let erased = erase_matching(&tx, &condition, &[&cutoff_text], "retention", &erased_at)?;
-        let mut report = ErasureReport {
-            seqs: erased.seqs,
-            ids: erased.ids,
-            relinked: erased.relinked,
-            audit_seq: None,
-        };
+        let erased = erase_matching(
+            &tx,
+            &condition,
+            &[&cutoff_text],
+            RETENTION_REASON,
+            &erased_at,
+            Captures::DropOrphans,
+        )?;
+        let mut report = ErasureReport::from(erased);
         if !report.ids.is_empty() {
-            let payload = serde_json::json!({
+            let mut payload = serde_json::json!({
                 "published_before": cutoff_text,
                 "count": report.ids.len(),
                 "ids_sha256": ids_digest(&report.ids),
                 "relinked": report.relinked.len(),
             });
+            if !report.raw_captures.is_empty() {
+                payload["raw_captures"] = serde_json::json!(report.raw_captures);
+            }
             report.audit_seq =
                 Some(audit::append_in(&tx, now, "retention_purge", actor, &payload)?.seq);
         }

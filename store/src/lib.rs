@@ -23,6 +23,11 @@
 //!   ([`Store::pending_refresh`]); a model never overwrites an analyst's label;
 //! - erasure and retention ([`Store::erase_posts`], [`Store::purge_published_before`]),
 //!   which delete content and leave a tombstone;
+//! - raw captures (schema v8, `raw.rs`): the bytes of each fetched page of a `keep_raw`
+//!   source, zstd-compressed, stored by [`Store::ingest_with_raw`] in the posts'
+//!   transaction, read back re-hashed ([`Store::raw_capture`],
+//!   [`Store::verify_raw_captures`]), deleted by erasure with the posts they carry and by
+//!   the purge once no post names them;
 //! - privacy before storage ([`Store::set_privacy`]): e-mail addresses, phone numbers and
 //!   ID-card numbers masked, authors replaced by keyed pseudonyms
 //!   ([`Store::rotate_pseudonym_key`], [`Store::pseudonyms_of`]); see `privacy.rs`.
@@ -47,6 +52,7 @@ mod incidents;
 mod outbox;
 mod posts;
 mod privacy;
+mod raw;
 mod schema;
 mod silences;
 mod time;
@@ -72,6 +78,7 @@ pub use error::{Result, StoreError};
 pub use holds::{HoldTarget, LegalHold};
 pub use posts::IngestReport;
 pub use privacy::{PSEUDONYM_KEY_FILE, PseudonymKeyRotation};
+pub use raw::{RawCaptureProblem, RawCaptureVerification};
 pub use time::format_time;
 
 /// File name of the database inside the data dir.

@@ -5,10 +5,11 @@ use std::collections::BTreeSet;
 
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
-use vigil_core::{Post, Provenance, Sentiment, SourceCheckpoint, StoredPost};
+use vigil_core::{Post, Provenance, RawCapture, Sentiment, SourceCheckpoint, StoredPost};
 
 use crate::corrections::ANALYST_BACKEND;
 use crate::privacy::{PostRedactions, RedactionSummary};
+use crate::raw::{BatchCaptures, CaptureLinks};
 use crate::time::{format_time, json_col, parsed_col, time_col};
 use crate::{Result, Store, audit, checkpoints, dedup};
 
@@ -23,12 +24,14 @@ pub struct IngestReport {
     /// Of the posts stored, how many were linked as copies of an original
     /// (`duplicate_of` set): stored and searchable, not counted by alert windows.
     pub copies: usize,
+    /// SHA-256 of the raw captures newly stored with the posts ([`Store::ingest_with_raw`]).
+    pub raw_captures: Vec<String>,
 }
 
 pub(crate) const POST_COLUMNS: &str = "seq, id, source, external_id, url, canonical_url, author, \
      title, text, lang, published_at, brands, fetched_at, fetch_url, http_status, content_hash, \
      extraction, sentiment_label, sentiment_score, sentiment_confidence, sentiment_lang, \
-     sentiment_backend, sentiment_version, engagement, duplicate_of";
+     sentiment_backend, sentiment_version, engagement, duplicate_of, raw_sha256";
 
 /// Sets a post's sentiment (`?1` seq, `?2..?7` the sentiment) unless the post's
 /// sentiment came from the backend `?8` (an analyst's label is kept; `''` keeps none).
@@ -89,6 +92,7 @@ pub(crate) fn post_from_row(row: &Row<'_>) -> rusqlite::Result<StoredPost> {
                 http_status: row.get(14)?,
                 content_hash: row.get(15)?,
                 extraction: row.get(16)?,
+                raw_sha256: row.get(25)?,
             },
             sentiment,
             engagement: row
@@ -149,9 +153,9 @@ impl<'conn> PostWriter<'conn> {
                      author, title, text, lang, published_at, brands, fetched_at, fetch_url,
                      http_status, content_hash, extraction, sentiment_label, sentiment_score,
                      sentiment_confidence, sentiment_lang, sentiment_backend, sentiment_version,
-                     stored_at, engagement, duplicate_of, simhash)
+                     stored_at, engagement, duplicate_of, simhash, raw_sha256)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                     ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)",
+                     ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
             )?,
             insert_brand: conn.prepare_cached(
                 "INSERT OR IGNORE INTO post_brands (seq, brand, published_at, original)
@@ -218,6 +222,7 @@ impl<'conn> PostWriter<'conn> {
             },
             post.duplicate_of,
             fingerprint.map(dedup::to_sql),
+            post.provenance.raw_sha256,
         ])?;
         if inserted == 0 {
             return Ok(false);
@@ -286,7 +291,37 @@ impl Store {
     /// report's `stored` (with `duplicate_of` decided), the others are dropped.
     pub fn ingest_owned(
         &self,
+        posts: Vec<Post>,
+        checkpoint: Option<&SourceCheckpoint>,
+        actor: &str,
+    ) -> Result<IngestReport> {
+        self.ingest_owned_with_raw(posts, &[], checkpoint, actor)
+    }
+
+    /// [`Store::ingest`] with the raw captures of the pages the posts came from
+    /// (sources with `keep_raw`). Each capture a newly stored post names (by
+    /// `provenance.raw_sha256`) is stored zstd-compressed in the same transaction as the
+    /// posts; a capture no stored post names (all duplicates) is not kept. A post naming
+    /// a capture that is neither in `raw_captures` nor already stored is stored with
+    /// `raw_sha256` cleared, and so are the posts of a page that still carries an erased
+    /// post (its bytes would bring the erased content back). Privacy
+    /// ([`Store::set_privacy`]) redacts the posts, not the captures: those are the bytes
+    /// as fetched.
+    pub fn ingest_with_raw(
+        &self,
+        posts: &[Post],
+        raw_captures: &[RawCapture],
+        checkpoint: Option<&SourceCheckpoint>,
+        actor: &str,
+    ) -> Result<IngestReport> {
+        self.ingest_owned_with_raw(posts.to_vec(), raw_captures, checkpoint, actor)
+    }
+
+    /// [`Store::ingest_with_raw`], taking the posts by value.
+    pub fn ingest_owned_with_raw(
+        &self,
         mut posts: Vec<Post>,
+        raw_captures: &[RawCapture],
         checkpoint: Option<&SourceCheckpoint>,
         actor: &str,
     ) -> Result<IngestReport> {
@@ -298,6 +333,14 @@ impl Store {
             Some(privacy) => posts.iter_mut().map(|post| privacy.apply(post)).collect(),
             None => Vec::new(),
         };
+        // So is checking and compressing the raw captures. They are kept as fetched
+        // whatever the privacy settings: `keep_raw` asks for the exact bytes, which only
+        // `vigil raw` reads (never the index, the API or exports), and erasure removes
+        // them with the posts.
+        let captures = BatchCaptures::prepare(raw_captures)?;
+        let names_captures = posts
+            .iter()
+            .any(|post| post.provenance.raw_sha256.is_some());
         let fingerprints: Vec<Option<u64>> = posts
             .iter()
             .map(|post| vigil_core::simhash(&post.text))
@@ -317,12 +360,20 @@ impl Store {
             };
             let mut seq = next_seq(&tx)?;
             let mut writer = PostWriter::new(&tx, &stored_at)?;
+            let mut links = if names_captures {
+                Some(CaptureLinks::new(&tx, captures, &posts)?)
+            } else {
+                None
+            };
             let mut redacted = RedactionSummary::default();
             for (index, (mut post, fingerprint)) in posts.into_iter().zip(fingerprints).enumerate()
             {
                 if writer.is_erased(&post.id)? {
                     report.duplicates += 1;
                     continue;
+                }
+                if let Some(links) = links.as_mut() {
+                    links.settle(&mut post)?;
                 }
                 post.duplicate_of = match fingerprint {
                     Some(fingerprint) => near_duplicates.find_original(&tx, &post, fingerprint)?,
@@ -331,6 +382,11 @@ impl Store {
                 if writer.insert(seq, &post, fingerprint)? {
                     if let Some(fingerprint) = fingerprint {
                         near_duplicates.record_insert(seq, fingerprint, &post);
+                    }
+                    if let (Some(links), Some(sha256)) =
+                        (links.as_mut(), post.provenance.raw_sha256.as_deref())
+                    {
+                        links.stored_post_names(sha256)?;
                     }
                     if post.duplicate_of.is_some() {
                         report.copies += 1;
@@ -345,6 +401,10 @@ impl Store {
                 }
             }
             drop(writer);
+            // `map` moves the links (and their statements on `tx`) out of scope here.
+            if let Some(written) = links.map(|links| links.write(&tx)).transpose()? {
+                report.raw_captures = written;
+            }
             near_duplicates.mark_synced(seq - 1);
             let privacy_audit = privacy
                 .as_ref()
@@ -395,6 +455,11 @@ impl Store {
             // redaction and pseudonymization happened, never the values.
             if let Some(privacy) = privacy {
                 payload["privacy"] = privacy;
+            }
+            // The raw captures stored with the posts, by hash: when each page's bytes
+            // entered the store is on the hash chain.
+            if !report.raw_captures.is_empty() {
+                payload["raw_captures"] = serde_json::json!(report.raw_captures);
             }
             audit::append_in(&tx, now, "ingest", actor, &payload)?;
         }

@@ -497,6 +497,7 @@ mod tests {
                 http_status: Some(200),
                 content_hash: "hash-of-what-was-fetched".into(),
                 extraction: "test".into(),
+                raw_sha256: None,
             },
             sentiment: None,
             engagement: Default::default(),

@@ -10,7 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::{Result, StoreError};
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -310,6 +310,29 @@ CREATE TABLE legal_holds (
 );
 "#;
 
+/// Version 8: raw captures (`raw.rs`). The bytes of a fetched page for sources with
+/// `keep_raw`, zstd-compressed, named by their SHA-256 in each post extracted from it
+/// and in its tombstone once the post is erased or purged (the hash only).
+pub(crate) const V8: &str = r#"
+CREATE TABLE raw_captures (
+    -- Hex SHA-256 of the uncompressed bytes.
+    sha256 TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    fetch_url TEXT NOT NULL,
+    fetched_at TEXT NOT NULL,
+    http_status INTEGER NOT NULL,
+    content_type TEXT,
+    -- Bytes as fetched (after HTTP content decoding), before compression.
+    size INTEGER NOT NULL,
+    -- zstd, level 3.
+    data BLOB NOT NULL
+);
+ALTER TABLE posts ADD COLUMN raw_sha256 TEXT;
+-- Erasure unlinks a capture's other posts; the purge finds captures no post names.
+CREATE INDEX posts_raw_sha256 ON posts (raw_sha256) WHERE raw_sha256 IS NOT NULL;
+ALTER TABLE tombstones ADD COLUMN raw_sha256 TEXT;
+"#;
+
 /// Computes the fingerprint of every post stored before version 2. They are not linked
 /// to one another: history (and the incidents it triggered) keeps counting as it did,
 /// while new posts are matched against it.
@@ -366,6 +389,10 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<()> {
     // touches to that file. This store builds no big temporary tables that would need
     // the disk instead.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Deleted content is overwritten with zeros, not left in free pages: an erased post
+    // or raw capture must not be recoverable from the file (GDPR/PIPL erasure). Only
+    // erasure, retention and a few small bookkeeping rows ever delete.
+    conn.pragma_update(None, "secure_delete", "ON")?;
     // Checkpoint the WAL every 10,000 pages (40 MB) instead of SQLite's 1,000. An ingest
     // of 5,000 posts dirties most leaf pages of the hash-keyed indexes; checkpointing
     // ten times less often writes each such page back (and syncs the file) once where
@@ -515,6 +542,7 @@ mod tests {
                 http_status: Some(200),
                 content_hash: format!("hash-{external_id}"),
                 extraction: "rss:item".into(),
+                raw_sha256: None,
             },
             sentiment: None,
             engagement: Default::default(),
@@ -773,5 +801,112 @@ mod tests {
         drop(store);
         let store = crate::Store::open(dir.path()).unwrap();
         assert_eq!(store.latest_checkpoint().unwrap(), Some(checkpoint));
+    }
+
+    /// Writes a database as version 7 left it: one stored post (with its brand row) and
+    /// one erased, and a legal hold.
+    fn write_version_7_database(path: &Path) {
+        let conn = Connection::open(path).unwrap();
+        for script in [V1, V2, V3, V4, V5, V6, V7] {
+            conn.execute_batch(script).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 7).unwrap();
+        let at = "2026-11-01T09:00:00.000000000Z";
+        conn.execute(
+            "INSERT INTO posts (seq, id, source, external_id, author, text, published_at,
+                 brands, fetched_at, fetch_url, http_status, content_hash, extraction,
+                 stored_at)
+             VALUES (1, 'kept', 'news', 'kept', '@old', ?1, ?2, '[\"acme\"]', ?2,
+                 'https://news.example/feed', 200, 'hash-kept', 'rss:item', ?2)",
+            rusqlite::params![OLD_TEXT, at],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO post_brands (seq, brand, published_at) VALUES (1, 'acme', ?1)",
+            [at],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO tombstones (seq, id, source, content_hash, erased_at, reason)
+             VALUES (2, 'gone', 'news', 'hash-gone', ?1, 'request')",
+            [at],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO legal_holds (brand, reason, by, created_at)
+             VALUES ('acme', 'litigation', 'legal', ?1)",
+            [at],
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_version_7_database_gains_raw_captures() {
+        let dir = tempfile::tempdir().unwrap();
+        write_version_7_database(&dir.path().join(crate::DB_FILE_NAME));
+        let store = crate::Store::open(dir.path()).unwrap();
+        {
+            let conn = store.conn();
+            let version: i64 = conn
+                .query_row("PRAGMA user_version", [], |row| row.get(0))
+                .unwrap();
+            assert_eq!(version, SCHEMA_VERSION);
+            assert!(version >= 8);
+            let (captures, tombstone_raw): (i64, Option<String>) = conn
+                .query_row(
+                    "SELECT (SELECT count(*) FROM raw_captures),
+                         (SELECT raw_sha256 FROM tombstones WHERE id = 'gone')",
+                    [],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .unwrap();
+            assert_eq!((captures, tombstone_raw), (0, None));
+        }
+        let old = store.get_post("kept").unwrap().unwrap();
+        assert_eq!(old.post.provenance.raw_sha256, None);
+        assert_eq!(old.post.provenance.content_hash, "hash-kept");
+        assert_eq!(store.legal_holds(false).unwrap().len(), 1);
+
+        // New posts store their captures; seqs continue after the tombstone's.
+        let fetched_at = Utc.with_ymd_and_hms(2026, 11, 2, 9, 0, 0).unwrap();
+        let capture = vigil_core::RawCapture::new(
+            "news",
+            "https://news.example/feed",
+            fetched_at,
+            200,
+            Some("application/rss+xml".into()),
+            b"<rss><channel><item>acme new</item></channel></rss>".to_vec(),
+        );
+        let mut new = old.post.clone();
+        new.id = vigil_core::post_id("news", "new");
+        new.external_id = "new".into();
+        new.text = "acme new".into();
+        new.provenance.content_hash = "hash-new".into();
+        new.provenance.raw_sha256 = Some(capture.sha256.clone());
+        let report = store
+            .ingest_with_raw(&[new], std::slice::from_ref(&capture), None, "crawler")
+            .unwrap();
+        assert_eq!(report.stored[0].seq, 3);
+        assert_eq!(report.raw_captures, std::slice::from_ref(&capture.sha256));
+        assert_eq!(
+            store.raw_capture(&capture.sha256).unwrap(),
+            Some(capture.clone())
+        );
+        // The old post, with no capture, erases as before.
+        let erased = store
+            .erase_posts(
+                &crate::ErasureTarget::Author("@old".into()),
+                "request",
+                "dpo",
+            )
+            .unwrap();
+        assert!(erased.ids.contains(&"kept".to_string()));
+        assert!(erased.raw_captures.contains(&capture.sha256));
+        assert_eq!(store.raw_capture(&capture.sha256).unwrap(), None);
+
+        // Reopening does not migrate again.
+        drop(store);
+        let store = crate::Store::open(dir.path()).unwrap();
+        assert!(store.verify_raw_captures().unwrap().is_intact());
     }
 }

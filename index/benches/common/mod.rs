@@ -392,6 +392,7 @@ pub fn generated_post(rng: &mut Rng, seq: u64, count: u64) -> StoredPost {
                 http_status: Some(200),
                 content_hash: "00".to_string(),
                 extraction: "bench".to_string(),
+                raw_sha256: None,
             },
             sentiment: Some(Sentiment {
                 label,

@@ -30,6 +30,7 @@ pub fn post(source: &str, external_id: &str, brands: &[&str], published_at: Date
             http_status: Some(200),
             content_hash: sha256_hex(external_id),
             extraction: "rss:atom/entry".into(),
+            raw_sha256: None,
         },
         sentiment: None,
         engagement: Default::default(),
