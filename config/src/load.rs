@@ -333,6 +333,10 @@ fn read_sources(
             .contains("down_after")
             .then(|| t.duration_or(diag, "down_after", "1h"));
         let keep_raw = t.bool_or(diag, "keep_raw", false);
+        let honour_deletions = t.bool_or(diag, "honour_deletions", kind == SourceKind::Reddit);
+        let recheck_every = t.duration_or(diag, "recheck_every", "6h");
+        let recheck_window = t.duration_or(diag, "recheck_window", "30d");
+        let recheck_max = t.int_in(diag, "recheck_max", 200, 1, 100_000) as usize;
         if password.is_some() != identifier.is_some() {
             diag.error(
                 &t.span,
@@ -376,6 +380,10 @@ fn read_sources(
             token,
             down_after,
             keep_raw,
+            honour_deletions,
+            recheck_every,
+            recheck_window,
+            recheck_max,
         };
         sources.push((config, brands));
     }

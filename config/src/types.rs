@@ -133,6 +133,15 @@ pub struct SourceConfig {
     /// Extension: keep each fetched page's raw bytes (zstd-compressed, with their
     /// SHA-256) beside the posts extracted from it (default false).
     pub keep_raw: bool,
+    /// Extension: re-check stored posts at the source and erase those it no longer
+    /// has (default true for `reddit`, whose API terms require it; false otherwise).
+    pub honour_deletions: bool,
+    /// How often `honour_deletions` re-checks (default 6h).
+    pub recheck_every: Duration,
+    /// Posts published within this window are re-checked (default 30d).
+    pub recheck_window: Duration,
+    /// Posts re-checked per pass at most, round-robin (default 200).
+    pub recheck_max: usize,
 }
 
 impl SourceConfig {
@@ -159,6 +168,10 @@ impl SourceConfig {
             token: None,
             down_after: None,
             keep_raw: false,
+            honour_deletions: kind == SourceKind::Reddit,
+            recheck_every: Duration::from_secs(6 * 3600),
+            recheck_window: Duration::from_secs(30 * 86_400),
+            recheck_max: 200,
         }
     }
 }

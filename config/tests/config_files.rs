@@ -437,3 +437,36 @@ fn keep_raw_is_read_per_source_and_defaults_to_off() {
     let typo = parse(&sources.replace("keep_raw", "keep_rwa")).unwrap_err();
     assert!(typo.contains("keep_raw"), "did you mean: {typo}");
 }
+
+#[test]
+fn honour_deletions_defaults_on_for_reddit_only_and_is_tunable() {
+    let config = parse(
+        "[[sources]]\nname = \"r\"\nkind = \"reddit\"\nurl = \"https://oauth.reddit.com/r/acme/new\"\n\
+         [[sources]]\nname = \"n\"\nkind = \"rss\"\nurl = \"https://example.com/feed.xml\"\n\
+         [[sources]]\nname = \"m\"\nkind = \"rss\"\nurl = \"https://example.com/b.xml\"\n\
+         honour_deletions = true\nrecheck_every = \"30m\"\nrecheck_window = \"7d\"\nrecheck_max = 50\n",
+    )
+    .expect("valid");
+    let (reddit, rss, tuned) = (&config.sources[0], &config.sources[1], &config.sources[2]);
+    assert!(reddit.honour_deletions && !rss.honour_deletions && tuned.honour_deletions);
+    assert_eq!(
+        reddit.recheck_every,
+        std::time::Duration::from_secs(6 * 3600)
+    );
+    assert_eq!(
+        reddit.recheck_window,
+        std::time::Duration::from_secs(30 * 86_400)
+    );
+    assert_eq!(reddit.recheck_max, 200);
+    assert_eq!(tuned.recheck_every, std::time::Duration::from_secs(1800));
+    assert_eq!(
+        tuned.recheck_window,
+        std::time::Duration::from_secs(7 * 86_400)
+    );
+    assert_eq!(tuned.recheck_max, 50);
+    let bad = parse(
+        "[[sources]]\nname = \"m\"\nkind = \"rss\"\nurl = \"https://example.com/b.xml\"\nrecheck_max = 0\n",
+    )
+    .unwrap_err();
+    assert!(bad.contains("sources[0].recheck_max"), "{bad}");
+}

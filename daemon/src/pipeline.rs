@@ -32,7 +32,7 @@ use vigil_config::{Config, SourceConfig};
 use vigil_core::{Classifier, Clock, Post, RawCapture, SourceCheckpoint, StoredPost, SystemClock};
 use vigil_crawler::{CrawlError, CrawlOutcome, Crawler};
 use vigil_index::{IndexWriter, SearchIndex};
-use vigil_store::Store;
+use vigil_store::{ErasureReport, Store};
 
 use crate::context;
 
@@ -151,10 +151,16 @@ pub async fn run_pipeline(
     let (crawl_tx, crawl_rx) = mpsc::channel::<CrawlBatch>(16);
     let (stored_tx, stored_rx) = mpsc::channel::<Vec<StoredPost>>(16);
     let (classified_tx, classified_rx) = mpsc::channel::<Vec<StoredPost>>(16);
+    let (erased_tx, erased_rx) = mpsc::channel::<ErasureReport>(4);
     let alerts_wakeup = Arc::new(Notify::new());
     let outbox_wakeup = Arc::new(Notify::new());
 
     let mut stages = JoinSet::new();
+    stages.spawn(crate::deletions::recheck_task(
+        services.clone(),
+        erased_tx,
+        shutdown.clone(),
+    ));
     stages.spawn(scheduler(services.clone(), crawl_tx, shutdown.clone()));
     stages.spawn(store_stage(services.clone(), crawl_rx, stored_tx));
     stages.spawn(classify_stage(services.clone(), stored_rx, classified_tx));
@@ -162,6 +168,7 @@ pub async fn run_pipeline(
         services.clone(),
         index_stage,
         classified_rx,
+        erased_rx,
         alerts_wakeup.clone(),
         shutdown.clone(),
     ));
@@ -611,6 +618,21 @@ impl IndexStage {
         Ok(ids.len())
     }
 
+    /// Deletes the posts of an erasure the store has made from the index, re-adds the
+    /// copies it relinked, and commits. Returns how many posts were deleted.
+    pub fn apply_erasure(
+        &mut self,
+        store: &Store,
+        report: &ErasureReport,
+    ) -> anyhow::Result<usize> {
+        for id in &report.ids {
+            self.writer.delete(id)?;
+        }
+        self.refresh(store, &report.relinked)?;
+        self.commit_all()?;
+        Ok(report.ids.len())
+    }
+
     /// Retention: purges posts published before `cutoff` from the store (tombstones and
     /// an audit entry stay) and deletes them from the index in the same step, so a
     /// purged post is never found again. A crash between the two is repaired at start-up
@@ -624,13 +646,8 @@ impl IndexStage {
         if report.ids.is_empty() {
             return Ok(0);
         }
-        for id in &report.ids {
-            self.writer.delete(id)?;
-        }
         // Copies of a purged original now point at a promoted copy.
-        self.refresh(store, &report.relinked)?;
-        self.commit_all()?;
-        Ok(report.ids.len())
+        self.apply_erasure(store, &report)
     }
 
     /// Re-indexes posts whose stored record changed after indexing (copies re-linked
@@ -720,6 +737,7 @@ async fn index_stage_task(
     services: Arc<Services>,
     mut stage: IndexStage,
     mut rx: mpsc::Receiver<Vec<StoredPost>>,
+    mut erased: mpsc::Receiver<ErasureReport>,
     alerts_wakeup: Arc<Notify>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -771,6 +789,13 @@ async fn index_stage_task(
                 Ok(added)
             }),
             _ = services.refresh_wakeup.notified() => block_in_place(|| stage.apply_refresh(&services.store)),
+            // Posts `honour_deletions` erased from the store: out of the index too.
+            Some(report) = erased.recv() => block_in_place(|| -> anyhow::Result<usize> {
+                let removed = stage.apply_erasure(&services.store, &report)?;
+                services.index.reload()?;
+                info!(removed, "honour_deletions: erased posts removed from the index");
+                Ok(0)
+            }),
             _ = shutdown.cancelled(), if !upstream_open => break,
         };
         match result {

@@ -27,6 +27,8 @@ pub enum ErasureTarget {
     Author(String),
     /// Posts at this URL (compared as given and in canonical form).
     Url(String),
+    /// These posts, by id (`honour_deletions`: the source no longer has them).
+    Ids(Vec<String>),
 }
 
 /// The posts removed, so the caller can remove them from the index too.
@@ -244,6 +246,20 @@ impl Store {
                         &tx,
                         "(url = ?1 OR canonical_url = ?2 OR url = ?2)",
                         &[url, &canonical],
+                        reason,
+                        &erased_at,
+                        Captures::Delete,
+                    )?,
+                )
+            }
+            ErasureTarget::Ids(ids) => {
+                let ids = serde_json::to_string(ids)?;
+                (
+                    "ids",
+                    erase_matching(
+                        &tx,
+                        "id IN (SELECT value FROM json_each(?1))",
+                        &[&ids],
                         reason,
                         &erased_at,
                         Captures::Delete,

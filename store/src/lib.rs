@@ -53,6 +53,7 @@ mod outbox;
 mod posts;
 mod privacy;
 mod raw;
+mod recheck;
 mod schema;
 mod silences;
 mod time;
@@ -79,6 +80,7 @@ pub use holds::{HoldTarget, LegalHold};
 pub use posts::IngestReport;
 pub use privacy::{PSEUDONYM_KEY_FILE, PseudonymKeyRotation};
 pub use raw::{RawCaptureProblem, RawCaptureVerification};
+pub use recheck::RecheckCandidate;
 pub use time::format_time;
 
 /// File name of the database inside the data dir.

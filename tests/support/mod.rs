@@ -296,6 +296,9 @@ pub struct FeedState {
     pub api_posts: Vec<FeedItem>,
     /// `/flaky.rss` answers 500 while this is set, else the English feed.
     pub flaky_down: bool,
+    /// Guids whose permalink `/p/{guid}` answers 404 (deleted by their author); other
+    /// English items' permalinks answer 200.
+    pub deleted: Vec<String>,
 }
 
 pub type SharedFeeds = Arc<Mutex<FeedState>>;
@@ -431,11 +434,24 @@ async fn flaky(state: State<(SharedFeeds, String)>) -> Response {
     english(state).await
 }
 
+/// An item's page, as `rss_document` links it: 200 while the item is in the English
+/// feed and not deleted, else 404.
+async fn permalink(
+    State((feeds, _)): State<(SharedFeeds, String)>,
+    UrlPath(guid): UrlPath<String>,
+) -> Response {
+    let state = feeds.lock().unwrap();
+    if state.deleted.contains(&guid) || !state.english.iter().any(|item| item.guid == guid) {
+        return (StatusCode::NOT_FOUND, "no such post").into_response();
+    }
+    ([(header::CONTENT_TYPE, "text/html")], "<p>the post</p>").into_response()
+}
+
 async fn robots() -> &'static str {
     "User-agent: *\nDisallow: /private/\n"
 }
 
-/// Serves `/en.rss`, `/zh-gbk.rss`, `/reviews.html`, `/api/posts`, `/flaky.rss`,
+/// Serves `/en.rss`, `/zh-gbk.rss`, `/reviews.html`, `/api/posts`, `/flaky.rss`, `/p/{guid}`,
 /// `/broken/{500,malformed,slow,huge}` and robots.txt on
 /// a background runtime; returns the base URL.
 pub fn start_feed_server(feeds: SharedFeeds) -> String {
@@ -458,6 +474,7 @@ pub fn start_feed_server(feeds: SharedFeeds) -> String {
                 .route("/reviews.html", get(reviews))
                 .route("/api/posts", get(api_posts))
                 .route("/flaky.rss", get(flaky))
+                .route("/p/{guid}", get(permalink))
                 .route("/broken/{kind}", get(broken))
                 .with_state(state);
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
