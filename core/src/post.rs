@@ -141,4 +141,7 @@ pub struct SourceCheckpoint {
     /// Crawler-owned pagination state (JSON), e.g. where an interrupted backfill of an
     /// API listing resumes. Opaque to everything but the crawler.
     pub cursor: Option<String>,
+    /// When the current run of failures began (the first failed attempt after a
+    /// success, or ever); `None` while the source is healthy.
+    pub failing_since: Option<DateTime<Utc>>,
 }

@@ -950,6 +950,7 @@ fn backoff_delay(initial: Duration, max: Duration, attempt: u32, jitter: f64) ->
 fn mark_success(checkpoint: &mut SourceCheckpoint, at: DateTime<Utc>, items: u64) {
     checkpoint.last_success_at = Some(at);
     checkpoint.consecutive_failures = 0;
+    checkpoint.failing_since = None;
     checkpoint.items_last_run = items;
 }
 
@@ -966,6 +967,11 @@ pub fn failed_checkpoint(
     next.last_attempt_at = Some(at);
     next.last_error_at = Some(at);
     next.last_error = Some(error.to_string());
+    // The first failure of a run starts the clock; later ones keep it (a checkpoint from
+    // before this was recorded keeps `None`, and health estimates instead).
+    if next.consecutive_failures == 0 {
+        next.failing_since = Some(at);
+    }
     next.consecutive_failures = next.consecutive_failures.saturating_add(1);
     next
 }

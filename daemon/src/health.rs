@@ -76,9 +76,11 @@ pub struct SourceHealth {
 }
 
 /// When the current run of failures began: the last success, else (a source that
-/// never succeeded) an estimate from the failure count and interval. Back-off makes
-/// the real gaps longer than the interval, so the estimate is late, never early: a
-/// never-working source is reported down a little after `down_after`, not before.
+/// never succeeded) the first failure the crawler recorded, else (a checkpoint from
+/// before schema v9) an estimate from the failure count and interval. Back-off makes
+/// the real gaps longer than the interval, so the estimate is late, never early; it
+/// also moved with every failure, which could flip a `down` source back to `failing`
+/// and resolve its incident while it still failed: hence the recorded time.
 pub fn failing_since(
     source: &SourceConfig,
     checkpoint: &SourceCheckpoint,
@@ -86,13 +88,16 @@ pub fn failing_since(
     if checkpoint.consecutive_failures == 0 {
         return None;
     }
-    checkpoint.last_success_at.or_else(|| {
-        let last = checkpoint.last_error_at?;
-        let runs =
-            i32::try_from(checkpoint.consecutive_failures.saturating_sub(1)).unwrap_or(i32::MAX);
-        let interval = ChronoDuration::from_std(source.interval).ok()?;
-        last.checked_sub_signed(interval.checked_mul(runs)?)
-    })
+    checkpoint
+        .last_success_at
+        .or(checkpoint.failing_since)
+        .or_else(|| {
+            let last = checkpoint.last_error_at?;
+            let runs = i32::try_from(checkpoint.consecutive_failures.saturating_sub(1))
+                .unwrap_or(i32::MAX);
+            let interval = ChronoDuration::from_std(source.interval).ok()?;
+            last.checked_sub_signed(interval.checked_mul(runs)?)
+        })
 }
 
 fn down_after(config: &Config, source: &SourceConfig) -> std::time::Duration {
@@ -403,10 +408,30 @@ mod tests {
             failing_since(&source, &checkpoint),
             Some(at(10) - ChronoDuration::minutes(10))
         );
+        // Recorded by the crawler since schema v9: the first failure, whatever the
+        // back-off did to the gaps since.
+        checkpoint.failing_since = Some(at(1));
+        assert_eq!(failing_since(&source, &checkpoint), Some(at(1)));
         checkpoint.last_success_at = Some(at(2));
         assert_eq!(failing_since(&source, &checkpoint), Some(at(2)));
         checkpoint.consecutive_failures = 0;
         assert_eq!(failing_since(&source, &checkpoint), None);
+    }
+
+    #[test]
+    fn the_failure_clock_starts_at_the_first_failure_and_stops_at_a_success() {
+        let error = vigil_crawler::CrawlError::Timeout {
+            url: "https://example.com/feed".into(),
+        };
+        let first = vigil_crawler::failed_checkpoint("s", None, &error, at(1));
+        assert_eq!(first.failing_since, Some(at(1)));
+        // Back-off spreads the next failures out; the clock stays where it started.
+        let second = vigil_crawler::failed_checkpoint("s", Some(&first), &error, at(9));
+        let third = vigil_crawler::failed_checkpoint("s", Some(&second), &error, at(40));
+        assert_eq!(third.failing_since, Some(at(1)));
+        assert_eq!(third.consecutive_failures, 3);
+        let source = SourceConfig::new("s", SourceKind::Rss, "https://example.com/feed");
+        assert_eq!(failing_since(&source, &third), Some(at(1)));
     }
 
     #[test]

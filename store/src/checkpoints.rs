@@ -7,7 +7,8 @@ use crate::time::{opt_time, opt_time_col};
 use crate::{Result, Store};
 
 const CHECKPOINT_COLUMNS: &str = "source, etag, last_modified, high_water, last_attempt_at, \
-     last_success_at, last_error_at, last_error, consecutive_failures, items_last_run, posts_stored, cursor";
+     last_success_at, last_error_at, last_error, consecutive_failures, items_last_run, posts_stored, cursor, \
+     failing_since";
 
 fn checkpoint_from_row(row: &Row<'_>) -> rusqlite::Result<SourceCheckpoint> {
     let failures: i64 = row.get(8)?;
@@ -26,6 +27,7 @@ fn checkpoint_from_row(row: &Row<'_>) -> rusqlite::Result<SourceCheckpoint> {
         items_last_run: items.max(0) as u64,
         posts_stored: stored.max(0) as u64,
         cursor: row.get(11)?,
+        failing_since: opt_time_col(row, 12)?,
     })
 }
 
@@ -45,8 +47,8 @@ pub(crate) fn save_in(
             concat!(
                 "INSERT INTO checkpoints (source, etag, last_modified, high_water, last_attempt_at,
                      last_success_at, last_error_at, last_error, consecutive_failures, items_last_run,
-                     posts_stored, cursor)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 + ?12, ?13)
+                     posts_stored, cursor, failing_since)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 + ?12, ?13, ?14)
                  ON CONFLICT (source) DO UPDATE SET etag = excluded.etag,
                      last_modified = excluded.last_modified, high_water = excluded.high_water,
                      last_attempt_at = excluded.last_attempt_at,
@@ -55,6 +57,7 @@ pub(crate) fn save_in(
                      consecutive_failures = excluded.consecutive_failures,
                      items_last_run = excluded.items_last_run,
                      cursor = excluded.cursor,
+                     failing_since = excluded.failing_since,
                      posts_stored = ",
                 $posts_stored
             )
@@ -79,6 +82,7 @@ pub(crate) fn save_in(
         posts_stored,
         i64::try_from(added.unwrap_or(0)).unwrap_or(i64::MAX),
         checkpoint.cursor,
+        opt_time(checkpoint.failing_since),
     ])?;
     Ok(())
 }

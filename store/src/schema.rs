@@ -10,7 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use crate::{Result, StoreError};
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 pub(crate) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -364,6 +364,13 @@ fn backfill_simhash(conn: &Connection, path: &Path) -> Result<()> {
     }
     Ok(())
 }
+
+/// v9: when a source's current run of failures began, recorded instead of estimated
+/// from the interval (crawl back-off made the estimate late, and a `source_down`
+/// incident could resolve while the source was still failing).
+pub(crate) const V9: &str = r#"
+ALTER TABLE checkpoints ADD COLUMN failing_since TEXT;
+"#;
 
 /// Pages the WAL may hold before a commit checkpoints it (SQLite's default: 1,000).
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 10_000;

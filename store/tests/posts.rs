@@ -158,6 +158,7 @@ fn ingest_saves_checkpoint_and_counts_stored_posts() {
         items_last_run: 3,
         posts_stored: 0,
         cursor: Some(r#"{"backfill":"https://example.com/page/2"}"#.into()),
+        failing_since: None,
     };
     let posts = vec![
         post("news", "1", &["acme"], at(9, 0, 0)),
