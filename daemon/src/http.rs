@@ -2,10 +2,11 @@
 //! `/api/incidents/{id}/ack|resolve|snooze`, `/api/silences` (list, add, `DELETE
 //! /api/silences/{id}` to end one early), `/api/posts/{id}/label`, `/api/sources`, the
 //! aggregations of `insights.rs`, the OpenAPI 3.1 description of all of them at
-//! `/api/openapi.json`, and a small index page at `/`.
+//! `/api/openapi.json`, and the web dashboard at `/` (`dashboard.rs`).
 //!
 //! When `[[server.tokens]]` are configured every route except `/healthz`,
-//! `/api/openapi.json` and the index page needs `Authorization: Bearer TOKEN` (checked
+//! `/api/openapi.json` and the dashboard's files (which hold no data: its pages call
+//! the API with the user's token) needs `Authorization: Bearer TOKEN` (checked
 //! by [`require_token`] before anything else, so a route added to the protected table
 //! cannot skip it); acknowledging, resolving, snoozing and silencing need the
 //! responder or admin role, and so does labelling a post. Without tokens the API is
@@ -51,7 +52,7 @@ pub fn router(services: Arc<Services>) -> Router {
             services.clone(),
             require_token,
         )))
-        .route("/", axum::routing::get(index_page))
+        .merge(crate::dashboard::routes())
         .with_state(services)
 }
 
@@ -247,19 +248,6 @@ pub(crate) fn authorize(
         ));
     }
     Ok((name, role))
-}
-
-async fn index_page() -> axum::response::Html<&'static str> {
-    axum::response::Html(
-        "<!doctype html><meta charset=utf-8><title>Vigil</title>\
-         <h1>Vigil</h1><ul>\
-         <li><a href=\"/api/search?q=*\">/api/search?q=*</a> — search captured mentions</li>\
-         <li><a href=\"/api/incidents\">/api/incidents</a> — incidents and their response deadlines</li>\
-         <li><a href=\"/api/silences\">/api/silences</a> — silences and snoozes in force</li>\
-         <li><a href=\"/api/sources\">/api/sources</a> — source health</li>\
-         <li><a href=\"/api/openapi.json\">/api/openapi.json</a> — the API's OpenAPI description</li>\
-         <li><a href=\"/metrics\">/metrics</a> — Prometheus metrics</li></ul>",
-    )
 }
 
 /// Liveness: answers while the daemon runs. Needs no token.

@@ -9,6 +9,7 @@ mod commands;
 mod config_print;
 mod context;
 mod corrections;
+mod dashboard;
 mod deletions;
 mod demo;
 mod finetune;
