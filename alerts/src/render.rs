@@ -29,6 +29,9 @@ pub struct RenderedMessage {
     pub text: String,
     pub html: String,
     pub recipients: Vec<String>,
+    /// The response script's name and its rendered text alone (also inside `text`),
+    /// when the rule names a script.
+    pub script: Option<(String, String)>,
 }
 
 /// The Message-ID of notification `(incident, kind, seq)`. Derived only from the key
@@ -435,6 +438,9 @@ impl Templates {
                 script_failed(language, &script.name, &error)
             }
         });
+        let script = version
+            .map(|script| script.name.clone())
+            .zip(script_text.clone());
         let view = View {
             vars: &vars,
             t: words,
@@ -471,6 +477,7 @@ impl Templates {
             text,
             html,
             recipients: request.recipients,
+            script,
         })
     }
 }

@@ -1,17 +1,23 @@
 //! The admin role's API: `GET /api/audit/export` streams the same export as `vigil
-//! audit export` (attributed to the token's name in the `audit_export` entry).
+//! audit export` (attributed to the token's name in the `audit_export` entry), and
+//! `POST /api/erasures` erases by author or URL like `vigil erase` — while the daemon
+//! runs, which the CLI cannot (the daemon holds the index).
 
 use std::io::Write;
 use std::sync::Arc;
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tracing::warn;
+use utoipa::ToSchema;
 use vigil_config::Role;
+use vigil_store::ErasureTarget;
 
 use crate::cli::{ExportFormat, ExportKind};
 use crate::http::{ApiError, ApiQuery, ApiResult, authorize};
@@ -145,4 +151,90 @@ impl Write for ChannelWriter {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// An erasure request: exactly one of `author` and `url`, and why.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErasureRequest {
+    /// Erase every post by this handle (and its pseudonyms, when authors are
+    /// pseudonymized).
+    author: Option<String>,
+    /// Erase the posts at this URL (as given and in canonical form).
+    url: Option<String>,
+    /// Why (recorded in the tombstones and the audit log).
+    #[schema(min_length = 1)]
+    reason: String,
+}
+
+/// What an erasure removed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErasureDone {
+    /// Posts removed from the store, raw captures and the index.
+    erased: usize,
+    /// Their ids (the tombstones keep only these and content hashes).
+    ids: Vec<String>,
+    /// The audit entries recording the erasure (one per name erased).
+    audit_seqs: Vec<i64>,
+}
+
+/// Erases posts by author or URL, like `vigil erase`, attributed to the token's name:
+/// content leaves the store, raw captures and (at once, through the running daemon's
+/// index stage) the index; tombstones with hashes and an `erasure` audit entry stay.
+#[utoipa::path(
+    post, path = "/api/erasures", tag = "audit",
+    request_body = ErasureRequest,
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 200, description = "Erased (possibly nothing)", body = ErasureDone),
+        (status = 400, description = "Not exactly one of author and url, or no reason", body = schemas::ErrorBody),
+    )
+)]
+pub async fn erase(
+    State(services): State<Arc<Services>>,
+    headers: HeaderMap,
+    body: Result<Json<ErasureRequest>, JsonRejection>,
+) -> ApiResult<Json<ErasureDone>> {
+    let (actor, _) = authorize(&services, &headers, Role::Admin)?;
+    let bad = |message: String| ApiError::new(StatusCode::BAD_REQUEST, message);
+    let Json(request) = body.map_err(|rejection| {
+        bad(format!(
+            "expected {{\"author\" | \"url\", \"reason\"}}: {}",
+            rejection.body_text()
+        ))
+    })?;
+    if request.reason.trim().is_empty() {
+        return Err(bad("reason must say why (it is recorded)".into()));
+    }
+    let store = services.store.clone();
+    let targets = match (request.author, request.url) {
+        (Some(author), None) if !author.trim().is_empty() => {
+            tokio::task::block_in_place(|| crate::commands::author_names(&store, &author))
+                .map_err(ApiError::internal)?
+                .into_iter()
+                .map(ErasureTarget::Author)
+                .collect::<Vec<_>>()
+        }
+        (None, Some(url)) if !url.trim().is_empty() => vec![ErasureTarget::Url(url)],
+        _ => return Err(bad("give exactly one of author or url".into())),
+    };
+    let mut done = ErasureDone {
+        erased: 0,
+        ids: Vec::new(),
+        audit_seqs: Vec::new(),
+    };
+    for target in &targets {
+        let report =
+            tokio::task::block_in_place(|| store.erase_posts(target, &request.reason, &actor))
+                .map_err(ApiError::internal)?;
+        done.erased += report.ids.len();
+        done.ids.extend(report.ids.iter().cloned());
+        done.audit_seqs.extend(report.audit_seq);
+        if !report.ids.is_empty() {
+            // The index stage removes them from the index (start-up repair does if the
+            // daemon stops first).
+            let _ = services.erased.send(report);
+        }
+    }
+    Ok(Json(done))
 }

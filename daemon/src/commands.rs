@@ -1073,7 +1073,10 @@ pub fn erase(path: &Path, args: EraseArgs) -> anyhow::Result<ExitCode> {
 
 /// A handle and, since stored authors may be pseudonyms (`storage.pseudonymize_authors`,
 /// now or before a change of config), its pseudonym under every key there has been.
-fn author_names(store: &vigil_store::Store, author: &str) -> anyhow::Result<Vec<String>> {
+pub(crate) fn author_names(
+    store: &vigil_store::Store,
+    author: &str,
+) -> anyhow::Result<Vec<String>> {
     let mut names = vec![author.to_string()];
     for pseudonym in store.pseudonyms_of(author)? {
         if !names.contains(&pseudonym) {

@@ -9,13 +9,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
 use tokio::task::block_in_place;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 use vigil_config::SourceConfig;
 use vigil_crawler::RecheckPost;
-use vigil_store::{ErasureReport, ErasureTarget};
+use vigil_store::ErasureTarget;
 
 use crate::pipeline::Services;
 
@@ -30,10 +29,9 @@ pub struct PassReport {
     pub unknown: usize,
 }
 
-/// Runs until `shutdown`; erasure reports go to the index stage on `erased`.
+/// Runs until `shutdown`; erasure reports go to the index stage (`Services::erased`).
 pub async fn recheck_task(
     services: Arc<Services>,
-    erased: mpsc::Sender<ErasureReport>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let sources: Vec<SourceConfig> = services
@@ -68,7 +66,7 @@ pub async fn recheck_task(
                 tokio::time::Instant::now() + every(source),
             );
             let cursor = cursors.entry(source.name.clone()).or_insert(0);
-            match recheck_pass(&services, source, cursor, &erased).await {
+            match recheck_pass(&services, source, cursor).await {
                 Ok(report) if report.checked > 0 => info!(
                     source = %source.name,
                     checked = report.checked,
@@ -93,7 +91,6 @@ pub async fn recheck_pass(
     services: &Services,
     source: &SourceConfig,
     cursor: &mut i64,
-    erased: &mpsc::Sender<ErasureReport>,
 ) -> anyhow::Result<PassReport> {
     let window = chrono::Duration::from_std(source.recheck_window)?;
     let since = services.clock.now() - window;
@@ -144,7 +141,7 @@ pub async fn recheck_pass(
     report.deleted = erasure.ids.len();
     if !erasure.ids.is_empty() {
         // The index stage removes them; if it has stopped, start-up repair does.
-        let _ = erased.send(erasure).await;
+        let _ = services.erased.send(erasure);
     }
     Ok(report)
 }

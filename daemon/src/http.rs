@@ -91,6 +91,10 @@ fn protected_routes() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(sources))
         .routes(routes!(label_post))
         .routes(routes!(crate::admin_api::audit_export))
+        .routes(routes!(crate::admin_api::erase))
+        .routes(routes!(crate::detail_api::whoami))
+        .routes(routes!(crate::detail_api::brands))
+        .routes(routes!(crate::detail_api::incident_detail))
 }
 
 /// Refuses a request without a valid token (401) before its parameters are even read;
@@ -330,9 +334,9 @@ pub struct IncidentParams {
 pub struct IncidentView {
     #[serde(flatten)]
     #[schema(value_type = schemas::Incident)]
-    incident: Incident,
+    pub(crate) incident: Incident,
     #[schema(required = true)]
-    silenced_until: Option<DateTime<Utc>>,
+    pub(crate) silenced_until: Option<DateTime<Utc>>,
 }
 
 /// Incidents, newest first, with their response deadlines and whether a silence or

@@ -12,6 +12,7 @@ mod corrections;
 mod dashboard;
 mod deletions;
 mod demo;
+mod detail_api;
 mod finetune;
 mod health;
 mod http;

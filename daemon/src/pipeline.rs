@@ -51,6 +51,11 @@ pub struct Services {
     /// Wakes the index stage to re-add posts queued for refresh (an API correction)
     /// without waiting for its poll.
     pub refresh_wakeup: Arc<tokio::sync::Notify>,
+    /// Erasures made in the store while the daemon runs (the admin API,
+    /// `honour_deletions`), for the index stage, which owns the writer, to apply.
+    pub erased: mpsc::UnboundedSender<ErasureReport>,
+    /// The receiving end, taken by the index stage when the pipeline starts.
+    erased_rx: std::sync::Mutex<Option<mpsc::UnboundedReceiver<ErasureReport>>>,
 }
 
 impl Services {
@@ -76,6 +81,7 @@ impl Services {
         let webhooks = vigil_alerts::Webhooks::from_config(&config.alerts)
             .map_err(|error| crate::UsageError(error.to_string()))?;
         let webhooks = (!webhooks.is_empty()).then(|| Arc::new(webhooks));
+        let (erased, erased_rx) = mpsc::unbounded_channel();
         Ok(Arc::new(Services {
             config: Arc::new(config),
             store,
@@ -87,6 +93,8 @@ impl Services {
             webhooks,
             clock: Arc::new(SystemClock),
             refresh_wakeup: Arc::new(tokio::sync::Notify::new()),
+            erased,
+            erased_rx: std::sync::Mutex::new(Some(erased_rx)),
         }))
     }
 }
@@ -151,14 +159,18 @@ pub async fn run_pipeline(
     let (crawl_tx, crawl_rx) = mpsc::channel::<CrawlBatch>(16);
     let (stored_tx, stored_rx) = mpsc::channel::<Vec<StoredPost>>(16);
     let (classified_tx, classified_rx) = mpsc::channel::<Vec<StoredPost>>(16);
-    let (erased_tx, erased_rx) = mpsc::channel::<ErasureReport>(4);
+    let erased_rx = services
+        .erased_rx
+        .lock()
+        .map_err(|_| anyhow::anyhow!("erasure channel lock poisoned"))?
+        .take()
+        .context("the pipeline runs once per Services")?;
     let alerts_wakeup = Arc::new(Notify::new());
     let outbox_wakeup = Arc::new(Notify::new());
 
     let mut stages = JoinSet::new();
     stages.spawn(crate::deletions::recheck_task(
         services.clone(),
-        erased_tx,
         shutdown.clone(),
     ));
     stages.spawn(scheduler(services.clone(), crawl_tx, shutdown.clone()));
@@ -737,7 +749,7 @@ async fn index_stage_task(
     services: Arc<Services>,
     mut stage: IndexStage,
     mut rx: mpsc::Receiver<Vec<StoredPost>>,
-    mut erased: mpsc::Receiver<ErasureReport>,
+    mut erased: mpsc::UnboundedReceiver<ErasureReport>,
     alerts_wakeup: Arc<Notify>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -789,11 +801,12 @@ async fn index_stage_task(
                 Ok(added)
             }),
             _ = services.refresh_wakeup.notified() => block_in_place(|| stage.apply_refresh(&services.store)),
-            // Posts `honour_deletions` erased from the store: out of the index too.
+            // Posts erased from the store (admin API, honour_deletions): out of the
+            // index too.
             Some(report) = erased.recv() => block_in_place(|| -> anyhow::Result<usize> {
                 let removed = stage.apply_erasure(&services.store, &report)?;
                 services.index.reload()?;
-                info!(removed, "honour_deletions: erased posts removed from the index");
+                info!(removed, "erased posts removed from the index");
                 Ok(0)
             }),
             _ = shutdown.cancelled(), if !upstream_open => break,

@@ -81,9 +81,10 @@ fn erase_matching(
     let mut seqs = Vec::new();
     let mut ids = Vec::new();
     let mut capture_hashes = BTreeSet::new();
+    let mut authors = HashSet::new();
     {
         let mut select = tx.prepare(&format!(
-            "SELECT seq, id, raw_sha256 FROM posts WHERE {condition}"
+            "SELECT seq, id, raw_sha256, author FROM posts WHERE {condition}"
         ))?;
         let mut rows = select.query(bind)?;
         while let Some(row) = rows.next()? {
@@ -91,6 +92,9 @@ fn erase_matching(
             ids.push(row.get::<_, String>(1)?);
             if let Some(sha256) = row.get::<_, Option<String>>(2)? {
                 capture_hashes.insert(sha256);
+            }
+            if let Some(author) = row.get::<_, Option<String>>(3)? {
+                authors.insert(author);
             }
         }
     }
@@ -121,7 +125,7 @@ fn erase_matching(
     // post_brands rows go with them (ON DELETE CASCADE).
     tx.execute(&format!("DELETE FROM posts WHERE {condition}"), bind)?;
     let relinked = dedup::promote_copies(tx, &ids)?;
-    scrub_evidence(tx, &ids)?;
+    scrub_evidence(tx, &ids, &authors)?;
     let capture_hashes: Vec<String> = capture_hashes.into_iter().collect();
     let (raw_captures, raw_unlinked) = match captures {
         Captures::Delete => raw::erase_captures(tx, &capture_hashes)?,
@@ -136,15 +140,45 @@ fn erase_matching(
     })
 }
 
-/// Incident evidence quotes posts; an erased post's quote is replaced by a marker.
-fn scrub_evidence(conn: &Connection, ids: &[String]) -> Result<()> {
+/// Incident evidence quotes posts; an erased post's quote is replaced by a marker. The
+/// trigger's "top authors" name handles: an erased post's author is replaced there too
+/// (their reach stays in the numbers, the name goes). The notifications of such an
+/// incident quoted them as well: their bodies are replaced by a notice with the
+/// SHA-256 of what they were ([`redact_notifications`]).
+fn scrub_evidence(conn: &Connection, ids: &[String], authors: &HashSet<String>) -> Result<()> {
     let erased: HashSet<&str> = ids.iter().map(String::as_str).collect();
-    let incidents: Vec<(i64, String)> = {
-        let mut statement = conn.prepare("SELECT id, evidence_json FROM incidents")?;
-        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    let incidents: Vec<(i64, String, String)> = {
+        let mut statement =
+            conn.prepare("SELECT id, evidence_json, trigger_json FROM incidents")?;
+        let rows = statement.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?;
         rows.collect::<rusqlite::Result<_>>()?
     };
-    for (incident_id, evidence_json) in incidents {
+    for (incident_id, evidence_json, trigger_json) in incidents {
+        let mut named = false;
+        if !authors.is_empty() {
+            let mut trigger: serde_json::Value = serde_json::from_str(&trigger_json)?;
+            if let Some(top) = trigger
+                .pointer_mut("/context/top_authors")
+                .and_then(serde_json::Value::as_array_mut)
+            {
+                for contributor in top.iter_mut() {
+                    let is_erased = contributor
+                        .get("name")
+                        .and_then(serde_json::Value::as_str)
+                        .is_some_and(|name| authors.contains(name));
+                    if is_erased {
+                        contributor["name"] = "[erased]".into();
+                        named = true;
+                    }
+                }
+            }
+            if named {
+                conn.execute(
+                    "UPDATE incidents SET trigger_json = ?2 WHERE id = ?1",
+                    params![incident_id, serde_json::to_string(&trigger)?],
+                )?;
+            }
+        }
         let mut evidence: Vec<EvidencePost> = serde_json::from_str(&evidence_json)?;
         let mut changed = false;
         for post in evidence
@@ -162,9 +196,56 @@ fn scrub_evidence(conn: &Connection, ids: &[String]) -> Result<()> {
                 params![incident_id, serde_json::to_string(&evidence)?],
             )?;
         }
+        if changed || named {
+            redact_notifications(conn, incident_id)?;
+        }
     }
     Ok(())
 }
+
+/// The notifications of an incident whose evidence or top authors were erased: each
+/// body (text, HTML, webhook payload) becomes a notice naming the SHA-256 of the body
+/// it replaces, so the record of what was sent (recipients, subject, Message-ID,
+/// delivery) stays and the quoted content goes. One still pending goes out with the
+/// notice in its place; later notifications are rendered from the scrubbed incident.
+fn redact_notifications(conn: &Connection, incident_id: i64) -> Result<()> {
+    let rows: Vec<(i64, String, String, Option<String>)> = {
+        let mut statement = conn.prepare(
+            "SELECT id, body_text, body_html, payload_json FROM notifications
+             WHERE incident_id = ?1",
+        )?;
+        let rows = statement.query_map([incident_id], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for (id, text, html, payload) in rows {
+        if text.starts_with(REDACTED_BODY) {
+            continue;
+        }
+        let digest = |body: &str| hex::encode(Sha256::digest(body.as_bytes()));
+        let notice = format!(
+            "{REDACTED_BODY} (it quoted a post erased since; SHA-256 of the original: {})",
+            digest(&text)
+        );
+        let html_notice = format!(
+            "<p>{REDACTED_BODY} (it quoted a post erased since; SHA-256 of the original: {})</p>",
+            digest(&html)
+        );
+        let payload = payload.map(|payload| {
+            serde_json::json!({ "redacted": REDACTED_BODY, "sha256": digest(&payload) }).to_string()
+        });
+        conn.execute(
+            "UPDATE notifications SET body_text = ?2, body_html = ?3, payload_json = ?4
+             WHERE id = ?1",
+            params![id, notice, html_notice, payload],
+        )?;
+    }
+    Ok(())
+}
+
+/// How a notification body removed by an erasure begins.
+pub const REDACTED_BODY: &str = "[This notification's content was removed by an erasure request]";
 
 /// Copies the WAL into the database file and empties it, so the erased rows' earlier
 /// versions (the frames that inserted them) do not linger in `vigil.db-wal`; the

@@ -155,6 +155,13 @@ pub(crate) fn create(
         serde_json::to_string(&incident.evidence)?,
     ])?;
     let id = tx.last_insert_rowid();
+    // The audit log cannot be erased, so it gets the numbers without the context (top
+    // authors are handles, which an erasure request must be able to remove; the
+    // incident row keeps them and erasure scrubs them there).
+    let mut trigger = serde_json::to_value(&incident.trigger)?;
+    if let Some(object) = trigger.as_object_mut() {
+        object.remove("context");
+    }
     let payload = serde_json::json!({
         "id": id,
         "rule": incident.rule,
@@ -162,7 +169,7 @@ pub(crate) fn create(
         "severity": incident.severity,
         "opened_at": opened_at,
         "response_deadline": format_time(incident.response_deadline),
-        "trigger": incident.trigger,
+        "trigger": trigger,
         "evidence_ids": incident.evidence.iter().map(|post| post.id.as_str()).collect::<Vec<_>>(),
     });
     audit::append_in(&tx, now, "incident_created", ALERT_ENGINE_ACTOR, &payload)?;
