@@ -46,7 +46,7 @@ fn whoami_brands_incident_detail_and_erasure_over_the_api() {
     std::fs::write(
         &file,
         format!(
-            "{{\"id\": \"1\", \"published_at\": \"{now}\", \"author\": \"@leaker\", \"text\": \"acme kettle recall announced\"}}\n\
+            "{{\"id\": \"1\", \"published_at\": \"{now}\", \"author\": \"@leaker\", \"text\": \"acme kettle recall announced LEAK-9931\"}}\n\
              {{\"id\": \"2\", \"published_at\": \"{now}\", \"author\": \"@leaker\", \"text\": \"acme kettle recall, more\"}}\n\
              {{\"id\": \"3\", \"published_at\": \"{now}\", \"author\": \"@fan\", \"text\": \"acme kettle is great\"}}\n"
         ),
@@ -202,6 +202,10 @@ fn whoami_brands_incident_detail_and_erasure_over_the_api() {
         json!(["pr@x.invalid"]),
         "the record stays"
     );
+    // Not a byte of it left in any file of the data dir: store (secure_delete, WAL
+    // emptied), index (segments rewritten), notifications (bodies replaced).
+    let left = files_containing(&dir.join("data"), b"LEAK-9931");
+    assert!(left.is_empty(), "erased text still in {left:?}");
     let (_, detail) = call(api_port, "GET", &format!("/api/incidents/{id}"), viewer, "");
     assert!(
         detail["evidence"]
@@ -211,4 +215,21 @@ fn whoami_brands_incident_detail_and_erasure_over_the_api() {
             .all(|post| post["text"] == "[erased]"),
         "{detail}"
     );
+}
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(files_containing(&path, needle));
+        } else if std::fs::read(&path)
+            .map(|bytes| bytes.windows(needle.len()).any(|window| window == needle))
+            .unwrap_or(false)
+        {
+            found.push(path);
+        }
+    }
+    found
 }

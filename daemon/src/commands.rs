@@ -1058,6 +1058,8 @@ pub fn erase(path: &Path, args: EraseArgs) -> anyhow::Result<ExitCode> {
         erased += report.ids.len();
         audit_seqs.extend(report.audit_seq);
     }
+    // A delete only marks the document: rewrite the segments so the bytes go too.
+    stage.compact_deletes()?;
     index.reload()?;
     let seqs: Vec<String> = audit_seqs.iter().map(i64::to_string).collect();
     println!(

@@ -645,6 +645,12 @@ impl IndexStage {
         Ok(report.ids.len())
     }
 
+    /// Rewrites the index segments that still hold deleted documents, so erased posts'
+    /// bytes leave the disk now rather than at some later merge (erasures only).
+    pub fn compact_deletes(&mut self) -> anyhow::Result<usize> {
+        Ok(self.writer.compact_deletes()?)
+    }
+
     /// Retention: purges posts published before `cutoff` from the store (tombstones and
     /// an audit entry stay) and deletes them from the index in the same step, so a
     /// purged post is never found again. A crash between the two is repaired at start-up
@@ -805,6 +811,7 @@ async fn index_stage_task(
             // index too.
             Some(report) = erased.recv() => block_in_place(|| -> anyhow::Result<usize> {
                 let removed = stage.apply_erasure(&services.store, &report)?;
+                stage.compact_deletes()?;
                 services.index.reload()?;
                 info!(removed, "erased posts removed from the index");
                 Ok(0)

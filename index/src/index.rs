@@ -450,6 +450,17 @@ impl SearchIndex {
     }
 
     /// Documents visible to searches (committed and reloaded).
+    /// Documents deleted but still in segment files (until a merge or
+    /// [`IndexWriter::compact_deletes`]).
+    pub fn deleted_doc_count(&self) -> Result<u64> {
+        Ok(self
+            .index
+            .searchable_segment_metas()?
+            .iter()
+            .map(|meta| u64::from(meta.num_deleted_docs()))
+            .sum())
+    }
+
     pub fn doc_count(&self) -> Result<u64> {
         Ok(self.reader.searcher().num_docs())
     }
@@ -915,6 +926,35 @@ impl IndexWriter {
     pub fn delete(&mut self, post_id: &str) -> Result<()> {
         self.writer.delete_term(id_term(&self.fields, post_id));
         Ok(())
+    }
+
+    /// Rewrites every segment that holds deleted documents without them, then removes
+    /// the old segment files. A delete only marks a document; its stored text stays in
+    /// the segment's files until a merge. Erasure calls this after committing, so an
+    /// erased post's bytes leave the disk at once; retention leaves it to the merge
+    /// policy (rewriting the big segments every hour would cost more than it frees).
+    /// Returns how many segments were rewritten.
+    pub fn compact_deletes(&mut self) -> Result<usize> {
+        let segments: Vec<tantivy::index::SegmentId> = self
+            .writer
+            .index()
+            .searchable_segment_metas()?
+            .into_iter()
+            .filter(|meta| meta.has_deletes())
+            .map(|meta| meta.id())
+            .collect();
+        if segments.is_empty() {
+            return Ok(0);
+        }
+        // One segment at a time: each merge rewrites one segment minus its deletes,
+        // so the disk needs room for one extra segment, not for the whole index.
+        for segment in &segments {
+            self.writer.merge(std::slice::from_ref(segment)).wait()?;
+        }
+        self.writer.garbage_collect_files().wait()?;
+        self.reader.reload()?;
+        debug!(segments = segments.len(), "segments with deletes rewritten");
+        Ok(segments.len())
     }
 
     /// Removes every document (before a rebuild); takes effect at the next commit.

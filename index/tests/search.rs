@@ -1160,3 +1160,53 @@ fn chinese_in_the_title_of_an_english_post() {
     assert_eq!(ids(&index, "召回 NEAR/3 acme"), Vec::<String>::new());
     assert_eq!(ids(&index, "acme NEAR/0 kettle"), ["plain", "titled"]);
 }
+
+/// Every file under `dir` whose bytes contain `needle`.
+fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(files_containing(&path, needle));
+        } else if std::fs::read(&path)
+            .unwrap()
+            .windows(needle.len())
+            .any(|window| window == needle)
+        {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
+fn compacting_deletes_takes_an_erased_post_out_of_the_files() {
+    let mut posts = english_corpus();
+    posts.push(simple(
+        6,
+        "secret",
+        "acme kettle ERASE-ME-QX7731 private words",
+    ));
+    let (dir, index) = index_with(&posts, &[]);
+    let marker = b"ERASE-ME-QX7731";
+    assert!(
+        !files_containing(dir.path(), marker).is_empty(),
+        "stored text is in the segment files"
+    );
+    let mut writer = index.writer(HEAP).unwrap();
+    writer.delete("secret").unwrap();
+    writer.commit(6).unwrap();
+    assert!(ids(&index, "kettle").iter().all(|id| id != "secret"));
+    // Deleted, yet still on disk until the segment is rewritten.
+    assert_eq!(index.deleted_doc_count().unwrap(), 1);
+    assert!(!files_containing(dir.path(), marker).is_empty());
+
+    assert_eq!(writer.compact_deletes().unwrap(), 1);
+    assert_eq!(index.deleted_doc_count().unwrap(), 0);
+    assert_eq!(index.doc_count().unwrap(), 5);
+    let left = files_containing(dir.path(), marker);
+    assert!(left.is_empty(), "erased text still in {left:?}");
+    assert_eq!(ids(&index, "kettle"), ["a", "c", "d"]);
+    // Nothing to do the second time.
+    assert_eq!(writer.compact_deletes().unwrap(), 0);
+}
