@@ -57,19 +57,7 @@ fn posts_deleted_at_the_source_are_erased_here() {
     );
 
     // Audited as an erasure by honour_deletions, with hashes only.
-    let export = run(&[
-        "audit",
-        "export",
-        "--only",
-        "audit",
-        "--config",
-        config.to_str().unwrap(),
-    ]);
-    let erasure: serde_json::Value = stdout(&export)
-        .lines()
-        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
-        .find(|entry| entry["kind"] == "erasure")
-        .expect("an erasure entry");
+    let erasure = audit_entry(&config, "erasure");
     assert_eq!(erasure["actor"], "honour_deletions");
     let payload = erasure["payload"].as_str().unwrap();
     assert!(payload.contains("deleted at the source (en)"), "{payload}");

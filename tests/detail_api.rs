@@ -154,19 +154,7 @@ fn whoami_brands_incident_detail_and_erasure_over_the_api() {
         Duration::from_secs(30),
         || search_json(&config, "kettle", &[]).0 == 1,
     );
-    let export = stdout(&run(&[
-        "audit",
-        "export",
-        "--only",
-        "audit",
-        "--config",
-        config.to_str().unwrap(),
-    ]));
-    let erasure: Value = export
-        .lines()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap())
-        .find(|entry| entry["kind"] == "erasure")
-        .expect("audited");
+    let erasure = audit_entry(&config, "erasure");
     assert_eq!(erasure["actor"], "dpo");
     // Nothing names the handle any more: not the audit log (which cannot be erased),
     // not the incident (evidence and top authors scrubbed), not the notification that
@@ -215,21 +203,4 @@ fn whoami_brands_incident_detail_and_erasure_over_the_api() {
             .all(|post| post["text"] == "[erased]"),
         "{detail}"
     );
-}
-
-/// Every file under `dir` whose bytes contain `needle`.
-fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            found.extend(files_containing(&path, needle));
-        } else if std::fs::read(&path)
-            .map(|bytes| bytes.windows(needle.len()).any(|window| window == needle))
-            .unwrap_or(false)
-        {
-            found.push(path);
-        }
-    }
-    found
 }

@@ -9,24 +9,6 @@ use std::path::Path;
 
 use support::*;
 
-/// Which files under `dir` contain `needle` (the raw bytes of every file, recursively).
-fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(path) = pending.pop() {
-        if path.is_dir() {
-            for entry in std::fs::read_dir(&path).unwrap() {
-                pending.push(entry.unwrap().path());
-            }
-        } else if let Ok(bytes) = std::fs::read(&path)
-            && bytes.windows(needle.len()).any(|window| window == needle)
-        {
-            found.push(path.display().to_string());
-        }
-    }
-    found
-}
-
 fn raw_captures_in(data_dir: &Path) -> Vec<String> {
     let conn = rusqlite::Connection::open(data_dir.join("vigil.db")).unwrap();
     let mut statement = conn

@@ -67,19 +67,8 @@ fn cli_silences(config: &Path) -> String {
 
 /// `(kind, actor)` of every audit entry.
 fn audit_entries(config: &Path) -> Vec<(String, String)> {
-    let output = run(&[
-        "audit",
-        "export",
-        "--only",
-        "audit",
-        "--config",
-        config.to_str().unwrap(),
-    ]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    stdout(&output)
-        .lines()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap())
-        .filter(|entry| entry["type"] == "audit")
+    audit_log(config)
+        .iter()
         .map(|entry| {
             (
                 entry["kind"].as_str().unwrap().to_string(),

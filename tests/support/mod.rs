@@ -566,3 +566,53 @@ pub fn http_body(
         .unwrap_or_default();
     (status, body)
 }
+
+/// The audit log's entries as `vigil audit export --only audit` prints them (the
+/// summary line left out).
+pub fn audit_log(config: &Path) -> Vec<serde_json::Value> {
+    let output = run(&[
+        "audit",
+        "export",
+        "--only",
+        "audit",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|entry| entry["type"] == "audit")
+        .collect()
+}
+
+/// The first audit entry of `kind`; panics naming the kinds there are when none is.
+pub fn audit_entry(config: &Path, kind: &str) -> serde_json::Value {
+    let entries = audit_log(config);
+    entries
+        .iter()
+        .find(|entry| entry["kind"] == kind)
+        .cloned()
+        .unwrap_or_else(|| {
+            let kinds: Vec<&str> = entries.iter().filter_map(|e| e["kind"].as_str()).collect();
+            panic!("no {kind:?} audit entry among {kinds:?}")
+        })
+}
+
+/// Which files under `dir` contain `needle` (the raw bytes of every file, recursively).
+pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(path) = pending.pop() {
+        if path.is_dir() {
+            for entry in std::fs::read_dir(&path).unwrap() {
+                pending.push(entry.unwrap().path());
+            }
+        } else if let Ok(bytes) = std::fs::read(&path)
+            && bytes.windows(needle.len()).any(|window| window == needle)
+        {
+            found.push(path.display().to_string());
+        }
+    }
+    found
+}

@@ -142,43 +142,53 @@ impl Crawler {
         }
     }
 
+    /// GETs `path` on the source's origin with `query` and returns the JSON answer, or
+    /// why there is none (`what` names the API in the message).
+    async fn api_json(
+        &self,
+        source: &SourceConfig,
+        path: &str,
+        query: &[(&str, &str)],
+        what: &str,
+    ) -> std::result::Result<Value, String> {
+        let fetched = async {
+            let base = parse_http_url(&source.url)?;
+            let mut url = base.join(path).map_err(|error| CrawlError::InvalidUrl {
+                url: source.url.clone(),
+                reason: error.to_string(),
+            })?;
+            url.query_pairs_mut().extend_pairs(query);
+            self.recheck_get(source, &url, "application/json").await
+        }
+        .await;
+        match fetched {
+            Ok((200, body)) => {
+                serde_json::from_slice(&body).map_err(|_| format!("{what}: not JSON"))
+            }
+            Ok((status, _)) => Err(format!("{what} answered HTTP {status}")),
+            Err(error) => Err(error.to_string()),
+        }
+    }
+
     async fn recheck_reddit(
         &self,
         source: &SourceConfig,
         posts: &[RecheckPost],
         outcome: &mut RecheckOutcome,
     ) {
-        let result = async {
-            let base = parse_http_url(&source.url)?;
-            // www.reddit.com serves JSON with `.json`; oauth.reddit.com always does.
-            let path = if base.host_str() == Some("oauth.reddit.com") {
-                "/api/info"
-            } else {
-                "/api/info.json"
-            };
-            let mut url = base.join(path).map_err(|error| CrawlError::InvalidUrl {
-                url: source.url.clone(),
-                reason: error.to_string(),
-            })?;
-            let ids: Vec<&str> = posts.iter().map(|p| p.external_id.as_str()).collect();
-            url.query_pairs_mut()
-                .append_pair("id", &ids.join(","))
-                .append_pair("raw_json", "1");
-            self.recheck_get(source, &url, "application/json").await
-        }
-        .await;
-        let body = match result {
-            Ok((200, body)) => body,
-            Ok((status, _)) => {
-                return outcome.unknown(
-                    posts.len(),
-                    format!("reddit /api/info answered HTTP {status}"),
-                );
-            }
-            Err(error) => return outcome.unknown(posts.len(), error.to_string()),
-        };
-        let Ok(listing) = serde_json::from_slice::<Value>(&body) else {
-            return outcome.unknown(posts.len(), "reddit /api/info: not JSON".into());
+        // www.reddit.com serves JSON with `.json`; oauth.reddit.com always does.
+        let oauth =
+            parse_http_url(&source.url).is_ok_and(|url| url.host_str() == Some("oauth.reddit.com"));
+        let path = if oauth { "/api/info" } else { "/api/info.json" };
+        let ids: Vec<&str> = posts.iter().map(|p| p.external_id.as_str()).collect();
+        let ids = ids.join(",");
+        let query = [("id", ids.as_str()), ("raw_json", "1")];
+        let listing = match self
+            .api_json(source, path, &query, "reddit /api/info")
+            .await
+        {
+            Ok(listing) => listing,
+            Err(problem) => return outcome.unknown(posts.len(), problem),
         };
         let Some(children) = listing.pointer("/data/children").and_then(Value::as_array) else {
             return outcome.unknown(posts.len(), "reddit /api/info: no data.children".into());
@@ -204,37 +214,19 @@ impl Crawler {
         posts: &[RecheckPost],
         outcome: &mut RecheckOutcome,
     ) {
-        let result = async {
-            let base = parse_http_url(&source.url)?;
-            let mut url = base.join("/xrpc/app.bsky.feed.getPosts").map_err(|error| {
-                CrawlError::InvalidUrl {
-                    url: source.url.clone(),
-                    reason: error.to_string(),
-                }
-            })?;
-            {
-                let mut query = url.query_pairs_mut();
-                for post in posts {
-                    query.append_pair("uris", &post.external_id);
-                }
-            }
-            self.recheck_get(source, &url, "application/json").await
-        }
-        .await;
-        let body = match result {
-            Ok((200, body)) => body,
-            Ok((status, _)) => {
-                return outcome.unknown(
-                    posts.len(),
-                    format!("bluesky getPosts answered HTTP {status}"),
-                );
-            }
-            Err(error) => return outcome.unknown(posts.len(), error.to_string()),
+        let query: Vec<(&str, &str)> = posts
+            .iter()
+            .map(|post| ("uris", post.external_id.as_str()))
+            .collect();
+        let path = "/xrpc/app.bsky.feed.getPosts";
+        let answer = match self
+            .api_json(source, path, &query, "bluesky getPosts")
+            .await
+        {
+            Ok(answer) => answer,
+            Err(problem) => return outcome.unknown(posts.len(), problem),
         };
-        let Some(found) = serde_json::from_slice::<Value>(&body)
-            .ok()
-            .and_then(|answer| answer.get("posts").and_then(Value::as_array).cloned())
-        else {
+        let Some(found) = answer.get("posts").and_then(Value::as_array) else {
             return outcome.unknown(posts.len(), "bluesky getPosts: no posts array".into());
         };
         for post in posts {
