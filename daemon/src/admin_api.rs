@@ -108,8 +108,16 @@ pub async fn audit_export(
     // (and is not recorded as done).
     tokio::task::spawn_blocking(move || {
         let mut out = std::io::BufWriter::with_capacity(64 * 1024, ChannelWriter(tx.clone()));
-        let result =
-            crate::audit_export::write_export(&store, from, to, &kinds, format, &actor, &mut out);
+        let result = crate::audit_export::write_export(
+            &store,
+            from,
+            to,
+            &kinds,
+            format,
+            &actor,
+            &mut out,
+            &mut |_| {},
+        );
         if let Err(error) = result.and_then(|_| out.flush().map_err(anyhow::Error::from)) {
             warn!(
                 error = format!("{error:#}"),

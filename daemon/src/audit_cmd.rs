@@ -2,7 +2,7 @@
 //! and print checkpoints, print inclusion and consistency proofs and the public key. The
 //! JSON it prints is what an outside verifier needs: every field as hashed or signed.
 
-use std::io::BufWriter;
+use std::io::{BufWriter, IsTerminal};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -172,8 +172,27 @@ fn export(
     let (from, to) = (parse_time(&from, now)?, parse_time(&to, now)?);
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
-    let summary = crate::audit_export::write_export(store, from, to, only, format, by, &mut out)?;
+    // A progress line on a terminal: large periods take a while.
+    let terminal = std::io::stderr().is_terminal();
+    let mut progress = |written: u64| {
+        if terminal {
+            eprint!("\rexported {written} records…   ");
+        }
+    };
+    let summary = crate::audit_export::write_export(
+        store,
+        from,
+        to,
+        only,
+        format,
+        by,
+        &mut out,
+        &mut progress,
+    )?;
     drop(out);
+    if terminal {
+        eprint!("\r");
+    }
     let counts: Vec<String> = summary
         .counts
         .iter()

@@ -32,7 +32,12 @@ pub struct ExportSummary {
     pub lines_sha256: String,
 }
 
+/// Records between two calls of the progress callback.
+const PROGRESS_EVERY: u64 = 10_000;
+
 /// Writes the export to `out` and records it in the audit log as done by `actor`.
+/// `progress` is called with the records written so far every 10,000 records.
+#[allow(clippy::too_many_arguments)]
 pub fn write_export(
     store: &Store,
     from: Option<DateTime<Utc>>,
@@ -41,12 +46,15 @@ pub fn write_export(
     format: ExportFormat,
     actor: &str,
     out: &mut dyn Write,
+    progress: &mut dyn FnMut(u64),
 ) -> anyhow::Result<ExportSummary> {
     let mut writer = RecordWriter {
         out,
         format,
         digest: Sha256::new(),
         error: None,
+        written: 0,
+        progress,
     };
     if matches!(format, ExportFormat::Csv) {
         writer.raw("type,id,at,sha256,record\n")?;
@@ -141,6 +149,8 @@ struct RecordWriter<'a> {
     digest: Sha256,
     /// The write error that stopped a store stream, reported instead of the store's.
     error: Option<std::io::Error>,
+    written: u64,
+    progress: &'a mut dyn FnMut(u64),
 }
 
 impl RecordWriter<'_> {
@@ -177,7 +187,12 @@ impl RecordWriter<'_> {
             let message = error.to_string();
             self.error = Some(error);
             StoreError::Invalid(format!("writing the export: {message}"))
-        })
+        })?;
+        self.written += 1;
+        if self.written.is_multiple_of(PROGRESS_EVERY) {
+            (self.progress)(self.written);
+        }
+        Ok(())
     }
 
     fn finish_stream(&mut self, count: Result<u64, StoreError>) -> anyhow::Result<u64> {
@@ -215,6 +230,7 @@ mod tests {
             ExportFormat::Jsonl,
             "auditor",
             &mut out,
+            &mut |_| {},
         )
         .unwrap();
         let text = String::from_utf8(out).unwrap();
@@ -282,6 +298,7 @@ mod tests {
             ExportFormat::Csv,
             "cli",
             &mut out,
+            &mut |_| {},
         )
         .unwrap();
         let text = String::from_utf8(out).unwrap();
@@ -322,6 +339,7 @@ mod tests {
             ExportFormat::Jsonl,
             "cli",
             &mut Broken,
+            &mut |_| {},
         )
         .unwrap_err();
         assert!(format!("{error:#}").contains("pipe closed"), "{error:#}");
