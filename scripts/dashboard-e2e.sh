@@ -20,7 +20,7 @@ ROOT=$PWD
 
 need_apt=()
 [[ -x ${CHROMIUM:-/usr/bin/chromium} ]] || need_apt+=(chromium)
-fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || need_apt+=(fonts-noto-cjk)
+fc-list 2>/dev/null | grep -i 'Noto Sans CJK' >/dev/null || need_apt+=(fonts-noto-cjk)  # not grep -q: SIGPIPE + pipefail
 if ((${#need_apt[@]})); then
     echo "dashboard-e2e: installing ${need_apt[*]}" >&2
     SUDO=$([[ $(id -u) == 0 ]] && echo "" || echo sudo)

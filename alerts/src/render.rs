@@ -66,6 +66,12 @@ pub(crate) struct TemplateVars {
     pub peak_value: f64,
     pub threshold: f64,
     pub baseline: Option<f64>,
+    /// `value`, `threshold`, `baseline` and `peak_value` as people read them (shares
+    /// as percentages, counts without long decimals), as the mail's numbers show them.
+    pub value_text: String,
+    pub threshold_text: String,
+    pub baseline_text: String,
+    pub peak_text: String,
     pub window: String,
     pub baseline_window: Option<String>,
     pub mentions: u64,
@@ -524,6 +530,13 @@ fn template_vars(request: &RenderRequest<'_>, language: MailLanguage) -> Templat
         peak_value: incident.peak_value,
         threshold: trigger.threshold,
         baseline: trigger.baseline,
+        value_text: format_metric(&trigger.metric, trigger.value),
+        threshold_text: format_metric(&trigger.metric, trigger.threshold),
+        baseline_text: trigger
+            .baseline
+            .map(|baseline| format_metric(&trigger.metric, baseline))
+            .unwrap_or_default(),
+        peak_text: format_metric(&trigger.metric, incident.peak_value),
         window: format_duration(std::time::Duration::from_secs(trigger.window_secs)),
         baseline_window: trigger
             .baseline_secs
@@ -1101,6 +1114,10 @@ fn sample_vars() -> TemplateVars {
         peak_value: 0.5,
         threshold: 0.4,
         baseline: Some(0.1),
+        value_text: "50.0%".into(),
+        threshold_text: "40.0%".into(),
+        baseline_text: "10.0%".into(),
+        peak_text: "50.0%".into(),
         window: "1h".into(),
         baseline_window: Some("7d".into()),
         mentions: 20,

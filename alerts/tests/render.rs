@@ -568,3 +568,26 @@ fn html_escapes_hostile_authors_in_both_languages() {
         assert!(message.text.contains("<script>steal()</script>"));
     }
 }
+
+#[test]
+fn formatted_numbers_are_there_for_scripts_and_the_script_text_alone() {
+    let mut cfg = config(vec![rule("neg", RuleKind::NegativeShare)]);
+    cfg.scripts[0].body =
+        "share {{ value_text }} over {{ threshold_text }}, peak {{ peak_text }}, raw {{ value }}"
+            .into();
+    let engine = AlertEngine::new(&cfg).unwrap();
+    let (_, mut incident) = incident_with_hostile_post("neg", &engine);
+    incident.trigger.value = 2.0 / 7.0;
+    incident.trigger.threshold = 0.25;
+    incident.peak_value = 0.5;
+    let message = engine
+        .render(&incident, NotificationKind::First, 0, t0())
+        .unwrap();
+    let (name, script) = message.script.expect("the rule names a script");
+    assert_eq!(name, cfg.scripts[0].name);
+    assert_eq!(
+        script.trim(),
+        format!("share 28.6% over 25.0%, peak 50.0%, raw {}", 2.0 / 7.0)
+    );
+    assert!(message.text.contains("share 28.6% over 25.0%"));
+}

@@ -1,11 +1,14 @@
 // Calls to Vigil's JSON API with the token of this tab (sessionStorage: forgotten when
 // the tab closes). A 401 on a page's call signs the user out with a message; a 403
-// marks the session read-only so responder buttons disappear.
+// marks the session read-only so responder buttons disappear (a fallback: the role from
+// `GET /api/whoami` already hides them for viewers).
 
 import { t } from './i18n.js';
 
 const TOKEN_KEY = 'vigil.token';
 const READ_ONLY_KEY = 'vigil.readOnly';
+/// Roles that may acknowledge, resolve and snooze.
+const RESPONDER_ROLES = new Set(['responder', 'admin']);
 
 export class ApiError extends Error {
   constructor(status, message) {
@@ -22,19 +25,29 @@ export class ApiError extends Error {
   }
 }
 
+/// The caller from `GET /api/whoami` (`{name, role, tokens_configured}`), kept in memory
+/// for this page load only.
+let caller = null;
+
 export const session = {
   get token() { return sessionStorage.getItem(TOKEN_KEY); },
   set token(value) {
     if (value) sessionStorage.setItem(TOKEN_KEY, value);
     else sessionStorage.removeItem(TOKEN_KEY);
     sessionStorage.removeItem(READ_ONLY_KEY);
+    caller = null;
   },
-  /// True once the API refused a responder action to this token. (A `GET /api/whoami`
-  /// telling the role up front would let the UI hide the buttons at once.)
+  get caller() { return caller; },
+  set caller(value) { caller = value; },
+  /// True once the API refused a responder action to this token.
   get readOnly() { return sessionStorage.getItem(READ_ONLY_KEY) === '1'; },
   set readOnly(value) {
     if (value) sessionStorage.setItem(READ_ONLY_KEY, '1');
     else sessionStorage.removeItem(READ_ONLY_KEY);
+  },
+  /// Whether acknowledge / resolve / snooze buttons are shown.
+  get canRespond() {
+    return !this.readOnly && (!caller || RESPONDER_ROLES.has(caller.role));
   },
 };
 
@@ -74,4 +87,14 @@ export async function api(path, { method = 'GET', body, token } = {}) {
     throw error;
   }
   return response.json();
+}
+
+/// The configured brands' names (`GET /api/brands`), fetched once per page load.
+let brandNames = null;
+export async function brands() {
+  if (!brandNames) {
+    brandNames = api('/api/brands').then((rows) => rows.map((row) => row.name));
+    brandNames.catch(() => { brandNames = null; });
+  }
+  return brandNames;
 }

@@ -37,9 +37,9 @@ function languageLink() {
   }, other === 'zh' ? '中文' : 'English');
 }
 
-/// Any call works without a token when the daemon has none configured; `/api/silences`
-/// is small and open to every role.
-const PROBE = '/api/silences';
+/// Who the token belongs to (`{name, role, tokens_configured}`); without tokens
+/// configured it answers without one.
+const WHOAMI = '/api/whoami';
 
 async function boot() {
   localizeShell();
@@ -48,10 +48,21 @@ async function boot() {
     showLogin(t('login_expired'));
   });
   window.addEventListener('hashchange', () => { if (authMode) route(); });
-  window.addEventListener('vigil:read-only', () => { if (authMode) showSession(); });
+  window.addEventListener('vigil:read-only', async () => {
+    if (!authMode) return;
+    // The API refused an action the role seemed to allow (the token's role changed
+    // since sign-in): ask again who this is, for the header.
+    try {
+      session.caller = await api(WHOAMI);
+    } catch {
+      // Keep what we had; the page shows the error.
+    }
+    if (authMode) showSession();
+  });
   try {
-    await api(PROBE, { token: session.token || '' });
-    authMode = session.token ? 'token' : 'open';
+    const caller = await api(WHOAMI, { token: session.token || '' });
+    session.caller = caller;
+    authMode = caller.tokens_configured ? 'token' : 'open';
     showApp();
   } catch (error) {
     if (error.status === 401) {
@@ -96,9 +107,10 @@ function showLogin(message) {
     submit.disabled = true;
     error.textContent = '';
     try {
-      await api(PROBE, { token });
+      const caller = await api(WHOAMI, { token });
       session.token = token;
-      authMode = 'token';
+      session.caller = caller;
+      authMode = caller.tokens_configured ? 'token' : 'open';
       showApp();
     } catch (failure) {
       error.textContent = failure.status === 401 ? t('login_unknown') : failure.describe();
@@ -122,8 +134,14 @@ function showApp() {
 /// Who is signed in, and the sign-out button.
 function showSession() {
   const box = document.getElementById('session');
-  const label = authMode === 'open' ? t('signed_in_open') : t('signed_in_token');
-  box.replaceChildren(languageLink(), h('span', { class: 'who' }, label, session.readOnly ? ` · ${t('read_only')}` : ''),
+  const caller = session.caller;
+  const who = authMode === 'open' || !caller
+    ? h('span', { class: 'who' }, t('signed_in_open'))
+    : h('span', { class: 'who', id: 'who', 'data-role': caller.role, title: t('signed_in_as', { name: caller.name, role: t(`role_${caller.role}`) }) },
+      h('span', { class: 'who-name' }, caller.name), ' ',
+      h('span', { class: `role role-${caller.role}` }, t(`role_${caller.role}`)),
+      session.canRespond ? null : h('span', { class: 'read-only' }, ` · ${t('read_only')}`));
+  box.replaceChildren(languageLink(), who,
     authMode === 'token'
       ? h('button', {
         type: 'button', class: 'link', onclick: () => {

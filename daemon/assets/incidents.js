@@ -1,6 +1,8 @@
 // Incidents: the list with each one's 24-hour response deadline counting down, and a
-// detail page (trigger numbers, what the posts are about, evidence, timeline); both
-// with acknowledge / resolve buttons for responders.
+// detail page (`GET /api/incidents/{id}`: trigger numbers, what the posts are about,
+// evidence, the timeline of notifications and acks, the notifications' delivery state and
+// the rendered response script with a copy button); both with acknowledge / resolve
+// (and on the detail page snooze) buttons for responders and admins, none for viewers.
 
 import { t, formatTime, formatDuration, formatNumber } from './i18n.js';
 import { api, session } from './api.js';
@@ -47,10 +49,11 @@ function deadlineCell(incident) {
   });
 }
 
-/// Acknowledge / resolve buttons for what the incident's status allows. `onDone` runs
-/// after a successful action; a 403 hides responder buttons for the session.
+/// Acknowledge / resolve buttons for what the incident's status allows, for tokens whose
+/// role may use them. `onDone` runs after a successful action; a 403 (the role changed
+/// since sign-in) hides responder buttons for the session.
 function actionButtons(incident, onDone, noteInput) {
-  if (session.readOnly || incident.status === 'resolved') return null;
+  if (!session.canRespond || incident.status === 'resolved') return null;
   const act = async (action, button) => {
     if (action === 'resolve' && !window.confirm(t('confirm_resolve', { id: incident.id }))) return;
     button.disabled = true;
@@ -62,7 +65,7 @@ function actionButtons(incident, onDone, noteInput) {
     } catch (error) {
       flash('error', error.status === 403 ? t('forbidden') : error.describe());
       if (error.status === 403) {
-        for (const element of document.querySelectorAll('.responder-actions')) element.remove();
+        for (const element of document.querySelectorAll('.responder-actions, .act')) element.remove();
       } else {
         button.disabled = false;
       }
@@ -113,11 +116,13 @@ export async function render(main) {
         h('div', {}, statusBadge(incident.status), incident.overdue ? h('span', { class: 'badge overdue' }, t('overdue_flag')) : null, whoLine(incident)),
         h('span', { 'data-since': incident.opened_at, title: formatTime(incident.opened_at) }),
         deadlineCell(incident),
-        actionButtons(incident, load),
+        ...(session.canRespond ? [actionButtons(incident, load)] : []),
       ]);
+      // Viewers get no actions column at all.
       body.replaceChildren(table(
-        [t('col_id'), t('col_incident'), t('col_severity'), t('col_status'), t('col_age'), t('col_deadline'), t('col_actions')],
-        rows, { className: 'incidents-table' }));
+        [t('col_id'), t('col_incident'), t('col_severity'), t('col_status'), t('col_age'), t('col_deadline'),
+          ...(session.canRespond ? [t('col_actions')] : [])],
+        rows, { className: `incidents-table${session.canRespond ? '' : ' read-only'}` }));
       clock.tick();
     } catch (error) {
       body.replaceChildren(notice('error', error.describe()));
@@ -151,23 +156,53 @@ function definitionList(pairs) {
   return h('dl', { class: 'facts' }, pairs.filter(Boolean).map(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]));
 }
 
-function copyButton(getText) {
-  const button = h('button', { type: 'button', class: 'copy' }, t('copy'));
+/// Copies `text`: the Clipboard API where the page may use it (https or localhost), else
+/// a hidden textarea and `execCommand('copy')`. Resolves to whether it worked.
+async function copyText(text) {
+  try {
+    if (navigator.clipboard && window.isSecureContext) {
+      await navigator.clipboard.writeText(text);
+      return true;
+    }
+  } catch {
+    // Refused (no permission, page not focused): try the old way.
+  }
+  const area = h('textarea', { readonly: true, 'aria-hidden': 'true', class: 'copy-buffer' });
+  area.value = text;
+  document.body.append(area);
+  area.select();
+  let copied = false;
+  try {
+    copied = document.execCommand('copy');
+  } catch {
+    copied = false;
+  }
+  area.remove();
+  return copied;
+}
+
+/// A copy button for the text of `source` (a `<pre>`), with its outcome next to it.
+function copyButton(source, text, id) {
+  const status = h('span', { class: 'copy-status', role: 'status', 'aria-live': 'polite' });
+  const button = h('button', { type: 'button', class: 'copy', id, 'aria-describedby': source.id }, t('copy'));
+  let reset = null;
   button.addEventListener('click', async () => {
-    try {
-      await navigator.clipboard.writeText(getText());
-    } catch {
-      // Without clipboard permission (plain http on another host): select the text.
+    clearTimeout(reset);
+    if (await copyText(text)) {
+      status.textContent = t('copied');
+      status.className = 'copy-status ok';
+    } else {
+      // Select it so Ctrl+C / the phone's menu copies it.
       const range = document.createRange();
-      range.selectNodeContents(button.previousElementSibling);
+      range.selectNodeContents(source);
       getSelection().removeAllRanges();
       getSelection().addRange(range);
-      document.execCommand('copy');
+      status.textContent = t('copy_failed');
+      status.className = 'copy-status failed';
     }
-    button.textContent = t('copied');
-    setTimeout(() => { button.textContent = t('copy'); }, 2000);
+    reset = setTimeout(() => { status.textContent = ''; }, 4000);
   });
-  return button;
+  return h('div', { class: 'copy-row' }, button, status);
 }
 
 export async function renderDetail(main, id) {
@@ -178,20 +213,120 @@ export async function renderDetail(main, id) {
 
   async function load() {
     try {
-      const incidents = await api('/api/incidents');
-      const incident = incidents.find((candidate) => String(candidate.id) === String(id));
-      if (!incident) {
-        body.replaceChildren(notice('error', t('incident_not_found', { id })));
-        return;
-      }
+      const incident = await api(`/api/incidents/${encodeURIComponent(id)}`);
       body.replaceChildren(...detail(incident, load).filter(Boolean));
       clock.tick();
     } catch (error) {
-      body.replaceChildren(notice('error', error.describe()));
+      body.replaceChildren(notice('error', error.status === 404 ? t('incident_not_found', { id }) : error.describe()));
     }
   }
   await load();
-  return clock.stop;
+  // Notifications and other people's acks show up without a reload, unless the user is
+  // in the middle of something on the page.
+  const refresh = setInterval(() => {
+    const busy = body.contains(document.activeElement) || body.querySelector('button:disabled')
+      || [...body.querySelectorAll('textarea')].some((area) => area.value.trim());
+    if (!document.hidden && !busy) load();
+  }, REFRESH_MS);
+  return () => {
+    clearInterval(refresh);
+    clock.stop();
+  };
+}
+
+const SNOOZE_CHOICES = ['1h', '4h', '12h', '24h'];
+
+/// The snooze control: how long, and a button (`POST /api/incidents/{id}/snooze`, the
+/// note as its comment).
+function snoozeControl(incident, onDone, noteInput) {
+  if (!session.canRespond || incident.status === 'resolved') return null;
+  const duration = select(SNOOZE_CHOICES.map((d) => [d, t(`snooze_${d}`)]), '4h');
+  const button = h('button', { type: 'button', 'data-action': 'snooze', 'aria-label': `${t('snooze')} #${incident.id}` }, t('snooze'));
+  button.addEventListener('click', async () => {
+    button.disabled = true;
+    const comment = noteInput.value.trim();
+    try {
+      const snooze = await api(`/api/incidents/${incident.id}/snooze`, {
+        method: 'POST', body: comment ? { duration: duration.value, comment } : { duration: duration.value },
+      });
+      flash('success', t('action_done_snooze', { id: incident.id, time: formatTime(snooze.ends_at) }));
+      await onDone();
+    } catch (error) {
+      flash('error', error.status === 403 ? t('forbidden') : error.describe());
+      if (error.status === 403) {
+        for (const element of document.querySelectorAll('.responder-actions, .act')) element.remove();
+      } else {
+        button.disabled = false;
+      }
+    }
+  });
+  return h('div', { class: 'snooze-row' }, field('i-snooze', t('snooze_for'), duration), button);
+}
+
+/// One line of the timeline for an event of `GET /api/incidents/{id}`.
+function eventText(event) {
+  const [kind, sub] = event.kind.split(':');
+  switch (kind) {
+    case 'opened': return t('ev_opened');
+    case 'notified': return t('ev_notified', { kind: t(`notif_${sub}`) === `notif_${sub}` ? sub : t(`notif_${sub}`), channel: event.by || '' });
+    case 'snoozed': return t('ev_snoozed', { name: event.by || t('none') });
+    case 'acknowledged': return t('ev_acknowledged', { name: event.by || t('none') });
+    case 'resolved': return t('ev_resolved', { name: event.by || t('none') });
+    case 'overdue': return t('ev_overdue');
+    default: return event.kind;
+  }
+}
+
+function timelineSection(incident) {
+  const items = (incident.events || []).map((event) => h('li', { class: `ev ev-${event.kind.split(':')[0]}`, 'data-kind': event.kind },
+    h('time', { datetime: event.at, title: event.at }, formatTime(event.at)), ' ',
+    h('span', { class: 'what' }, eventText(event)),
+    event.note ? h('q', { class: 'ev-note' }, event.note) : null));
+  if (incident.status !== 'resolved' && !incident.overdue) {
+    items.push(h('li', { class: 'ev ev-upcoming' },
+      h('time', { datetime: incident.response_deadline }, formatTime(incident.response_deadline)), ' ',
+      h('span', { class: 'what' }, t('ev_deadline')), ' ', deadlineCell(incident)));
+  }
+  return h('section', { class: 'card', 'aria-labelledby': 'timeline-title' },
+    h('h2', { id: 'timeline-title' }, t('timeline')),
+    h('ol', { class: 'timeline', id: 'incident-timeline' }, items));
+}
+
+function notificationsSection(incident) {
+  const notifications = incident.notifications || [];
+  const rows = notifications.map((n) => [
+    h('span', {}, t(`notif_${n.kind}`) === `notif_${n.kind}` ? n.kind : t(`notif_${n.kind}`), n.seq ? ` ${n.seq}` : ''),
+    h('span', { class: 'channel' }, n.channel),
+    h('span', { class: 'recipients' }, n.recipients.join(', ') || t('none')),
+    h('span', { class: `badge delivery-${n.status}` }, t(`delivery_${n.status}`) === `delivery_${n.status}` ? n.status : t(`delivery_${n.status}`)),
+    formatNumber(n.attempts),
+    n.sent_at ? h('time', { datetime: n.sent_at }, formatTime(n.sent_at)) : h('span', { class: 'help' }, t('not_sent', { time: formatTime(n.created_at) })),
+    n.last_reply ? h('small', { class: 'reply' }, n.last_reply) : t('none'),
+  ]);
+  return h('section', { class: 'card', 'aria-labelledby': 'notifications-title' },
+    h('h2', { id: 'notifications-title' }, `${t('notifications')} (${notifications.length})`),
+    notifications.length
+      ? table([t('col_kind'), t('col_channel'), t('col_recipients'), t('col_delivery'), t('col_attempts'), t('col_sent'), t('col_reply')],
+        rows, { className: 'notifications-table' })
+      : h('p', { class: 'help' }, t('no_notifications')));
+}
+
+function scriptSection(incident) {
+  const script = incident.script;
+  const title = h('h2', { id: 'script-title' }, t('response_script'));
+  if (!script) {
+    return h('section', { class: 'card', 'aria-labelledby': 'script-title' }, title, h('p', { class: 'help' }, t('script_none')));
+  }
+  const text = h('pre', { class: 'script', id: 'script-text', lang: script.language || null }, script.body);
+  return h('section', { class: 'card', 'aria-labelledby': 'script-title', id: 'response-script' },
+    title,
+    definitionList([
+      [t('script_name'), h('code', {}, script.name)],
+      script.language ? [t('language'), script.language] : null,
+      [t('script_subject'), h('span', { id: 'script-subject' }, script.subject)],
+    ]),
+    text,
+    copyButton(text, script.body, 'copy-script'));
 }
 
 function detail(incident, reload) {
@@ -199,6 +334,7 @@ function detail(incident, reload) {
   const context = trigger.context || {};
   const note = h('textarea', { rows: 2, maxlength: 2000 });
   const actions = actionButtons(incident, reload, note);
+  const snooze = snoozeControl(incident, reload, note);
   const header = h('section', { class: 'card incident-head', 'aria-labelledby': 'incident-title' },
     h('h1', { id: 'incident-title' }, t('incident_heading', { id: incident.id, rule: incident.rule })),
     h('p', { class: 'badges' }, severityBadge(incident.severity), statusBadge(incident.status),
@@ -208,7 +344,7 @@ function detail(incident, reload) {
     h('p', { class: 'deadline-line' }, `${t('col_deadline')}: `, deadlineCell(incident), ` (${formatTime(incident.response_deadline)})`),
     whoLine(incident),
     incident.note ? h('p', { class: 'note' }, h('strong', {}, `${t('note')}: `), incident.note) : null,
-    actions ? h('div', { class: 'act' }, field('i-note', t('note_label'), note), actions) : null);
+    actions || snooze ? h('div', { class: 'act' }, field('i-note', t('note_label'), note), actions, snooze) : null);
 
   const facts = h('section', { class: 'card', 'aria-labelledby': 'trigger-title' },
     h('h2', { id: 'trigger-title' }, t('trigger')),
@@ -244,26 +380,6 @@ function detail(incident, reload) {
       h('p', { class: 'snippet' }, post.text),
       /^https?:\/\//.test(post.url || '') ? h('a', { href: post.url, target: '_blank', rel: 'noopener noreferrer', class: 'open-link' }, t('open_post')) : null))));
 
-  const events = [
-    [incident.opened_at, t('ev_opened')],
-    incident.acknowledged_at ? [incident.acknowledged_at, t('ev_acknowledged', { name: incident.acknowledged_by })] : null,
-    incident.resolved_at ? [incident.resolved_at, t('ev_resolved', { name: incident.resolved_by })] : null,
-    [incident.updated_at, t('ev_updated')],
-    [incident.response_deadline, t('ev_deadline')],
-    ...(incident.notifications || []).map((n) => [n.sent_at || n.created_at, `${n.kind} → ${n.channel}: ${n.status}`]),
-  ].filter(Boolean).sort((a, b) => Date.parse(a[0]) - Date.parse(b[0]));
-  const timeline = h('section', { class: 'card', 'aria-labelledby': 'timeline-title' },
-    h('h2', { id: 'timeline-title' }, t('timeline')),
-    h('ol', { class: 'timeline' }, events.map(([at, what]) => h('li', {}, h('time', { datetime: at }, formatTime(at)), ' ', what))),
-    incident.notifications ? null : h('p', { class: 'help' }, t('notifications_missing')));
-
-  const ackCommand = `vigil incidents ack ${incident.id} --by "NAME"`;
-  const scriptText = incident.script ? [incident.script.subject, incident.script.body].filter(Boolean).join('\n\n') : null;
-  const script = h('section', { class: 'card', 'aria-labelledby': 'script-title' },
-    h('h2', { id: 'script-title' }, t('response_script')),
-    scriptText
-      ? [h('pre', { class: 'script' }, scriptText), copyButton(() => scriptText)]
-      : [h('p', { class: 'help' }, t('script_missing')), h('pre', { class: 'command' }, ackCommand), copyButton(() => ackCommand)]);
-
-  return [header, facts, about, evidence, timeline, script];
+  // The script and the timeline come early: they are what a responder needs first.
+  return [header, facts, scriptSection(incident), timelineSection(incident), about, notificationsSection(incident), evidence];
 }

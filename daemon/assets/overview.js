@@ -2,9 +2,10 @@
 // share of voice between brands, top sources, authors and terms, for any range.
 
 import { t, formatTime, formatNumber, lang } from './i18n.js';
-import { api } from './api.js';
+import { api, brands as brandNames } from './api.js';
 import {
   h, field, select, table, notice, hashParams, setHashParams, rangeParams, rangeOptions, toQuery,
+  customRangeProblem, localInputValue,
 } from './util.js';
 
 const COLORS = {
@@ -21,20 +22,37 @@ export async function render(main) {
   const state = { brand: '', range: '48h', interval: 'hour', from: '', to: '', ...hashParams() };
   let brands = [];
   try {
-    brands = (await api('/api/share_of_voice')).map((row) => row.brand);
+    brands = await brandNames();
   } catch {
     // The share-of-voice panel below reports the error.
   }
   const brand = select([['', t('all_brands')], ...brands.map((b) => [b, b])], state.brand);
   const range = select(rangeOptions(false), state.range);
   const interval = select([['hour', t('interval_hour')], ['day', t('interval_day')]], state.interval);
-  const from = h('input', { type: 'datetime-local', value: state.from });
-  const to = h('input', { type: 'datetime-local', value: state.to });
-  const custom = h('div', { class: 'custom-range' }, field('o-from', t('filter_from'), from), field('o-to', t('filter_to'), to));
-  const showCustom = () => { custom.hidden = range.value !== 'custom'; };
+  const from = h('input', { type: 'datetime-local', value: state.from, step: 60 });
+  const to = h('input', { type: 'datetime-local', value: state.to, step: 60 });
+  const rangeError = h('p', { class: 'form-error', id: 'range-error', role: 'alert' });
+  from.setAttribute('aria-errormessage', 'range-error');
+  to.setAttribute('aria-errormessage', 'range-error');
+  const custom = h('div', { class: 'custom-range' }, field('o-from', t('filter_from'), from), field('o-to', t('filter_to'), to), rangeError);
+  let lastPreset = state.range === 'custom' ? '48h' : state.range;
+  const showCustom = () => {
+    custom.hidden = range.value !== 'custom';
+    if (range.value === 'custom') {
+      // Start from the range shown so far, so one end is enough to change.
+      const now = Date.now();
+      const presetMs = { '24h': 24, '48h': 48, '7d': 168, '30d': 720, '90d': 2160 }[lastPreset] * 3600 * 1000;
+      if (!from.value) from.value = localInputValue(new Date(now - presetMs));
+      if (!to.value) to.value = localInputValue(new Date(now));
+      from.focus();
+    } else {
+      lastPreset = range.value;
+      rangeError.textContent = '';
+    }
+  };
   range.addEventListener('change', showCustom);
-  showCustom();
-  const form = h('form', { class: 'card toolbar' },
+  custom.hidden = range.value !== 'custom';
+  const form = h('form', { class: 'card toolbar overview-form' },
     h('div', { class: 'filters' },
       field('o-brand', t('filter_brand'), brand),
       field('o-range', t('filter_range'), range),
@@ -44,7 +62,7 @@ export async function render(main) {
 
   const chartBox = h('div', { class: 'chart', id: 'timeline-chart', role: 'img', 'aria-label': t('chart_mentions') });
   const chartNote = h('p', { class: 'chart-note', id: 'timeline-note' });
-  const chartTable = h('details', { class: 'chart-data' });
+  const chartTable = h('details', { class: 'chart-data', hidden: true });
   const chartCard = h('section', { class: 'card', 'aria-labelledby': 'chart-title' },
     h('h2', { id: 'chart-title' }, t('chart_mentions')), chartBox, chartNote, chartTable);
   const sovCard = h('section', { class: 'card', 'aria-labelledby': 'sov-title', id: 'share-of-voice' }, h('h2', { id: 'sov-title' }, t('share_of_voice')));
@@ -55,12 +73,31 @@ export async function render(main) {
     h('div', { class: 'grid' }, sovCard, termsCard, sourcesCard, authorsCard));
 
   let plot = null;
+  /// Whether the page has shown data once (a bad range then keeps it).
+  let loaded = false;
   const resize = () => {
     if (plot) plot.setSize(chartSize(chartBox));
   };
   window.addEventListener('resize', resize);
 
   async function load() {
+    const problem = range.value === 'custom' ? customRangeProblem(from.value, to.value, true) : null;
+    rangeError.textContent = problem ? t(problem) : '';
+    from.toggleAttribute('aria-invalid', Boolean(problem));
+    to.toggleAttribute('aria-invalid', Boolean(problem));
+    if (problem) {
+      (problem === 'range_need_both' && from.value ? to : from).focus();
+      if (!loaded) {
+        // Opened from a link with a bad range: say why the page is empty.
+        chartNote.textContent = t('range_fix_first');
+        chartBox.hidden = true;
+        for (const card of [sovCard, sourcesCard, authorsCard, termsCard]) {
+          card.replaceChildren(card.firstElementChild, h('p', { class: 'help' }, t('range_fix_first')));
+        }
+      }
+      return;
+    }
+    loaded = true;
     setHashParams('overview', {
       brand: brand.value, range: range.value, interval: interval.value,
       from: range.value === 'custom' ? from.value : '', to: range.value === 'custom' ? to.value : '',
@@ -86,9 +123,12 @@ export async function render(main) {
     chartBox.replaceChildren();
     chartTable.replaceChildren();
     if (timeline.status === 'fulfilled') {
+      chartBox.hidden = false;
       plot = drawTimeline(chartBox, chartNote, timeline.value);
       chartTable.replaceChildren(h('summary', {}, t('chart_as_table')), timelineTable(timeline.value));
+      chartTable.hidden = false;
     } else {
+      chartTable.hidden = true;
       chartNote.replaceChildren(notice('error', timeline.reason.describe()));
     }
     fill(sovCard, share, (rows) => shareOfVoice(rows));
@@ -98,7 +138,12 @@ export async function render(main) {
       rows.map((row) => [row.author, formatNumber(row.posts), formatNumber(row.total_reach), formatNumber(row.mean_score, 2)])));
     fill(termsCard, terms, (result) => (result.terms.length
       ? table([t('col_term'), t('col_period'), t('col_baseline'), t('col_g2')], result.terms.map((row) => [
-        h('a', { href: `#/search?${toQuery({ q: row.term, brand: brand.value, range: range.value === 'custom' ? '7d' : range.value })}` }, row.term),
+        h('a', {
+          href: `#/search?${toQuery({
+            q: row.term, brand: brand.value, range: range.value,
+            from: range.value === 'custom' ? from.value : '', to: range.value === 'custom' ? to.value : '',
+          })}`,
+        }, row.term),
         formatNumber(row.count), formatNumber(row.baseline_count), formatNumber(row.score, 1)]))
       : h('p', { class: 'help' }, t('nothing_yet'))));
   }
@@ -188,8 +233,9 @@ function drawTimeline(box, note, timeline) {
     box.dataset.peakStart = peak.start;
     box.dataset.peakCount = String(peak.count);
   }
-  note.textContent = timeline.total === 0 ? t('nothing_yet')
-    : `${t('chart_total', { total: formatNumber(timeline.total) })} · ${t('chart_peak', { count: formatNumber(peak.count), time: formatTime(peak.start) })}`;
+  const shown = t('range_shown', { from: formatTime(timeline.from), to: formatTime(timeline.to) });
+  note.textContent = timeline.total === 0 ? `${shown} · ${t('nothing_yet')}`
+    : `${shown} · ${t('chart_total', { total: formatNumber(timeline.total) })} · ${t('chart_peak', { count: formatNumber(peak.count), time: formatTime(peak.start) })}`;
 
   if (typeof window.uPlot !== 'function') return null;
   const uPlot = window.uPlot;
@@ -220,17 +266,22 @@ function drawTimeline(box, note, timeline) {
   const data = [xs, ...order.map((level) => stacked[level]), mean];
   const locale = lang === 'zh' ? 'zh-CN' : 'en-GB';
   const narrow = box.clientWidth < 500;
+  const step = timeline.interval === 'hour' ? 3600 : 86400;
   const options = {
     ...chartSize(box),
     series,
     scales: {
-      x: { time: true },
+      // Half a bucket either side, so the first and last (centred) bars are whole.
+      x: { time: true, range: (u, min, max) => [min - step / 2, max + step / 2] },
       count: { range: (u, min, max) => [0, Math.max(1, Math.ceil(max * 1.1))] },
       score: { range: [-1, 1] },
     },
     axes: [
       {
         space: timeline.interval === 'hour' ? 90 : 60,
+        // Ticks on whole buckets only (the labels show no minutes).
+        incrs: [1, 2, 3, 6, 12, 24, 48, 7 * 24, 14 * 24, 28 * 24, 91 * 24, 365 * 24]
+          .map((hours) => hours * 3600).filter((seconds) => seconds >= step),
         values: (u, splits) => splits.map((s) => new Date(s * 1000).toLocaleString(locale,
           timeline.interval === 'hour' ? { month: 'numeric', day: 'numeric', hour: '2-digit' } : { month: 'short', day: 'numeric' })),
       },

@@ -2,10 +2,10 @@
 // more" through the API's cursors, and CSV export of the whole result set.
 
 import { t, formatTime, formatNumber } from './i18n.js';
-import { api } from './api.js';
+import { api, brands as brandNames } from './api.js';
 import {
   h, field, select, snippet, sentimentBadge, notice, hashParams, setHashParams,
-  rangeParams, rangeOptions, toQuery,
+  rangeParams, rangeOptions, toQuery, customRangeProblem,
 } from './util.js';
 
 const PAGE_SIZE = 25;
@@ -17,11 +17,11 @@ const CSV_COLUMNS = ['id', 'published_at', 'source', 'brands', 'author', 'url', 
 /// Brands and sources for the filter menus, fetched once per page load.
 async function filterChoices() {
   const [brands, sources] = await Promise.allSettled([
-    api('/api/share_of_voice'),
+    brandNames(),
     api('/api/sources'),
   ]);
   return {
-    brands: brands.status === 'fulfilled' ? brands.value.map((row) => row.brand) : [],
+    brands: brands.status === 'fulfilled' ? brands.value : [],
     sources: sources.status === 'fulfilled' ? sources.value.sources.map((row) => row.name) : [],
   };
 }
@@ -38,7 +38,8 @@ export async function render(main) {
   const from = h('input', { type: 'datetime-local', value: state.from });
   const to = h('input', { type: 'datetime-local', value: state.to });
   const sort = select([['', t('sort_default')], ['relevance', t('sort_relevance')], ['time', t('sort_time')], ['oldest', t('sort_oldest')]], state.sort);
-  const custom = h('div', { class: 'custom-range' }, field('s-from', t('filter_from'), from), field('s-to', t('filter_to'), to));
+  const rangeError = h('p', { class: 'form-error', id: 's-range-error', role: 'alert' });
+  const custom = h('div', { class: 'custom-range' }, field('s-from', t('filter_from'), from), field('s-to', t('filter_to'), to), rangeError);
   const showCustom = () => { custom.hidden = range.value !== 'custom'; };
   range.addEventListener('change', showCustom);
   showCustom();
@@ -88,6 +89,12 @@ export async function render(main) {
   async function load(append) {
     problem.replaceChildren();
     if (!append) {
+      const wrong = range.value === 'custom' ? customRangeProblem(from.value, to.value, false) : null;
+      rangeError.textContent = wrong ? t(wrong) : '';
+      if (wrong) {
+        from.focus();
+        return;
+      }
       currentQuery = readForm();
       cursor = null;
       shown = 0;

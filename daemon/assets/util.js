@@ -112,6 +112,20 @@ export function rangeParams(range, customFrom, customTo) {
   return { from: range, to: '' };
 }
 
+/// What is wrong with a custom range of two `datetime-local` values, as an i18n key
+/// (`null` when it is fine). `needBoth`: an open end is not allowed.
+export function customRangeProblem(from, to, needBoth) {
+  if (needBoth && (!from || !to)) return 'range_need_both';
+  if (from && to && !(new Date(from) < new Date(to))) return 'range_bad_order';
+  return null;
+}
+
+/// A `Date` as a `datetime-local` input value (local time, to the minute).
+export function localInputValue(date) {
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+}
+
 export function rangeOptions(withAll = true) {
   const options = [['24h', t('range_24h')], ['48h', t('range_48h')], ['7d', t('range_7d')], ['30d', t('range_30d')], ['90d', t('range_90d')]];
   if (withAll) options.push(['all', t('range_all')]);

@@ -5,10 +5,14 @@
 //   1. `vigil demo --exit-when-done` plays the bundled crisis scenario into a temp dir;
 //   2. `vigil run` on that config with no tokens: the dashboard skips sign-in;
 //   3. `vigil run` again with a responder and a viewer token (from the environment):
-//      wrong token → clear message; search → highlighted hits; overview → the chart's
-//      peak bucket is the crisis hour; incidents → countdown; detail → acknowledge;
-//      sources; a viewer's resolve → 403 message; a bad stored token → back to sign-in;
-//      a phone-sized screen and Chinese;
+//      sign-in through `/api/whoami` (wrong token → clear message; the header names the
+//      token and its role); search → highlighted hits; overview → the chart's peak bucket
+//      is the crisis hour, also in a custom from/to range kept in the URL (a reversed
+//      range → message); incidents → countdown; detail → the response script as
+//      `/api/incidents/{id}` renders it, copied to the clipboard, notifications and a
+//      timeline; acknowledge → the timeline names the responder; sources; a viewer sees
+//      no responder buttons (no 403 needed), and a stale role still ends in a clear 403
+//      message; a bad stored token → back to sign-in; a phone-sized screen and Chinese;
 //   4. `vigil incidents list --format json` shows the ack by the token's name.
 //
 // Screenshots of every page (desktop and 390x844) go to VIGIL_E2E_OUTPUT (default
@@ -18,7 +22,7 @@
 
 import { spawn, execFile } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, mkdirSync, rmSync, appendFileSync, createWriteStream, readFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, appendFileSync, createWriteStream, readFileSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -134,6 +138,10 @@ async function signIn(page, token) {
 
 async function main() {
   mkdirSync(output, { recursive: true });
+  // Screenshots of an earlier run would pass for this one's.
+  for (const name of readdirSync(output)) {
+    if (/^(desktop|phone|failure)-.*\.png$/.test(name)) rmSync(path.join(output, name));
+  }
   log(`binary ${vigilBin}, chromium ${chromiumPath}, output ${output}`);
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -216,12 +224,23 @@ token_env = "VIGIL_E2E_VIEWER"
   check(shell.headers()['content-type'].startsWith('text/html'), 'GET / is the HTML app shell');
   await page.locator('#token').waitFor();
   await shot(page, 'desktop-01-login');
+  const probes = [];
+  const onRequest = (request) => {
+    if (new URL(request.url()).pathname.startsWith('/api/')) probes.push(new URL(request.url()).pathname);
+  };
+  page.on('request', onRequest);
   await page.locator('#token').fill('not-a-real-token');
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.locator('#login-error').filter({ hasText: /unknown or expired token/i }).waitFor();
   check(await page.locator('#topbar').isHidden(), 'a wrong token keeps the sign-in page, with a clear message');
+  check(probes.length === 1 && probes[0] === '/api/whoami', `the sign-in form checks the token with /api/whoami (${probes.join(', ')})`);
   await shot(page, 'desktop-02-login-wrong-token');
   await signIn(page, RESPONDER.token);
+  page.off('request', onRequest);
+  await page.locator('#who').waitFor();
+  const who = await page.locator('#who').innerText();
+  check(who.includes(RESPONDER.name) && /responder/.test(who) && await page.locator('#who').getAttribute('data-role') === 'responder',
+    `the header names the token and its role (${who.replace(/\s+/g, ' ')})`);
 
   step = 'search';
   await page.locator('#q').fill('exploded OR 爆炸');
@@ -241,6 +260,13 @@ token_env = "VIGIL_E2E_VIEWER"
   const csvLines = readFileSync(csvPath, 'utf8').trim().split(/\r\n/);
   check(csvLines[0].replace(/^\ufeff/, '').startsWith('id,published_at,source,brands,author,url'), 'the CSV export has the CLI\'s columns');
   check(csvLines.length - 1 === expected.total, `the CSV export has every hit (${csvLines.length - 1} rows)`);
+  await page.locator('#s-range').selectOption('custom');
+  await page.locator('#s-from').fill('2026-03-02T10:00');
+  await page.locator('#s-to').fill('2026-03-01T10:00');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  await page.locator('#s-range-error').filter({ hasText: 'The start of the range must be before its end.' }).waitFor();
+  check((await page.locator('#search-summary').innerText()).includes(String(expected.total)), 'a reversed custom range on the search page gets a message and keeps the results');
+  await page.locator('#s-range').selectOption('7d');
 
   step = 'overview';
   await page.locator('#nav').getByRole('link', { name: 'Overview', exact: true }).click();
@@ -264,6 +290,41 @@ token_env = "VIGIL_E2E_VIEWER"
   check(Math.max(...tableCounts) === peakCount, `the chart's numbers are readable as a table (largest count ${Math.max(...tableCounts)})`);
   await shot(page, 'desktop-04-overview');
 
+  step = 'custom range';
+  // Two hours either side of the peak, typed as the browser's local time.
+  const localValue = (ms) => page.evaluate((at) => {
+    const date = new Date(at);
+    const pad = (n) => String(n).padStart(2, '0');
+    return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+  }, ms);
+  const customFrom = Date.parse(peakStart) - 2 * 3600 * 1000;
+  const customTo = Date.parse(peakStart) + 2 * 3600 * 1000;
+  const fromValue = await localValue(customFrom);
+  const toValue = await localValue(customTo);
+  await page.locator('#o-range').selectOption('custom');
+  await page.locator('#o-from').fill(toValue);
+  await page.locator('#o-to').fill(fromValue);
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.locator('#range-error').filter({ hasText: 'The start of the range must be before its end.' }).waitFor();
+  check(!page.url().includes('range=custom'), 'a reversed custom range is refused with a clear message, before any request');
+  await shot(page, 'desktop-04b-overview-range-error');
+  await page.locator('#o-from').fill(fromValue);
+  await page.locator('#o-to').fill(toValue);
+  await page.getByRole('button', { name: 'Apply' }).click();
+  const customTimeline = await api(`/api/timeline?${new URLSearchParams({ interval: 'hour', from: new Date(customFrom).toISOString(), to: new Date(customTo).toISOString() })}`);
+  await page.waitForFunction((total) => document.querySelector('#timeline-chart')?.dataset.total === String(total), customTimeline.total);
+  const customChart = await page.locator('#timeline-chart').evaluate((box) => ({ ...box.dataset }));
+  check(customChart.buckets === String(customTimeline.buckets.length) && customChart.buckets <= 5,
+    `the custom range draws its own ${customChart.buckets} hours`);
+  check(customChart.peakStart === peakStart && Number(customChart.peakCount) === peakCount, `the spike is the custom range's peak (${customChart.peakCount} at ${customChart.peakStart})`);
+  check(/range=custom/.test(page.url()) && /from=/.test(page.url()) && /to=/.test(page.url()), 'the custom range is kept in the URL');
+  await shot(page, 'desktop-04c-overview-custom-range');
+  await page.reload();
+  await page.locator('#timeline-chart canvas').first().waitFor();
+  await page.waitForFunction((total) => document.querySelector('#timeline-chart')?.dataset.total === String(total), customTimeline.total);
+  check(await page.locator('#o-range').inputValue() === 'custom' && await page.locator('#o-from').inputValue() === fromValue,
+    'reloading the URL shows the same custom range');
+
   step = 'incidents';
   await page.locator('#nav').getByRole('link', { name: 'Incidents', exact: true }).click();
   await page.locator('.incidents-table tbody tr').first().waitFor();
@@ -285,7 +346,39 @@ token_env = "VIGIL_E2E_VIEWER"
   check((await page.locator('#incident-title').innerText()).includes(`#${target.id}`), 'the detail page opens');
   check(await page.locator('.evidence li').count() === target.evidence.length, `it lists the ${target.evidence.length} evidence posts`);
   check((await page.locator('[data-testid=trigger-value]').innerText()).includes('%'), 'it shows the trigger numbers');
+  const detail = await api(`/api/incidents/${target.id}`);
+  check(Boolean(detail.script?.body), `the API renders a response script for #${target.id} (${detail.script?.name})`);
+  const shownScript = await page.locator('#script-text').textContent();
+  check(shownScript === detail.script.body, `the page shows the script exactly as /api/incidents/${target.id} renders it (${shownScript.length} characters)`);
+  check((await page.locator('#script-subject').innerText()) === detail.script.subject, 'and the alert subject');
+  check(await page.locator('#incident-timeline li[data-kind]').count() === detail.events.length,
+    `the timeline lists the API's ${detail.events.length} events (${detail.events.map((e) => e.kind).join(', ')})`);
+  check(await page.locator('.notifications-table tbody tr').count() === detail.notifications.length,
+    `the notifications table lists the ${detail.notifications.length} notifications with their delivery state`);
   await shot(page, 'desktop-06-incident-detail');
+
+  step = 'copy script';
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+  await page.evaluate(() => navigator.clipboard.writeText('nothing copied yet'));
+  await page.locator('#copy-script').click();
+  await page.locator('.copy-status').filter({ hasText: 'Copied to the clipboard.' }).waitFor();
+  const clipboard = await page.evaluate(() => navigator.clipboard.readText());
+  check(clipboard === detail.script.body, 'the copy button puts the script on the clipboard and says so');
+  await shot(page, 'desktop-06b-script-copied');
+  // Where the Clipboard API refuses (plain http on another host), the button falls
+  // back to a textarea and execCommand('copy').
+  await page.evaluate(async () => {
+    window.realClipboard = navigator.clipboard;
+    await navigator.clipboard.writeText('nothing copied yet');
+    Object.defineProperty(navigator, 'clipboard', {
+      configurable: true,
+      value: { writeText: () => Promise.reject(new DOMException('refused', 'NotAllowedError')) },
+    });
+  });
+  await page.locator('#copy-script').click();
+  await page.waitForFunction(async (body) => (await window.realClipboard.readText()) === body, detail.script.body);
+  check((await page.locator('.copy-status').innerText()) === 'Copied to the clipboard.', 'without the Clipboard API the fallback copies the script too');
+  await page.evaluate(() => { delete navigator.clipboard; });
 
   step = 'acknowledge';
   await page.locator('#i-note').fill('Looking into it (e2e)');
@@ -293,6 +386,13 @@ token_env = "VIGIL_E2E_VIEWER"
   await page.locator('.notice-success').filter({ hasText: `#${target.id} acknowledged` }).waitFor();
   await page.locator('.incident-head .status-acknowledged').waitFor();
   check((await page.locator('.incident-head').innerText()).includes(`Acknowledged by ${RESPONDER.name}`), 'the page shows who acknowledged');
+  const ackEvent = page.locator('#incident-timeline li[data-kind=acknowledged]');
+  await ackEvent.waitFor();
+  const ackText = await ackEvent.innerText();
+  check(ackText.includes(`Acknowledged by ${RESPONDER.name}`) && ackText.includes('Looking into it (e2e)'), `the timeline shows the acknowledgement by the responder, with the note (${ackText.replace(/\s+/g, ' ')})`);
+  const afterAck = await api(`/api/incidents/${target.id}`);
+  const lastKinds = (await page.locator('#incident-timeline li[data-kind]').evaluateAll((items) => items.map((item) => item.dataset.kind)));
+  check(JSON.stringify(lastKinds) === JSON.stringify(afterAck.events.map((e) => e.kind)), 'the timeline matches the API\'s events, oldest first');
   await shot(page, 'desktop-07-incident-acknowledged');
 
   step = 'resolve';
@@ -312,23 +412,48 @@ token_env = "VIGIL_E2E_VIEWER"
   await shot(page, 'desktop-08-sources');
 
   step = 'viewer';
+  const refusals = [];
+  const onResponse = (response) => { if (response.status() === 403) refusals.push(response.url()); };
+  page.on('response', onResponse);
   await page.getByRole('button', { name: 'Sign out' }).click();
   await signIn(page, VIEWER.token);
+  await page.locator('#who').filter({ hasText: VIEWER.name }).waitFor();
+  check((await page.locator('#who').innerText()).includes('viewer'), 'the header says the viewer token is a viewer');
+  await page.locator('#nav').getByRole('link', { name: 'Incidents', exact: true }).click();
+  await page.locator('.incidents-table tbody tr').first().waitFor();
+  check(await page.locator('.incidents-table button[data-action]').count() === 0, 'a viewer sees no acknowledge / resolve buttons in the list');
+  await shot(page, 'desktop-09-viewer-incidents');
+  await page.locator(`a[href="#/incidents/${target.id}"]`).first().click();
+  await page.locator('#script-text').waitFor();
+  check(await page.locator('#incident-detail button[data-action], #i-note').count() === 0, 'nor on the detail page (which still shows the script)');
+  check(refusals.length === 0, 'without a single 403 from the API');
+  await shot(page, 'desktop-09b-viewer-incident-detail');
+
+  step = 'stale role';
+  // The role as the page knew it says responder (a token demoted since sign-in): the
+  // API's 403 still ends in a clear message and the buttons go.
+  await page.evaluate(async (name) => {
+    const { session } = await import('/assets/api.js');
+    session.caller = { name, role: 'responder', tokens_configured: true };
+  }, VIEWER.name);
   await page.locator('#nav').getByRole('link', { name: 'Incidents', exact: true }).click();
   const resolve = page.locator('.incidents-table button[data-action=resolve]').first();
   await resolve.waitFor();
   page.once('dialog', (dialog) => dialog.accept());
   await resolve.click();
   await page.locator('.notice-error').filter({ hasText: /may not do this/ }).waitFor();
-  check(await page.locator('.incidents-table button[data-action]').count() === 0, 'after a 403 the responder buttons are gone');
-  await shot(page, 'desktop-09-viewer-forbidden');
+  check(refusals.length === 1 && await page.locator('.incidents-table button[data-action]').count() === 0, 'after a 403 the responder buttons are gone');
+  await page.locator('#who[data-role=viewer]').waitFor();
+  check(true, 'and the header asks /api/whoami again: viewer');
+  page.off('response', onResponse);
+  await shot(page, 'desktop-10-viewer-forbidden');
 
   step = 'expired token';
   await page.evaluate(() => sessionStorage.setItem('vigil.token', 'revoked-token'));
   await page.reload();
   await page.locator('#login-error').filter({ hasText: /unknown or has expired/ }).waitFor();
   check(true, 'a stored token the daemon no longer knows leads back to sign-in with a message');
-  await shot(page, 'desktop-10-expired-token');
+  await shot(page, 'desktop-11-expired-token');
   check(!(page.consoleErrors || []).length, `no console errors on desktop (${(page.consoleErrors || []).join(' | ')})`);
   await page.close();
 
@@ -350,9 +475,18 @@ token_env = "VIGIL_E2E_VIEWER"
     await shot(mobile, `phone-0${['overview', 'incidents', 'sources'].indexOf(name) + 3}-${name}`);
   }
   await mobile.goto(`${base}/#/incidents/${target.id}`);
-  await mobile.locator('#incident-title').waitFor();
+  await mobile.locator('#script-text').waitFor();
   await noHorizontalScroll(mobile, 'incident detail');
   await shot(mobile, 'phone-06-incident-detail');
+  await mobile.goto(`${base}/#/incidents/${spike.id}`);
+  await mobile.locator('#script-text, #response-script, #incident-timeline').first().waitFor();
+  await noHorizontalScroll(mobile, 'resolved incident detail');
+  await shot(mobile, 'phone-07-incident-resolved');
+  await mobile.goto(`${base}/#/overview?range=custom&from=${encodeURIComponent(fromValue)}&to=${encodeURIComponent(toValue)}`);
+  await mobile.waitForFunction((total) => document.querySelector('#timeline-chart')?.dataset.total === String(total), customTimeline.total);
+  await mobile.locator('#timeline-chart canvas').first().waitFor();
+  await noHorizontalScroll(mobile, 'overview with a custom range');
+  await shot(mobile, 'phone-08-overview-custom-range');
   check(!(mobile.consoleErrors || []).length, `no console errors on the phone (${(mobile.consoleErrors || []).join(' | ')})`);
   await phone.close();
 
@@ -373,6 +507,14 @@ token_env = "VIGIL_E2E_VIEWER"
   await zh.goto(`${base}/#/overview`);
   await zh.locator('#timeline-chart canvas').first().waitFor();
   await shot(zh, 'desktop-zh-03-overview');
+  await zh.goto(`${base}/#/incidents/${target.id}`);
+  await zh.locator('#script-text').waitFor();
+  check((await zh.locator('#incident-timeline').innerText()).includes(`${RESPONDER.name} 确认`), 'the Chinese timeline names the responder');
+  await shot(zh, 'desktop-zh-04-incident-detail');
+  await zh.goto(`${base}/#/overview?range=custom&from=${encodeURIComponent(toValue)}&to=${encodeURIComponent(fromValue)}`);
+  await zh.locator('#range-error').filter({ hasText: '开始时间必须早于结束时间' }).waitFor();
+  check(true, 'a reversed range in the URL gets the Chinese message');
+  await shot(zh, 'desktop-zh-05-overview-range-error');
   await chinese.close();
 
   step = 'cli';
