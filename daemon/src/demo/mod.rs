@@ -340,7 +340,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         "  mail is captured by a local SMTP server on {smtp} into {}/",
         mail_dir.display()
     );
-    println!("  API on http://{listen}/  (config: {config_arg})");
+    println!("  dashboard on http://{listen}/ and the API under /api/  (config: {config_arg})");
     println!();
 
     let pipeline_shutdown = shutdown.clone();
@@ -392,6 +392,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
             }
             println!();
             println!("What to look at:");
+            println!(
+                "  the dashboard:      http://{listen}/#/overview (the spike), http://{listen}/#/incidents (ack from there)"
+            );
             println!(
                 "  the alert emails:   {}/*.eml   (open in a mail client, or read as text)",
                 mail_dir.display()
