@@ -309,16 +309,7 @@ fn checked_record(line: &str) -> Value {
 fn audit_export_streams_posts_incidents_notifications_and_acks_with_hashes() {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path();
-    let dead_smtp = free_port();
-    let config = acme_config(
-        dir,
-        "acme",
-        &format!(
-            "[alerts.smtp]\nhost = \"127.0.0.1\"\nport = {dead_smtp}\ntls = \"none\"\nfrom = \"v@x.invalid\"\n\
-             [[alerts.recipients]]\nname = \"pr\"\nemails = [\"pr@x.invalid\"]\n\
-             [[alerts.rules]]\nname = \"recall\"\nbrand = \"Acme\"\nkind = \"keyword\"\nwindow = \"7d\"\nquery = \"recall\"\nnotify = [\"pr\"]\n"
-        ),
-    );
+    let config = acme_config(dir, "acme", &recall_alerting());
     let config_arg = config.to_str().unwrap();
     let now = chrono::Utc::now();
     let file = dir.join("posts.jsonl");

@@ -22,7 +22,7 @@ fn whoami_brands_incident_detail_and_erasure_over_the_api() {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path();
     let api_port = free_port();
-    let dead_smtp = free_port();
+    let recall = recall_alerting();
     std::fs::write(
         dir.join("recall.md"),
         "Hold statement for {{ brand }}: we are looking into the recall reports.\n",
@@ -33,10 +33,7 @@ fn whoami_brands_incident_detail_and_erasure_over_the_api() {
         "acme",
         &format!(
             "{}[[server.tokens]]\nname = \"dpo\"\nrole = \"admin\"\ntoken_env = \"T_ADMIN\"\n\
-             [alerts.smtp]\nhost = \"127.0.0.1\"\nport = {dead_smtp}\ntls = \"none\"\nfrom = \"v@x.invalid\"\n\
-             [[alerts.recipients]]\nname = \"pr\"\nemails = [\"pr@x.invalid\"]\n\
-             [[alerts.rules]]\nname = \"recall\"\nbrand = \"Acme\"\nkind = \"keyword\"\nwindow = \"7d\"\n\
-             query = \"recall\"\nnotify = [\"pr\"]\nscript = \"hold\"\n\
+             {recall}script = \"hold\"\n\
              [[scripts]]\nname = \"hold\"\nsubject = \"[{{{{ severity }}}}] {{{{ brand }}}}\"\nfile = \"recall.md\"\n",
             api_server(api_port)
         ),

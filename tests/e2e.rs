@@ -670,17 +670,8 @@ fn api_enforces_tokens_and_roles() {
     let temp = tempfile::tempdir().unwrap();
     let dir = temp.path();
     let api_port = free_port();
-    let dead_smtp = free_port();
-    let config = acme_config(
-        dir,
-        "acme",
-        &format!(
-            "{}[alerts.smtp]\nhost = \"127.0.0.1\"\nport = {dead_smtp}\ntls = \"none\"\nfrom = \"v@x.invalid\"\n\
-             [[alerts.recipients]]\nname = \"pr\"\nemails = [\"pr@x.invalid\"]\n\
-             [[alerts.rules]]\nname = \"recall\"\nbrand = \"Acme\"\nkind = \"keyword\"\nwindow = \"7d\"\nquery = \"recall\"\nnotify = [\"pr\"]\n",
-            api_server(api_port)
-        ),
-    );
+    let recall = recall_alerting();
+    let config = acme_config(dir, "acme", &format!("{}{recall}", api_server(api_port)));
     let now = chrono::Utc::now().to_rfc3339();
     let file = dir.join("posts.jsonl");
     std::fs::write(&file, format!("{{\"id\": \"1\", \"published_at\": \"{now}\", \"text\": \"acme kettle recall announced\"}}\n")).unwrap();

@@ -22,6 +22,7 @@ const RESPONDER: Option<&str> = Some("responder-secret");
 /// mail to a port nobody listens on.
 fn config(dir: &Path, api_port: u16) -> PathBuf {
     let dead = free_port();
+    let recall = recall_alerting();
     acme_config(
         dir,
         "acme",
@@ -31,9 +32,7 @@ fn config(dir: &Path, api_port: u16) -> PathBuf {
              [server]\nlisten = \"127.0.0.1:{api_port}\"\n\
              [[server.tokens]]\nname = \"ana\"\nrole = \"viewer\"\ntoken_env = \"T_VIEW\"\n\
              [[server.tokens]]\nname = \"pat\"\nrole = \"responder\"\ntoken_env = \"T_RESP\"\n\
-             [alerts.smtp]\nhost = \"127.0.0.1\"\nport = {dead}\ntls = \"none\"\nfrom = \"v@x.invalid\"\n\
-             [[alerts.recipients]]\nname = \"pr\"\nemails = [\"pr@x.invalid\"]\n\
-             [[alerts.rules]]\nname = \"recall\"\nbrand = \"Acme\"\nkind = \"keyword\"\nwindow = \"7d\"\nquery = \"recall\"\nnotify = [\"pr\"]\n"
+             {recall}"
         ),
     )
 }

@@ -17,17 +17,8 @@ const RESPONDER: Option<&str> = Some("responder-secret");
 /// A config with a viewer token (`ana`), a responder token (`pat`) and a keyword rule
 /// `recall` on brand Acme; mail goes to a port nobody listens on.
 fn config_with_tokens(dir: &Path, api_port: u16) -> PathBuf {
-    let dead_smtp = free_port();
-    acme_config(
-        dir,
-        "acme",
-        &format!(
-            "{}[alerts.smtp]\nhost = \"127.0.0.1\"\nport = {dead_smtp}\ntls = \"none\"\nfrom = \"v@x.invalid\"\n\
-             [[alerts.recipients]]\nname = \"pr\"\nemails = [\"pr@x.invalid\"]\n\
-             [[alerts.rules]]\nname = \"recall\"\nbrand = \"Acme\"\nkind = \"keyword\"\nwindow = \"7d\"\nquery = \"recall\"\nnotify = [\"pr\"]\n",
-            api_server(api_port)
-        ),
-    )
+    let recall = recall_alerting();
+    acme_config(dir, "acme", &format!("{}{recall}", api_server(api_port)))
 }
 
 /// Sends `body` (JSON text) and returns the status and the parsed JSON answer.

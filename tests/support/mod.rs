@@ -90,6 +90,18 @@ pub fn api_server(api_port: u16) -> String {
     )
 }
 
+/// Alerting the API tests share: SMTP on a port nobody listens on (mail stays pending),
+/// the recipient group `pr`, and the keyword rule `recall` on brand Acme, last, so a
+/// caller may add keys to the rule (`script = "…"`).
+pub fn recall_alerting() -> String {
+    let dead_smtp = free_port();
+    format!(
+        "[alerts.smtp]\nhost = \"127.0.0.1\"\nport = {dead_smtp}\ntls = \"none\"\nfrom = \"v@x.invalid\"\n\
+         [[alerts.recipients]]\nname = \"pr\"\nemails = [\"pr@x.invalid\"]\n\
+         [[alerts.rules]]\nname = \"recall\"\nbrand = \"Acme\"\nkind = \"keyword\"\nwindow = \"7d\"\nquery = \"recall\"\nnotify = [\"pr\"]\n"
+    )
+}
+
 /// `vigil run` with the API tokens the tests configure (`T_VIEW` = `viewer-secret`,
 /// `T_RESP` = `responder-secret`, `T_ADMIN` = `admin-secret`), stderr to `log`; returns once the API on `api_port`
 /// accepts connections.
