@@ -438,6 +438,15 @@ pub(crate) fn prepare(conn: &mut Connection, path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The database's `user_version`, which must be the current one after opening.
+    fn migrated_version(conn: &Connection) -> i64 {
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        version
+    }
     use chrono::{TimeZone, Utc};
     use vigil_core::AlertStore;
 
@@ -516,10 +525,7 @@ mod tests {
         let store = crate::Store::open(dir.path()).unwrap();
         {
             let conn = store.conn();
-            let version: i64 = conn
-                .query_row("PRAGMA user_version", [], |row| row.get(0))
-                .unwrap();
-            assert_eq!(version, SCHEMA_VERSION);
+            migrated_version(&conn);
             assert_eq!(trigger_count(&conn), 0, "version 3 drops the trigger");
             let autocheckpoint: i64 = conn
                 .query_row("PRAGMA wal_autocheckpoint", [], |row| row.get(0))
@@ -580,11 +586,7 @@ mod tests {
         write_version_1_database(&dir.path().join(crate::DB_FILE_NAME));
 
         let store = crate::Store::open(dir.path()).unwrap();
-        let version: i64 = store
-            .conn()
-            .query_row("PRAGMA user_version", [], |row| row.get(0))
-            .unwrap();
-        assert_eq!(version, SCHEMA_VERSION);
+        migrated_version(&store.conn());
 
         let old = store.get_post("old-long").unwrap().unwrap();
         assert_eq!(old.seq, 1);
@@ -692,10 +694,7 @@ mod tests {
         assert_eq!(seen, vec![(1, "first", "sent"), (7, "reminder", "pending")]);
         {
             let conn = store.conn();
-            let version: i64 = conn
-                .query_row("PRAGMA user_version", [], |row| row.get(0))
-                .unwrap();
-            assert_eq!(version, SCHEMA_VERSION);
+            migrated_version(&conn);
             // The new statuses are allowed, others still are not.
             conn.execute(
                 "UPDATE notifications SET status = 'cancelled' WHERE id = 7",
@@ -772,10 +771,7 @@ mod tests {
         let store = crate::Store::open(dir.path()).unwrap();
         {
             let conn = store.conn();
-            let version: i64 = conn
-                .query_row("PRAGMA user_version", [], |row| row.get(0))
-                .unwrap();
-            assert_eq!(version, SCHEMA_VERSION);
+            let version = migrated_version(&conn);
             assert!(version >= 6);
             // Version 7 came on top: the legal holds table exists and is empty.
             let holds: i64 = conn
@@ -854,10 +850,7 @@ mod tests {
         let store = crate::Store::open(dir.path()).unwrap();
         {
             let conn = store.conn();
-            let version: i64 = conn
-                .query_row("PRAGMA user_version", [], |row| row.get(0))
-                .unwrap();
-            assert_eq!(version, SCHEMA_VERSION);
+            let version = migrated_version(&conn);
             assert!(version >= 8);
             let (captures, tombstone_raw): (i64, Option<String>) = conn
                 .query_row(
