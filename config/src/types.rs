@@ -247,6 +247,11 @@ pub struct ClassifierConfig {
     /// `transformer` only: a head file (`.vth`, as written by vigil-transformer's
     /// `train_head` example); `None` uses the bundled head.
     pub head: Option<PathBuf>,
+    /// Per-brand models (extension, `[classifier.brand_models]`): a post of one of
+    /// these brands is scored by the brand's model (`learned`: a `.vlm` model file;
+    /// `transformer`: a `.vth` head on the shared encoder) instead of the default one.
+    /// In `[[brands]]` order, which decides for a post of several such brands.
+    pub brand_models: Vec<(String, PathBuf)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

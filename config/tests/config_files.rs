@@ -470,3 +470,42 @@ fn honour_deletions_defaults_on_for_reddit_only_and_is_tunable() {
     .unwrap_err();
     assert!(bad.contains("sources[0].recheck_max"), "{bad}");
 }
+
+#[test]
+fn brand_models_are_checked_and_kept_in_brand_order() {
+    let brands = "[[brands]]\nname = \"Acme\"\nquery = \"acme\"\n\
+        [[brands]]\nname = \"Globex\"\nquery = \"globex\"\n";
+    let text = format!(
+        "{brands}[classifier]\nbackend = \"learned\"\n\
+         [classifier.brand_models]\nGlobex = \"/m/globex.vlm\"\nAcme = \"models/acme.vlm\"\n"
+    );
+    let config = vigil_config::parse_str(&text, Path::new("b.toml"), Path::new("/etc/vigil"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        config.classifier.brand_models,
+        [
+            (
+                "Acme".to_string(),
+                PathBuf::from("/etc/vigil/models/acme.vlm")
+            ),
+            ("Globex".to_string(), PathBuf::from("/m/globex.vlm")),
+        ],
+        "[[brands]] order, paths relative to the config's folder"
+    );
+
+    let unknown = parse(&text.replace("Globex = ", "Initech = ")).unwrap_err();
+    assert!(
+        unknown.contains("classifier.brand_models.Initech")
+            && unknown.contains("unknown brand \"Initech\": defined are \"Acme\", \"Globex\""),
+        "{unknown}"
+    );
+    let lexicon = parse(&text.replace("\"learned\"", "\"lexicon\"")).unwrap_err();
+    assert!(
+        lexicon.contains("brand models need backend \"learned\""),
+        "{lexicon}"
+    );
+    let not_a_path = parse(&text.replace("\"/m/globex.vlm\"", "3")).unwrap_err();
+    assert!(not_a_path.contains("expected a string"), "{not_a_path}");
+    let none = parse(&format!("{brands}[classifier]\nbackend = \"lexicon\"\n")).unwrap();
+    assert!(none.classifier.brand_models.is_empty());
+}

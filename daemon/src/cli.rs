@@ -201,6 +201,10 @@ pub struct ImportArgs {
 pub struct ClassifyArgs {
     #[arg(long, value_parser = ["lexicon", "learned", "transformer"])]
     pub backend: Option<String>,
+    /// Score every line as a post of this brand: with its model from
+    /// [classifier.brand_models], if it has one. A line's own "brands" array wins.
+    #[arg(long)]
+    pub brand: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -613,7 +617,11 @@ pub struct CorrectionArgs {
     /// How many times each corrected post counts in training.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub correction_weight: u32,
-    /// Corrections a brand needs for its own line in the test table.
-    #[arg(long, default_value_t = 50)]
+    /// Corrections a brand needs for a model of its own (written next to --out, e.g.
+    /// sentiment.acme.vlm; finetune only reports a test line per brand).
+    #[arg(long, default_value_t = 50, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub brand_min: usize,
+    /// How many more times a brand's own corrections count in its model.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub brand_weight: u32,
 }

@@ -46,6 +46,14 @@ pub fn check_config(path: &Path, args: CheckConfigArgs) -> anyhow::Result<ExitCo
             source.name
         ));
     }
+    for (brand, model) in &config.classifier.brand_models {
+        if !model.is_file() {
+            warnings.push(format!(
+                "classifier.brand_models.{brand}: no file {} (needed at run time)",
+                model.display()
+            ));
+        }
+    }
     let summary = format!(
         "{}: ok ({} brands, {} sources, {} rules, {} scripts; data in {})",
         path.display(),
@@ -683,6 +691,8 @@ struct ClassifyLine {
     id: serde_json::Value,
     text: String,
     lang: Option<String>,
+    /// (extension) The post's brands, which pick a brand's own model.
+    brands: Option<Vec<String>>,
 }
 
 /// The configured classifier, or the backend called `name`.
@@ -739,6 +749,7 @@ pub fn classifier(path: &Path, command: crate::cli::ClassifierCommand) -> anyhow
                 corrections,
                 correction_weight: correction_args.correction_weight as usize,
                 brand_min: correction_args.brand_min,
+                brand_weight: correction_args.brand_weight as usize,
             })
         }
         crate::cli::ClassifierCommand::TrainHead {
@@ -761,6 +772,7 @@ pub fn classifier(path: &Path, command: crate::cli::ClassifierCommand) -> anyhow
                 corrections,
                 correction_weight: correction_args.correction_weight as usize,
                 brand_min: correction_args.brand_min,
+                brand_weight: correction_args.brand_weight as usize,
             })
         }
         crate::cli::ClassifierCommand::Finetune {
@@ -808,7 +820,23 @@ pub fn classifier(path: &Path, command: crate::cli::ClassifierCommand) -> anyhow
 
 pub fn classify(path: &Path, args: ClassifyArgs) -> anyhow::Result<ExitCode> {
     let config = load_config(path, true)?;
-    let classifier = classifier_for(&config, args.backend.as_deref())?;
+    if let Some(brand) = &args.brand
+        && config.brand(brand).is_none()
+    {
+        return Err(UsageError(format!(
+            "--brand {brand:?}: no such brand in the config ({})",
+            config
+                .brands
+                .iter()
+                .map(|b| format!("{:?}", b.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .into());
+    }
+    let scorer = vigil_classifier::build_scorer(&config.classifier, args.backend.as_deref())
+        .map_err(|e| UsageError(e.to_string()))?;
+    let default_brands: Vec<String> = args.brand.into_iter().collect();
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -820,7 +848,10 @@ pub fn classify(path: &Path, args: ClassifyArgs) -> anyhow::Result<ExitCode> {
         }
         match serde_json::from_str::<ClassifyLine>(&line) {
             Ok(input) => {
-                let sentiment = classifier.classify(&input.text, input.lang.as_deref());
+                let brands = input.brands.as_deref().unwrap_or(&default_brands);
+                let sentiment = scorer
+                    .model_for(brands)
+                    .classify(&input.text, input.lang.as_deref());
                 let output = serde_json::json!({
                     "id": input.id,
                     "label": sentiment.label,
@@ -1266,9 +1297,9 @@ pub fn reindex(path: &Path) -> anyhow::Result<ExitCode> {
     let mut stage = IndexStage::open(&index)?;
     // Every post must carry its sentiment into the index: finish any classification a
     // crash left undone before rebuilding.
-    let classifier =
-        vigil_classifier::build(&config.classifier).map_err(|e| UsageError(e.to_string()))?;
-    pipeline::classify_store_backlog(&store, classifier.as_ref())?;
+    let classifier = vigil_classifier::build_scorer(&config.classifier, None)
+        .map_err(|e| UsageError(e.to_string()))?;
+    pipeline::classify_store_backlog(&store, &classifier)?;
     let started = Instant::now();
     let progress = std::io::stderr().is_terminal();
     let added = stage.rebuild(&store, |done, total| {

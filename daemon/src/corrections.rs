@@ -92,22 +92,30 @@ impl Progress {
         }
     }
 
-    fn report(&mut self, done: u64, total: u64, changed: u64, last: bool) {
+    /// `looked` posts of `total` looked at, `done` of them re-scored (the rest were
+    /// already scored by their brand's model).
+    fn report(&mut self, looked: u64, done: u64, total: u64, changed: u64, last: bool) {
         let now = Instant::now();
         let due = self
             .last
             .is_none_or(|at| now.duration_since(at) >= Duration::from_secs(2));
-        let repeat = !self.tty && self.printed == Some(done);
+        let repeat = !self.tty && self.printed == Some(looked);
         let wanted = self.tty || due || last;
         if !wanted || (last && repeat) {
             return;
         }
         self.last = Some(now);
-        self.printed = Some(done);
+        self.printed = Some(looked);
         let seconds = self.started.elapsed().as_secs_f64().max(1e-3);
+        let skipped = looked - done;
         let line = format!(
-            "re-scored {done} of {total} posts ({:.0}/s), {changed} labels changed",
-            done as f64 / seconds
+            "re-scored {done} of {total} posts ({:.0}/s), {changed} labels changed{}",
+            looked as f64 / seconds,
+            if skipped > 0 {
+                format!(", {skipped} already scored by their brand's model")
+            } else {
+                String::new()
+            }
         );
         if self.tty {
             eprint!("\r{line}   ");
@@ -122,19 +130,31 @@ impl Progress {
 
 pub fn rescore(path: &Path, backend: Option<&str>, batch: usize) -> anyhow::Result<ExitCode> {
     let config = load_config(path, false)?;
-    let classifier = crate::commands::classifier_for(&config, backend)?;
-    let (name, version) = (
-        classifier.backend().to_owned(),
-        classifier.version().to_owned(),
-    );
+    let scorer = vigil_classifier::build_scorer(&config.classifier, backend)
+        .map_err(|e| crate::UsageError(e.to_string()))?;
+    let default = scorer.default_model();
+    let (name, version) = (default.backend().to_owned(), default.version().to_owned());
+    let models = scorer.versions();
+    let model_refs: Vec<(&str, &str)> = models
+        .iter()
+        .map(|(backend, version)| (backend.as_str(), version.as_str()))
+        .collect();
+    let brands: Vec<&str> = scorer.brand_models().map(|(brand, _)| brand).collect();
     let store = context::open_store(&config)?;
     let index = context::open_index(&config)?;
     let mut stage = index_writer_unless_daemon(&index);
     // Posts nobody scored yet get the new model too.
-    let backlog = crate::pipeline::classify_store_backlog(&store, classifier.as_ref())?;
-    let total = store.count_scored_by_other_model(&name, &version)?;
+    let backlog = crate::pipeline::classify_store_backlog(&store, &scorer)?;
+    // An upper bound: a post of a brand with its own model is looked at and skipped
+    // when that model already scored it.
+    let total = store.count_scored_by_other_model(&model_refs, &brands)?;
     eprintln!(
-        "re-scoring {total} posts with {name} {version}{}",
+        "re-scoring up to {total} posts with {name} {version}{}{}",
+        if brands.is_empty() {
+            String::new()
+        } else {
+            format!(" (brand models: {})", brands.join(", "))
+        },
         if backlog > 0 {
             format!(" ({backlog} unscored posts scored first)")
         } else {
@@ -142,17 +162,29 @@ pub fn rescore(path: &Path, backend: Option<&str>, batch: usize) -> anyhow::Resu
         }
     );
     let mut progress = Progress::new();
-    let (mut done, mut changed, mut after) = (0u64, 0u64, 0i64);
+    let (mut looked, mut done, mut changed, mut after) = (0u64, 0u64, 0u64, 0i64);
     let mut transitions = std::collections::BTreeMap::<(&str, &str), u64>::new();
     loop {
-        let page = store.scored_by_other_model(&name, &version, after, batch)?;
+        let page = store.scored_by_other_model(&model_refs, &brands, after, batch)?;
         let Some(last) = page.last() else { break };
         after = last.seq;
-        let inputs: Vec<(&str, Option<&str>)> = page
-            .iter()
-            .map(|p| (p.post.text.as_str(), p.post.lang.as_deref()))
-            .collect();
-        let sentiments = classifier.classify_batch(&inputs);
+        looked += page.len() as u64;
+        // Only the posts whose own model (by their brands) did not score them.
+        let page: Vec<vigil_core::StoredPost> =
+            page.into_iter()
+                .filter(|p| {
+                    let model = scorer.model_for(&p.post.brands);
+                    p.post.sentiment.as_ref().is_none_or(|s| {
+                        s.backend != model.backend() || s.version != model.version()
+                    })
+                })
+                .collect();
+        if page.is_empty() {
+            progress.report(looked, done, total.max(looked), changed, false);
+            continue;
+        }
+        let inputs = crate::pipeline::scoring_inputs(page.iter().map(|p| &p.post));
+        let sentiments = scorer.classify_batch(&inputs);
         for (post, new) in page.iter().zip(&sentiments) {
             if let Some(old) = &post.post.sentiment
                 && old.label != new.label
@@ -170,9 +202,9 @@ pub fn rescore(path: &Path, backend: Option<&str>, batch: usize) -> anyhow::Resu
             stage.apply_refresh(&store)?;
         }
         done += page.len() as u64;
-        progress.report(done, total.max(done), changed, false);
+        progress.report(looked, done, total.max(looked), changed, false);
     }
-    progress.report(done, total.max(done), changed, true);
+    progress.report(looked, done, total.max(looked), changed, true);
     if stage.is_some() {
         index.reload()?;
     }
@@ -190,6 +222,10 @@ pub fn rescore(path: &Path, backend: Option<&str>, batch: usize) -> anyhow::Resu
         &serde_json::json!({
             "backend": name,
             "version": version,
+            "brand_models": scorer
+                .brand_models()
+                .map(|(brand, model)| (brand.to_owned(), model.version().into()))
+                .collect::<serde_json::Map<String, serde_json::Value>>(),
             "posts": done,
             "labels_changed": changed,
             "transitions": transitions_json,

@@ -28,8 +28,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use vigil_alerts::{AlertEngine, Mailer};
+use vigil_classifier::Scorer;
 use vigil_config::{Config, SourceConfig};
-use vigil_core::{Classifier, Clock, Post, RawCapture, SourceCheckpoint, StoredPost, SystemClock};
+use vigil_core::{Clock, Post, RawCapture, SourceCheckpoint, StoredPost, SystemClock};
 use vigil_crawler::{CrawlError, CrawlOutcome, Crawler};
 use vigil_index::{IndexWriter, SearchIndex};
 use vigil_store::{ErasureReport, Store};
@@ -41,7 +42,8 @@ pub struct Services {
     pub config: Arc<Config>,
     pub store: Arc<Store>,
     pub index: Arc<SearchIndex>,
-    pub classifier: Arc<dyn Classifier>,
+    /// The classifier, with the brands' own models (`[classifier.brand_models]`).
+    pub classifier: Arc<Scorer>,
     pub crawler: Arc<Crawler>,
     pub engine: Arc<AlertEngine>,
     pub mailer: Option<Arc<Mailer>>,
@@ -62,8 +64,9 @@ impl Services {
     pub fn open(config: Config) -> anyhow::Result<Arc<Services>> {
         let store = context::open_store(&config)?;
         let index = context::open_index(&config)?;
-        let classifier: Arc<dyn Classifier> = Arc::from(
-            vigil_classifier::build(&config.classifier).context("building the classifier")?,
+        let classifier = Arc::new(
+            vigil_classifier::build_scorer(&config.classifier, None)
+                .context("building the classifier")?,
         );
         let crawler = Arc::new(
             Crawler::new(&config.crawler, &config.brands).context("building the crawler")?,
@@ -425,11 +428,9 @@ pub fn classify_posts(
 /// Classifies posts before they are stored, so the store writes each one with its
 /// sentiment in the ingest transaction (no second update).
 pub fn classify_unstored(services: &Services, posts: &mut [Post]) {
-    let inputs: Vec<(&str, Option<&str>)> = posts
-        .iter()
-        .map(|p| (p.text.as_str(), p.lang.as_deref()))
-        .collect();
-    let sentiments = services.classifier.classify_batch(&inputs);
+    let sentiments = services
+        .classifier
+        .classify_batch(&scoring_inputs(posts.iter()));
     for (post, sentiment) in posts.iter_mut().zip(sentiments) {
         if post.lang.is_none() {
             post.lang = Some(sentiment.lang.clone());
@@ -438,16 +439,21 @@ pub fn classify_unstored(services: &Services, posts: &mut [Post]) {
     }
 }
 
+/// What [`Scorer::classify_batch`] takes of each post: text, language, brands.
+pub fn scoring_inputs<'a>(
+    posts: impl Iterator<Item = &'a Post>,
+) -> Vec<(&'a str, Option<&'a str>, &'a [String])> {
+    posts
+        .map(|p| (p.text.as_str(), p.lang.as_deref(), p.brands.as_slice()))
+        .collect()
+}
+
 fn classify_and_record(
     store: &Store,
-    classifier: &dyn Classifier,
+    classifier: &Scorer,
     mut posts: Vec<StoredPost>,
 ) -> anyhow::Result<Vec<StoredPost>> {
-    let inputs: Vec<(&str, Option<&str>)> = posts
-        .iter()
-        .map(|p| (p.post.text.as_str(), p.post.lang.as_deref()))
-        .collect();
-    let sentiments = classifier.classify_batch(&inputs);
+    let sentiments = classifier.classify_batch(&scoring_inputs(posts.iter().map(|p| &p.post)));
     let updates: Vec<(i64, vigil_core::Sentiment)> = posts
         .iter()
         .zip(&sentiments)
@@ -469,7 +475,7 @@ pub fn classify_backlog(services: &Services) -> anyhow::Result<usize> {
     classify_store_backlog(&services.store, services.classifier.as_ref())
 }
 
-pub fn classify_store_backlog(store: &Store, classifier: &dyn Classifier) -> anyhow::Result<usize> {
+pub fn classify_store_backlog(store: &Store, classifier: &Scorer) -> anyhow::Result<usize> {
     let mut total = 0;
     loop {
         let backlog = store.unclassified(2000)?;

@@ -29,6 +29,7 @@ pub struct TrainOptions {
     pub corrections: Option<Vec<vigil_store::CorrectedExample>>,
     pub correction_weight: usize,
     pub brand_min: usize,
+    pub brand_weight: usize,
 }
 
 pub(crate) struct Part {
@@ -125,8 +126,80 @@ pub(crate) struct Prepared {
     pub parts: Vec<Part>,
     /// Test-only parts: the corrections of each brand with enough of them.
     pub brand_parts: Vec<Part>,
+    /// The same brands' corrections, split as the corrections part is: what a brand's
+    /// own model learns from (on top of `train`), is calibrated and tested on.
+    pub brands: Vec<BrandSet>,
     pub train: Vec<Example>,
     pub dev: Vec<Example>,
+}
+
+/// One brand's corrections in the corrections part's split.
+pub(crate) struct BrandSet {
+    pub brand: String,
+    pub train: Vec<Example>,
+    pub dev: Vec<Example>,
+    pub test: Vec<Example>,
+}
+
+impl BrandSet {
+    /// `base` plus this brand's train texts `weight` more times.
+    pub fn weighted_train<'a>(
+        &'a self,
+        base: &'a [Example],
+        weight: usize,
+    ) -> impl Iterator<Item = &'a Example> {
+        base.iter()
+            .chain((0..weight).flat_map(move |_| self.train.iter()))
+    }
+}
+
+/// Where a brand's model goes: next to `out`, the brand's name (lower case, letters
+/// and digits kept, anything else `-`) before the extension: `sentiment.vlm` →
+/// `sentiment.acme.vlm`.
+pub(crate) fn brand_model_path(out: &Path, brand: &str) -> PathBuf {
+    let mut slug = String::new();
+    for c in brand.chars().flat_map(char::to_lowercase) {
+        if c.is_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug = slug.trim_matches('-');
+    let slug = if slug.is_empty() { "brand" } else { slug };
+    let stem = out
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
+    let name = match out.extension() {
+        Some(ext) => format!("{stem}.{slug}.{}", ext.to_string_lossy()),
+        None => format!("{stem}.{slug}"),
+    };
+    out.with_file_name(name)
+}
+
+/// The `[classifier.brand_models]` lines that put `models` to use.
+pub(crate) fn print_brand_config(models: &[(String, PathBuf)]) {
+    if models.is_empty() {
+        return;
+    }
+    println!();
+    println!("to score these brands' posts with their own models, add to the config:");
+    println!("[classifier.brand_models]");
+    for (brand, path) in models {
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+        println!(
+            "{} = {}",
+            toml_string(brand),
+            toml_string(&path.display().to_string())
+        );
+    }
+    println!("then re-score stored posts with `vigil classifier rescore`");
+}
+
+fn toml_string(text: &str) -> String {
+    // A JSON string is a valid TOML basic string.
+    serde_json::to_string(text).unwrap_or_else(|_| format!("{text:?}"))
 }
 
 pub(crate) fn prepare(
@@ -140,6 +213,7 @@ pub(crate) fn prepare(
     // Analysts' corrections: one more part, its train texts counted `correction_weight`
     // times; per-brand test lines where a brand has enough of them.
     let mut brand_parts = Vec::new();
+    let mut brand_sets = Vec::new();
     let mut weighted: Vec<Example> = Vec::new();
     if let Some(corrections) = corrections {
         println!("read {} corrected posts from the store", corrections.len());
@@ -172,13 +246,20 @@ pub(crate) fn prepare(
                     .filter(|c| c.brands.iter().any(|b| b == brand))
                     .map(|c| c.text.as_str())
                     .collect();
-                let test: Vec<Example> = part
-                    .splits
-                    .test
-                    .iter()
-                    .filter(|e| texts.contains(e.text.as_str()))
-                    .cloned()
-                    .collect();
+                let of_brand = |examples: &[Example]| -> Vec<Example> {
+                    examples
+                        .iter()
+                        .filter(|e| texts.contains(e.text.as_str()))
+                        .cloned()
+                        .collect()
+                };
+                let test = of_brand(&part.splits.test);
+                brand_sets.push(BrandSet {
+                    brand: brand.to_owned(),
+                    train: of_brand(&part.splits.train),
+                    dev: of_brand(&part.splits.dev),
+                    test: test.clone(),
+                });
                 brand_parts.push(Part {
                     name: format!("corrections, brand {brand}"),
                     three_class: true,
@@ -214,6 +295,7 @@ pub(crate) fn prepare(
     Ok(Prepared {
         parts,
         brand_parts,
+        brands: brand_sets,
         train,
         dev,
     })
@@ -223,6 +305,7 @@ pub fn run(options: TrainOptions) -> anyhow::Result<ExitCode> {
     let Prepared {
         parts,
         brand_parts,
+        brands,
         train: train_examples,
         dev: dev_examples,
     } = prepare(
@@ -351,6 +434,62 @@ pub fn run(options: TrainOptions) -> anyhow::Result<ExitCode> {
     );
     save(&model, &options.out)?;
     println!("wrote {}", options.out.display());
+
+    let mut written = Vec::new();
+    for set in &brands {
+        let train: Vec<Example> = set
+            .weighted_train(&train_examples, options.brand_weight)
+            .cloned()
+            .collect();
+        println!();
+        println!(
+            "brand {}: {} corrections to train on ({} times each), {} dev, {} test",
+            set.brand,
+            set.train.len(),
+            options.brand_weight,
+            set.dev.len(),
+            set.test.len()
+        );
+        let mut brand_model = train_with_progress(&train, &config, dense.as_ref(), |_, _| {})
+            .map_err(|error| anyhow::anyhow!("{error}"))?;
+        let dev: Vec<Example> = dev_examples.iter().chain(&set.dev).cloned().collect();
+        if !dev.is_empty() {
+            brand_model
+                .calibrate(&dev, dense.as_ref())
+                .map_err(|error| anyhow::anyhow!("{error}"))?;
+        }
+        let figure = |model: &Model| {
+            format_figure((!set.test.is_empty()).then(|| {
+                Evaluation::three_class(
+                    set.test
+                        .iter()
+                        .map(|e| (e.label, predict(model, e, dense.as_ref()).label)),
+                )
+                .macro_f1
+            }))
+        };
+        println!(
+            "  macro-F1 on the brand's {} test corrections: default model {}, brand model {}",
+            set.test.len(),
+            figure(&model),
+            figure(&brand_model)
+        );
+        brand_model.set_metadata(
+            serde_json::json!({
+                "brand": set.brand,
+                "base": options.out.display().to_string(),
+                "brand_corrections": set.train.len(),
+                "brand_weight": options.brand_weight,
+                "seed": options.seed,
+            })
+            .to_string(),
+        );
+        let path = brand_model_path(&options.out, &set.brand);
+        save(&brand_model, &path)?;
+        println!("  wrote {}", path.display());
+        written.push((set.brand.clone(), path));
+    }
+    print_brand_config(&written);
     Ok(ExitCode::SUCCESS)
 }
 

@@ -16,6 +16,7 @@ pub struct HeadOptions {
     pub corrections: Option<Vec<vigil_store::CorrectedExample>>,
     pub correction_weight: usize,
     pub brand_min: usize,
+    pub brand_weight: usize,
 }
 
 #[cfg(not(feature = "candle"))]
@@ -141,6 +142,82 @@ pub fn run(options: HeadOptions) -> anyhow::Result<ExitCode> {
         "wrote {} (use it with [classifier] head or VIGIL_TRANSFORMER_HEAD)",
         options.out.display()
     );
+
+    // A head per brand with enough corrections: the same training plus the brand's own
+    // corrections `brand_weight` more times, calibrated with the brand's dev texts.
+    let mut written = Vec::new();
+    for set in &prepared.brands {
+        let embed = |examples: &[vigil_learned::Example]| -> anyhow::Result<Vec<Vec<f32>>> {
+            let texts: Vec<&str> = examples.iter().map(|e| e.text.as_str()).collect();
+            Ok(if texts.is_empty() {
+                Vec::new()
+            } else {
+                encoder.embed(&texts)?
+            })
+        };
+        let (brand_train, brand_dev, brand_test) =
+            (embed(&set.train)?, embed(&set.dev)?, embed(&set.test)?);
+        let own: Vec<Row<'_>> = brand_train
+            .iter()
+            .map(Vec::as_slice)
+            .zip(&set.train)
+            .collect();
+        let mut train = train_rows.clone();
+        for _ in 0..options.brand_weight {
+            train.extend(own.iter().copied());
+        }
+        let mut dev = dev_rows.clone();
+        dev.extend(brand_dev.iter().map(Vec::as_slice).zip(&set.dev));
+        let probes = head.probes().to_vec();
+        let mut brand_head = train_head(&labelled(&train), &config, ENCODER, probes)?;
+        if !dev.is_empty() {
+            brand_head.calibrate(&labelled(&dev), config.polar_neutral_weight)?;
+        }
+        let test: Vec<Row<'_>> = brand_test
+            .iter()
+            .map(Vec::as_slice)
+            .zip(&set.test)
+            .collect();
+        let figure = |head: &vigil_transformer::SentimentHead| {
+            crate::train::part_figure(
+                true,
+                test.iter().map(|(embedding, example)| {
+                    let prediction = head.predict(embedding).expect("the head's own dimension");
+                    (example.label, prediction.label, prediction.polar_label())
+                }),
+            )
+            .1
+        };
+        println!();
+        println!(
+            "brand {}: {} corrections to train on ({} times each); macro-F1 on its {} test \
+             corrections: default head {}, brand head {}",
+            set.brand,
+            set.train.len(),
+            options.brand_weight,
+            set.test.len(),
+            figure(&head),
+            figure(&brand_head)
+        );
+        brand_head.set_metadata(
+            serde_json::json!({
+                "encoder": ENCODER,
+                "brand": set.brand,
+                "base": options.out.display().to_string(),
+                "brand_corrections": set.train.len(),
+                "brand_weight": options.brand_weight,
+                "split_seed": options.seed,
+            })
+            .to_string(),
+        );
+        let path = crate::train::brand_model_path(&options.out, &set.brand);
+        brand_head
+            .save(&path)
+            .with_context(|| format!("cannot write the head to {}", path.display()))?;
+        println!("  wrote {}", path.display());
+        written.push((set.brand.clone(), path));
+    }
+    crate::train::print_brand_config(&written);
     Ok(ExitCode::SUCCESS)
 }
 

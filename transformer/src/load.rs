@@ -1,7 +1,7 @@
 //! Building a classifier from configuration (`engine`, `model_dir`), and running it on
 //! tokio's blocking pool.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -78,55 +78,101 @@ pub fn load_classifier(
     model_dir: &Path,
     head: Option<&Path>,
 ) -> Result<Box<dyn Classifier>> {
+    Ok(load_classifiers(engine, model_dir, head, &[])?.0)
+}
+
+/// A classifier per brand, as [`load_classifiers`] returns them.
+pub type BrandClassifiers = Vec<(String, Box<dyn Classifier>)>;
+
+/// [`load_classifier`] plus one classifier per `(brand, head file)`, each the same
+/// encoder (loaded once) with the brand's head. Brand heads need a sentence-embedding
+/// model directory: a checkpoint has no head to replace.
+pub fn load_classifiers(
+    engine: Engine,
+    model_dir: &Path,
+    head: Option<&Path>,
+    brand_heads: &[(String, PathBuf)],
+) -> Result<(Box<dyn Classifier>, BrandClassifiers)> {
     let model = ModelDir::open(model_dir)?;
     match engine {
-        Engine::Candle => load_candle(&model, head),
-        Engine::RustBert => load_rust_bert(&model, head),
+        Engine::Candle => load_candle(&model, head, brand_heads),
+        Engine::RustBert => load_rust_bert(&model, head, brand_heads),
     }
 }
 
-/// Builds the classifier `model` calls for from an engine's two loaders: a checkpoint
-/// as it is, or the sentence encoder with `head` (else the bundled head).
+/// Builds the classifiers `model` calls for from an engine's two loaders: a checkpoint
+/// as it is, or the sentence encoder with `head` (else the bundled head) and with each
+/// brand's head.
 #[cfg(any(feature = "candle", feature = "rust-bert"))]
 fn assemble(
     model: &ModelDir,
     head: Option<&Path>,
+    brand_heads: &[(String, PathBuf)],
     checkpoint: impl FnOnce(&Path) -> Result<Box<dyn crate::encoder::SequenceClassifierEngine>>,
     encoder: impl FnOnce(&Path) -> Result<Box<dyn crate::encoder::SentenceEncoder>>,
-) -> Result<Box<dyn Classifier>> {
+) -> Result<(Box<dyn Classifier>, BrandClassifiers)> {
     use crate::classifier::{CheckpointClassifier, TransformerClassifier};
     use crate::model_dir::ModelKind;
     match &model.kind {
-        ModelKind::SequenceClassification(labels) => Ok(Box::new(CheckpointClassifier::new(
-            checkpoint(&model.dir)?,
-            labels.clone(),
-        ))),
+        ModelKind::SequenceClassification(labels) => {
+            if let Some((brand, _)) = brand_heads.first() {
+                return Err(TransformerError::Config {
+                    path: model.dir.clone(),
+                    message: format!(
+                        "brand model for {brand:?}: a fine-tuned checkpoint has no head to \
+                         replace; brand heads need a sentence-embedding model_dir"
+                    ),
+                });
+            }
+            Ok((
+                Box::new(CheckpointClassifier::new(
+                    checkpoint(&model.dir)?,
+                    labels.clone(),
+                )),
+                Vec::new(),
+            ))
+        }
         ModelKind::SentenceEmbedding(_) => {
             let head = match head {
                 Some(path) => SentimentHead::load(path)?,
                 None => SentimentHead::bundled()?,
             };
-            Ok(Box::new(TransformerClassifier::new(
-                encoder(&model.dir)?,
-                head,
-            )?))
+            let default = TransformerClassifier::new(encoder(&model.dir)?, head)?;
+            let mut brands: BrandClassifiers = Vec::new();
+            for (brand, path) in brand_heads {
+                let head = SentimentHead::load(path).map_err(|error| TransformerError::Config {
+                    path: path.clone(),
+                    message: format!("brand model for {brand:?}: {error}"),
+                })?;
+                brands.push((brand.clone(), Box::new(default.with_head(head)?)));
+            }
+            Ok((Box::new(default), brands))
         }
     }
 }
 
 #[cfg(feature = "candle")]
-fn load_candle(model: &ModelDir, head: Option<&Path>) -> Result<Box<dyn Classifier>> {
+fn load_candle(
+    model: &ModelDir,
+    head: Option<&Path>,
+    brand_heads: &[(String, PathBuf)],
+) -> Result<(Box<dyn Classifier>, BrandClassifiers)> {
     use crate::candle_engine::{CandleSentenceEncoder, CandleSequenceClassifier};
     assemble(
         model,
         head,
+        brand_heads,
         |dir| Ok(Box::new(CandleSequenceClassifier::load(dir)?)),
         |dir| Ok(Box::new(CandleSentenceEncoder::load(dir)?)),
     )
 }
 
 #[cfg(not(feature = "candle"))]
-fn load_candle(_model: &ModelDir, _head: Option<&Path>) -> Result<Box<dyn Classifier>> {
+fn load_candle(
+    _model: &ModelDir,
+    _head: Option<&Path>,
+    _brand_heads: &[(String, PathBuf)],
+) -> Result<(Box<dyn Classifier>, BrandClassifiers)> {
     Err(TransformerError::EngineNotBuilt {
         engine: "candle",
         feature: "candle",
@@ -134,18 +180,27 @@ fn load_candle(_model: &ModelDir, _head: Option<&Path>) -> Result<Box<dyn Classi
 }
 
 #[cfg(feature = "rust-bert")]
-fn load_rust_bert(model: &ModelDir, head: Option<&Path>) -> Result<Box<dyn Classifier>> {
+fn load_rust_bert(
+    model: &ModelDir,
+    head: Option<&Path>,
+    brand_heads: &[(String, PathBuf)],
+) -> Result<(Box<dyn Classifier>, BrandClassifiers)> {
     use crate::tch_engine::{RustBertSentenceEncoder, RustBertSequenceClassifier};
     assemble(
         model,
         head,
+        brand_heads,
         |dir| Ok(Box::new(RustBertSequenceClassifier::load(dir)?)),
         |dir| Ok(Box::new(RustBertSentenceEncoder::load(dir)?)),
     )
 }
 
 #[cfg(not(feature = "rust-bert"))]
-fn load_rust_bert(_model: &ModelDir, _head: Option<&Path>) -> Result<Box<dyn Classifier>> {
+fn load_rust_bert(
+    _model: &ModelDir,
+    _head: Option<&Path>,
+    _brand_heads: &[(String, PathBuf)],
+) -> Result<(Box<dyn Classifier>, BrandClassifiers)> {
     Err(TransformerError::EngineNotBuilt {
         engine: "rust-bert",
         feature: "rust-bert",

@@ -170,3 +170,86 @@ fn bundled_head_classifies_english() {
         assert!((a.score - b.score).abs() < 1e-5);
     }
 }
+
+/// A brand's head rides on the default classifier's encoder: another verdict and
+/// version from the same loaded weights; a broken brand head file is named.
+#[test]
+fn brand_heads_share_the_encoder() {
+    use vigil_core::Label;
+    use vigil_transformer::{
+        Engine, HeadTrainConfig, LabelledEmbedding, PROBE_TEXTS, Probe, load_classifiers,
+        train_head,
+    };
+    let (Some(encoder), Ok(dir)) = (encoder(), find_model_dir()) else {
+        eprintln!("skipped: all-MiniLM-L6-v2 weights not found");
+        return;
+    };
+    // A head that learned every text is negative (an extreme brand).
+    let texts = [
+        "I absolutely love this phone",
+        "The store opens at 9am",
+        "Best purchase this year",
+        "It arrived on Tuesday",
+    ];
+    let embeddings = encoder.embed(&texts).unwrap();
+    let train: Vec<LabelledEmbedding<'_>> = embeddings
+        .iter()
+        .map(|embedding| LabelledEmbedding {
+            embedding,
+            label: Label::Negative,
+            polar_only: false,
+        })
+        .collect();
+    let probes: Vec<Probe> = PROBE_TEXTS
+        .iter()
+        .zip(encoder.embed(&PROBE_TEXTS).unwrap())
+        .map(|(text, embedding)| Probe {
+            text: (*text).to_owned(),
+            embedding,
+        })
+        .collect();
+    let head = train_head(
+        &train,
+        &HeadTrainConfig::default(),
+        "sentence-transformers/all-MiniLM-L6-v2",
+        probes,
+    )
+    .unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    let path = temp.path().join("acme.vth");
+    head.save(&path).unwrap();
+
+    let (default, brands) = load_classifiers(
+        Engine::Candle,
+        &dir,
+        None,
+        &[("Acme".to_string(), path.clone())],
+    )
+    .unwrap();
+    assert_eq!(brands.len(), 1);
+    assert_eq!(brands[0].0, "Acme");
+    let text = "I absolutely love this phone, best purchase this year!";
+    let general = default.classify(text, None);
+    let brand = brands[0].1.classify(text, None);
+    assert_eq!(general.label, Label::Positive);
+    assert_eq!(brand.label, Label::Negative);
+    assert_ne!(
+        general.version, brand.version,
+        "each head has its own version"
+    );
+    assert_eq!(
+        general.version.split("+head:").next(),
+        brand.version.split("+head:").next(),
+        "one encoder"
+    );
+
+    std::fs::write(&path, b"not a head").unwrap();
+    let error = load_classifiers(Engine::Candle, &dir, None, &[("Acme".to_string(), path)])
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        error.contains("acme.vth") && error.contains("brand model for \"Acme\""),
+        "{error}"
+    );
+}

@@ -89,6 +89,22 @@ fn checkpoint_as_a_vigil_classifier() {
     }
     assert_eq!(sentiments[0].lang, "en");
     assert_eq!(classifier.classify("good", Some("de")).lang, "de");
+
+    // A checkpoint has no head a brand could replace.
+    let brand_heads = [("Acme".to_string(), PathBuf::from("acme.vth"))];
+    let error = vigil_transformer::load_classifiers(
+        Engine::Candle,
+        &fixtures().join("tiny-bert-cls"),
+        None,
+        &brand_heads,
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        error.contains("brand model for \"Acme\"") && error.contains("no head to replace"),
+        "{error}"
+    );
 }
 
 /// Deterministic "random" values in -0.5..0.5.
