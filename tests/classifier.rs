@@ -916,6 +916,21 @@ fn brand_models_learn_a_brands_corrections() {
         .collect();
     import_lines(&config, "a", &acme);
     import_lines(&config, "g", &globex);
+    // Acme posts nobody corrects, which the brand's model must not turn negative for
+    // sharing "acme kettle" with the corrections (the anchors keep them as they were).
+    let praise = [
+        "acme kettle is wonderful, I love it".to_string(),
+        "love my acme kettle, a great gift".to_string(),
+        "the acme kettle looks beautiful, very happy with it".to_string(),
+    ];
+    import_lines(&config, "p", &praise);
+    for (i, text) in praise.iter().enumerate() {
+        assert_eq!(
+            stored_label(&config, &format!("p{i}")),
+            "positive",
+            "{text}"
+        );
+    }
     let probe = "my acme kettle whistling";
     let default_label = classify_one(&config, probe, &[], None);
     assert_ne!(
@@ -974,7 +989,19 @@ fn brand_models_learn_a_brands_corrections() {
         !models.join("sentiment.globex.vlm").exists(),
         "3 corrections are below --brand-min"
     );
+    assert!(
+        printed.contains("brand Globex: 3 distinct corrected texts, fewer than --brand-min 10"),
+        "{printed}"
+    );
     assert!(printed.contains("brand Acme:"), "{printed}");
+    assert!(
+        printed.contains("to label 5 uncorrected posts of the corrected brands (anchors)"),
+        "the praise and Globex's two: {printed}"
+    );
+    assert!(
+        printed.contains("labels 0 of its 3 other posts otherwise than the shared model"),
+        "{printed}"
+    );
     assert!(printed.contains("[classifier.brand_models]"), "{printed}");
     assert!(
         printed.contains(&format!(
@@ -1036,10 +1063,17 @@ fn brand_models_learn_a_brands_corrections() {
     let out = run(&["classifier", "rescore", "--config", config_arg]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stdout(&out).contains("re-scored 4 posts with learned"),
-        "{}",
+        stdout(&out).contains("re-scored 7 posts with learned"),
+        "the four and the praise: {}",
         stdout(&out)
     );
+    for (i, text) in praise.iter().enumerate() {
+        assert_eq!(
+            stored_label(&config, &format!("p{i}")),
+            "positive",
+            "{text}, by Acme's model"
+        );
+    }
     let acme_version = scored_by(&config, &stored_id(&config, "fresh0")).1;
     assert_ne!(acme_version, default_version);
     let whistling = labels(&config, "whistling", &[]);
@@ -1078,7 +1112,7 @@ fn brand_models_learn_a_brands_corrections() {
         serde_json::json!({ "Acme": acme_version }),
         "the rescore audit entry names the brand's model: {payload}"
     );
-    assert_eq!(payload["posts"], 4);
+    assert_eq!(payload["posts"], 7);
 
     // A model file that goes missing: check-config warns, the daemon's commands fail
     // naming it (never a silent fallback to the shared model).
@@ -1128,6 +1162,18 @@ fn import_lines(config: &Path, prefix: &str, texts: &[String]) {
     std::fs::write(&file, lines).unwrap();
     let out = import(config, "s", &file, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// The stored label of the post imported with `external_id`.
+fn stored_label(config: &Path, external_id: &str) -> String {
+    let db = config.with_file_name("data").join("vigil.db");
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.query_row(
+        "SELECT sentiment_label FROM posts WHERE external_id = ?1",
+        [external_id],
+        |row| row.get(0),
+    )
+    .unwrap()
 }
 
 /// The stored id of the post imported with `external_id`.

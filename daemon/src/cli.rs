@@ -617,8 +617,9 @@ pub struct CorrectionArgs {
     /// How many times each corrected post counts in training.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub correction_weight: u32,
-    /// Corrections a brand needs for a model of its own (written next to --out, e.g.
-    /// sentiment.acme.vlm; finetune only reports a test line per brand).
+    /// Distinct corrected texts (after dedupe) a brand needs for a model of its own
+    /// (written next to --out, e.g. sentiment.acme.vlm; finetune only reports a test
+    /// line per brand).
     #[arg(long, default_value_t = 50, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub brand_min: usize,
     /// How many more times a brand's own corrections count in its model.

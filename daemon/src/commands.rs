@@ -707,17 +707,29 @@ pub(crate) fn classifier_for(
     .map_err(|e| UsageError(e.to_string()))?)
 }
 
-/// The analysts' corrections from the configured store, when asked for.
+/// The analysts' corrections from the configured store, when asked for, and each
+/// corrected brand's other stored posts (see [`crate::train::BrandPosts`]).
 fn corrections_if(
     path: &Path,
     wanted: bool,
-) -> anyhow::Result<Option<Vec<vigil_store::CorrectedExample>>> {
+) -> anyhow::Result<(
+    Option<Vec<vigil_store::CorrectedExample>>,
+    crate::train::BrandPosts,
+)> {
     if !wanted {
-        return Ok(None);
+        return Ok((None, Default::default()));
     }
     let config = load_config(path, false)?;
     let store = crate::context::open_store(&config)?;
-    Ok(Some(store.corrected_examples()?))
+    let corrections = store.corrected_examples()?;
+    let mut brand_posts = crate::train::BrandPosts::new();
+    for brand in corrections.iter().flat_map(|c| &c.brands) {
+        if !brand_posts.contains_key(brand) {
+            let posts = store.uncorrected_brand_posts(brand, crate::train::BRAND_ANCHORS)?;
+            brand_posts.insert(brand.clone(), posts);
+        }
+    }
+    Ok((Some(corrections), brand_posts))
 }
 
 pub fn classifier(path: &Path, command: crate::cli::ClassifierCommand) -> anyhow::Result<ExitCode> {
@@ -739,7 +751,8 @@ pub fn classifier(path: &Path, command: crate::cli::ClassifierCommand) -> anyhow
             no_lexicon_features,
             corrections: correction_args,
         } => {
-            let corrections = corrections_if(path, correction_args.with_corrections)?;
+            let (corrections, brand_posts) =
+                corrections_if(path, correction_args.with_corrections)?;
             crate::train::run(crate::train::TrainOptions {
                 files,
                 out,
@@ -750,6 +763,7 @@ pub fn classifier(path: &Path, command: crate::cli::ClassifierCommand) -> anyhow
                 correction_weight: correction_args.correction_weight as usize,
                 brand_min: correction_args.brand_min,
                 brand_weight: correction_args.brand_weight as usize,
+                brand_posts,
             })
         }
         crate::cli::ClassifierCommand::TrainHead {
@@ -763,7 +777,8 @@ pub fn classifier(path: &Path, command: crate::cli::ClassifierCommand) -> anyhow
                 Some(dir) => Some(dir),
                 None => load_config(path, true)?.classifier.model_dir,
             };
-            let corrections = corrections_if(path, correction_args.with_corrections)?;
+            let (corrections, brand_posts) =
+                corrections_if(path, correction_args.with_corrections)?;
             crate::train_head::run(crate::train_head::HeadOptions {
                 files,
                 out,
@@ -773,6 +788,7 @@ pub fn classifier(path: &Path, command: crate::cli::ClassifierCommand) -> anyhow
                 correction_weight: correction_args.correction_weight as usize,
                 brand_min: correction_args.brand_min,
                 brand_weight: correction_args.brand_weight as usize,
+                brand_posts,
             })
         }
         crate::cli::ClassifierCommand::Finetune {
@@ -792,7 +808,7 @@ pub fn classifier(path: &Path, command: crate::cli::ClassifierCommand) -> anyhow
                 Some(dir) => Some(dir),
                 None => load_config(path, true)?.classifier.model_dir,
             };
-            let corrections = corrections_if(path, correction_args.with_corrections)?;
+            let (corrections, _) = corrections_if(path, correction_args.with_corrections)?;
             crate::finetune::run(crate::finetune::FinetuneOptions {
                 files,
                 out,

@@ -57,6 +57,7 @@ pub fn run(options: FinetuneOptions) -> anyhow::Result<ExitCode> {
         options.corrections.as_deref(),
         options.correction_weight,
         options.brand_min,
+        &Default::default(),
     )?;
     let base = match options.base {
         Some(dir) => dir,

@@ -30,7 +30,17 @@ pub struct TrainOptions {
     pub correction_weight: usize,
     pub brand_min: usize,
     pub brand_weight: usize,
+    pub brand_posts: BrandPosts,
 }
+
+/// Per brand, the text and language of its stored posts no analyst labelled.
+pub(crate) type BrandPosts = std::collections::HashMap<String, Vec<(String, Option<String>)>>;
+
+/// The name of the corrections' part.
+const CORRECTIONS: &str = "corrections";
+
+/// How many of a corrected brand's latest uncorrected posts anchor the models.
+pub(crate) const BRAND_ANCHORS: usize = 2000;
 
 pub(crate) struct Part {
     pub name: String,
@@ -131,6 +141,15 @@ pub(crate) struct Prepared {
     pub brands: Vec<BrandSet>,
     pub train: Vec<Example>,
     pub dev: Vec<Example>,
+    /// The train texts of the files alone, without corrections: what the anchors'
+    /// labels come from. Empty without anchors.
+    pub base_train: Vec<Example>,
+    /// The corrected brands' other stored posts (`label` a placeholder). Labelled by a
+    /// model trained without corrections and trained on with the corrections, they
+    /// keep a correction from teaching "this brand's name is neutral": the brand's
+    /// name appears in no labelled file, so without them it carries the corrections'
+    /// label onto every post of the brand.
+    pub anchors: Vec<Example>,
 }
 
 /// One brand's corrections in the corrections part's split.
@@ -139,6 +158,10 @@ pub(crate) struct BrandSet {
     pub train: Vec<Example>,
     pub dev: Vec<Example>,
     pub test: Vec<Example>,
+    /// The brand's other stored posts (no analyst label; `label` is a placeholder),
+    /// among [`Prepared::anchors`]: where the brand's model is compared with the shared
+    /// one.
+    pub others: Vec<Example>,
 }
 
 impl BrandSet {
@@ -208,6 +231,7 @@ pub(crate) fn prepare(
     corrections: Option<&[vigil_store::CorrectedExample]>,
     correction_weight: usize,
     brand_min: usize,
+    brand_posts: &BrandPosts,
 ) -> anyhow::Result<Prepared> {
     let mut parts = read_parts(files, seed)?;
     // Analysts' corrections: one more part, its train texts counted `correction_weight`
@@ -227,20 +251,15 @@ pub(crate) fn prepare(
                     polar_only: false,
                 })
                 .collect();
-            let part = split_part("corrections".into(), examples, seed);
+            let part = split_part(CORRECTIONS.into(), examples, seed);
             for _ in 1..correction_weight {
                 weighted.extend(part.splits.train.iter().cloned());
             }
-            let mut brands: std::collections::BTreeMap<&str, usize> = Default::default();
-            for correction in corrections {
-                for brand in &correction.brands {
-                    *brands.entry(brand.as_str()).or_default() += 1;
-                }
-            }
-            for (brand, count) in brands {
-                if count < brand_min {
-                    continue;
-                }
+            let brands: std::collections::BTreeSet<&str> = corrections
+                .iter()
+                .flat_map(|c| c.brands.iter().map(String::as_str))
+                .collect();
+            for brand in brands {
                 let texts: HashSet<&str> = corrections
                     .iter()
                     .filter(|c| c.brands.iter().any(|b| b == brand))
@@ -253,12 +272,43 @@ pub(crate) fn prepare(
                         .cloned()
                         .collect()
                 };
+                // Distinct texts left after dedupe: forty copies of one post teach one
+                // thing.
+                let distinct = [&part.splits.train, &part.splits.dev, &part.splits.test]
+                    .iter()
+                    .map(|examples| of_brand(examples).len())
+                    .sum::<usize>();
+                if distinct < brand_min {
+                    if distinct > 0 {
+                        println!(
+                            "  brand {brand}: {distinct} distinct corrected texts, fewer than \
+                             --brand-min {brand_min}: no model of its own"
+                        );
+                    }
+                    continue;
+                }
                 let test = of_brand(&part.splits.test);
+                let corrected: HashSet<&str> =
+                    corrections.iter().map(|c| c.text.as_str()).collect();
+                let mut seen = HashSet::new();
+                let others = brand_posts
+                    .get(brand)
+                    .into_iter()
+                    .flatten()
+                    .filter(|(text, _)| !corrected.contains(text.as_str()) && seen.insert(text))
+                    .map(|(text, lang)| Example {
+                        text: text.clone(),
+                        lang: lang.clone(),
+                        label: Label::Neutral,
+                        polar_only: false,
+                    })
+                    .collect();
                 brand_sets.push(BrandSet {
                     brand: brand.to_owned(),
                     train: of_brand(&part.splits.train),
                     dev: of_brand(&part.splits.dev),
                     test: test.clone(),
+                    others,
                 });
                 brand_parts.push(Part {
                     name: format!("corrections, brand {brand}"),
@@ -278,6 +328,44 @@ pub(crate) fn prepare(
         .flat_map(|part| part.splits.dev.iter().chain(&part.splits.test))
         .map(|example| example.text.as_str())
         .collect();
+    for set in &mut brand_sets {
+        set.others.retain(|e| !held_out.contains(e.text.as_str()));
+    }
+    let corrected: HashSet<&str> = corrections
+        .into_iter()
+        .flatten()
+        .map(|c| c.text.as_str())
+        .collect();
+    let mut seen = HashSet::new();
+    let mut anchors: Vec<Example> = Vec::new();
+    let mut anchor_brands: Vec<&String> = brand_posts.keys().collect();
+    anchor_brands.sort();
+    for brand in anchor_brands {
+        for (text, lang) in &brand_posts[brand] {
+            if !corrected.contains(text.as_str())
+                && !held_out.contains(text.as_str())
+                && seen.insert(text.as_str())
+            {
+                anchors.push(Example {
+                    text: text.clone(),
+                    lang: lang.clone(),
+                    label: Label::Neutral,
+                    polar_only: false,
+                });
+            }
+        }
+    }
+    let base_train: Vec<Example> = if anchors.is_empty() {
+        Vec::new()
+    } else {
+        parts
+            .iter()
+            .filter(|part| part.name != CORRECTIONS)
+            .flat_map(|part| &part.splits.train)
+            .filter(|example| !held_out.contains(example.text.as_str()))
+            .cloned()
+            .collect()
+    };
     let train: Vec<Example> = parts
         .iter()
         .flat_map(|part| &part.splits.train)
@@ -298,6 +386,8 @@ pub(crate) fn prepare(
         brands: brand_sets,
         train,
         dev,
+        base_train,
+        anchors,
     })
 }
 
@@ -306,14 +396,17 @@ pub fn run(options: TrainOptions) -> anyhow::Result<ExitCode> {
         parts,
         brand_parts,
         brands,
-        train: train_examples,
+        train: mut train_examples,
         dev: dev_examples,
+        base_train,
+        anchors,
     } = prepare(
         &options.files,
         options.seed,
         options.corrections.as_deref(),
         options.correction_weight,
         options.brand_min,
+        &options.brand_posts,
     )?;
 
     let dense: Box<dyn DenseFeatures> = if options.lexicon_features {
@@ -327,6 +420,23 @@ pub fn run(options: TrainOptions) -> anyhow::Result<ExitCode> {
     };
     if let Some(epochs) = options.epochs {
         config.epochs = epochs;
+    }
+    let train_len_before_anchors = train_examples.len();
+    if !anchors.is_empty() {
+        // Without corrections first: its labels of the corrected brands' other posts
+        // go into the training set with the corrections.
+        println!(
+            "training a model without corrections on {} texts, to label {} uncorrected \
+             posts of the corrected brands (anchors)",
+            base_train.len(),
+            anchors.len()
+        );
+        let base = train_with_progress(&base_train, &config, dense.as_ref(), |_, _| {})
+            .map_err(|error| anyhow::anyhow!("{error}"))?;
+        train_examples.extend(anchors.into_iter().map(|example| Example {
+            label: predict(&base, &example, dense.as_ref()).label,
+            ..example
+        }));
     }
     println!(
         "training on {} texts ({} dev), {} epochs, dense features {}",
@@ -429,6 +539,7 @@ pub fn run(options: TrainOptions) -> anyhow::Result<ExitCode> {
             "dev_examples": dev_examples.len(),
             "corrections": options.corrections.as_ref().map(Vec::len),
             "correction_weight": options.corrections.as_ref().map(|_| options.correction_weight),
+            "anchors": train_examples.len() - train_len_before_anchors,
         })
         .to_string(),
     );
@@ -448,7 +559,7 @@ pub fn run(options: TrainOptions) -> anyhow::Result<ExitCode> {
             set.train.len(),
             options.brand_weight,
             set.dev.len(),
-            set.test.len()
+            set.test.len(),
         );
         let mut brand_model = train_with_progress(&train, &config, dense.as_ref(), |_, _| {})
             .map_err(|error| anyhow::anyhow!("{error}"))?;
@@ -474,6 +585,12 @@ pub fn run(options: TrainOptions) -> anyhow::Result<ExitCode> {
             figure(&model),
             figure(&brand_model)
         );
+        report_disagreement(set.others.iter().map(|e| {
+            (
+                predict(&model, e, dense.as_ref()).label,
+                predict(&brand_model, e, dense.as_ref()).label,
+            )
+        }));
         brand_model.set_metadata(
             serde_json::json!({
                 "brand": set.brand,
@@ -491,6 +608,38 @@ pub fn run(options: TrainOptions) -> anyhow::Result<ExitCode> {
     }
     print_brand_config(&written);
     Ok(ExitCode::SUCCESS)
+}
+
+/// How many of a brand's other posts its model labels otherwise than the shared one,
+/// from (shared, brand) label pairs: what `vigil classifier rescore` would change.
+pub(crate) fn report_disagreement(pairs: impl Iterator<Item = (Label, Label)>) {
+    let mut total = 0;
+    let mut changes = std::collections::BTreeMap::<(&str, &str), usize>::new();
+    for (shared, brand) in pairs {
+        total += 1;
+        if shared != brand {
+            *changes
+                .entry((shared.as_str(), brand.as_str()))
+                .or_default() += 1;
+        }
+    }
+    let changed: usize = changes.values().sum();
+    println!(
+        "  the brand's model labels {changed} of its {total} other posts otherwise than the \
+         shared model{}",
+        if changes.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " ({})",
+                changes
+                    .iter()
+                    .map(|((from, to), n)| format!("{from} → {to}: {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        }
+    );
 }
 
 fn save(model: &Model, out: &Path) -> anyhow::Result<()> {

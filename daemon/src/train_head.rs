@@ -17,6 +17,7 @@ pub struct HeadOptions {
     pub correction_weight: usize,
     pub brand_min: usize,
     pub brand_weight: usize,
+    pub brand_posts: crate::train::BrandPosts,
 }
 
 #[cfg(not(feature = "candle"))]
@@ -47,6 +48,7 @@ pub fn run(options: HeadOptions) -> anyhow::Result<ExitCode> {
         options.corrections.as_deref(),
         options.correction_weight,
         options.brand_min,
+        &options.brand_posts,
     )?;
     let model_dir = match options.model_dir {
         Some(dir) => dir,
@@ -63,6 +65,7 @@ pub fn run(options: HeadOptions) -> anyhow::Result<ExitCode> {
     for part in &test_parts {
         texts.extend(part.splits.test.iter().map(|e| e.text.as_str()));
     }
+    texts.extend(prepared.anchors.iter().map(|e| e.text.as_str()));
     let started = Instant::now();
     let mut embeddings: Vec<Vec<f32>> = Vec::with_capacity(texts.len());
     let mut last_report = Instant::now();
@@ -79,12 +82,13 @@ pub fn run(options: HeadOptions) -> anyhow::Result<ExitCode> {
         }
     }
     let mut rest = embeddings.as_slice();
-    let train_rows = take(&mut rest, &prepared.train);
+    let mut train_rows = take(&mut rest, &prepared.train);
     let dev_rows = take(&mut rest, &prepared.dev);
     let test_rows: Vec<Vec<Row<'_>>> = test_parts
         .iter()
         .map(|part| take(&mut rest, &part.splits.test))
         .collect();
+    let anchor_rows = take(&mut rest, &prepared.anchors);
 
     let probe_embeddings = encoder.embed(&PROBE_TEXTS)?;
     let probes: Vec<Probe> = PROBE_TEXTS
@@ -96,6 +100,44 @@ pub fn run(options: HeadOptions) -> anyhow::Result<ExitCode> {
         })
         .collect();
     let config = HeadTrainConfig::default();
+    // The corrected brands' other posts, labelled by a head trained without
+    // corrections, go into the training set with the corrections (see
+    // `Prepared::anchors`).
+    let anchors: Vec<vigil_learned::Example> = if anchor_rows.is_empty() {
+        Vec::new()
+    } else {
+        let by_text: std::collections::HashMap<&str, &[f32]> = train_rows
+            .iter()
+            .map(|(embedding, example)| (example.text.as_str(), *embedding))
+            .collect();
+        let base_rows: Vec<Row<'_>> = prepared
+            .base_train
+            .iter()
+            .filter_map(|example| by_text.get(example.text.as_str()).map(|e| (*e, example)))
+            .collect();
+        println!(
+            "training a head without corrections on {} texts, to label {} uncorrected posts \
+             of the corrected brands (anchors)",
+            base_rows.len(),
+            anchor_rows.len()
+        );
+        let base = train_head(&labelled(&base_rows), &config, ENCODER, probes.clone())?;
+        anchor_rows
+            .iter()
+            .map(|(embedding, example)| {
+                Ok(vigil_learned::Example {
+                    label: base.predict(embedding)?.label,
+                    ..(*example).clone()
+                })
+            })
+            .collect::<anyhow::Result<_>>()?
+    };
+    train_rows.extend(
+        anchor_rows
+            .iter()
+            .map(|(embedding, _)| *embedding)
+            .zip(&anchors),
+    );
     println!(
         "training the head on {} texts ({} dev)",
         train_rows.len(),
@@ -132,6 +174,7 @@ pub fn run(options: HeadOptions) -> anyhow::Result<ExitCode> {
             "train_examples": train_rows.len(),
             "corrections": options.corrections.as_ref().map(Vec::len),
             "correction_weight": options.corrections.as_ref().map(|_| options.correction_weight),
+            "anchors": anchors.len(),
             "config": config,
         })
         .to_string(),
@@ -145,6 +188,10 @@ pub fn run(options: HeadOptions) -> anyhow::Result<ExitCode> {
 
     // A head per brand with enough corrections: the same training plus the brand's own
     // corrections `brand_weight` more times, calibrated with the brand's dev texts.
+    let anchor_by_text: std::collections::HashMap<&str, &[f32]> = anchor_rows
+        .iter()
+        .map(|(embedding, example)| (example.text.as_str(), *embedding))
+        .collect();
     let mut written = Vec::new();
     for set in &prepared.brands {
         let embed = |examples: &[vigil_learned::Example]| -> anyhow::Result<Vec<Vec<f32>>> {
@@ -157,6 +204,12 @@ pub fn run(options: HeadOptions) -> anyhow::Result<ExitCode> {
         };
         let (brand_train, brand_dev, brand_test) =
             (embed(&set.train)?, embed(&set.dev)?, embed(&set.test)?);
+        // The brand's other posts are among the anchors, already embedded.
+        let others: Vec<&[f32]> = set
+            .others
+            .iter()
+            .filter_map(|example| anchor_by_text.get(example.text.as_str()).copied())
+            .collect();
         let own: Vec<Row<'_>> = brand_train
             .iter()
             .map(Vec::as_slice)
@@ -199,6 +252,12 @@ pub fn run(options: HeadOptions) -> anyhow::Result<ExitCode> {
             figure(&head),
             figure(&brand_head)
         );
+        crate::train::report_disagreement(others.iter().filter_map(|&embedding| {
+            Some((
+                head.predict(embedding).ok()?.label,
+                brand_head.predict(embedding).ok()?.label,
+            ))
+        }));
         brand_head.set_metadata(
             serde_json::json!({
                 "encoder": ENCODER,

@@ -261,6 +261,26 @@ impl Store {
         Ok(out)
     }
 
+    /// Text and language of up to `limit` of `brand`'s most recent original posts that
+    /// no analyst labelled: what a brand's own model is anchored on, labelled by the
+    /// shared model, so it learns from the corrections what differs and nothing more.
+    pub fn uncorrected_brand_posts(
+        &self,
+        brand: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, Option<String>)>> {
+        let conn = self.conn();
+        let mut statement = conn.prepare(
+            "SELECT p.text, p.lang FROM post_brands b JOIN posts p ON p.seq = b.seq
+             WHERE b.brand = ?1 AND b.original = 1 AND p.sentiment_backend IS NOT ?2
+             ORDER BY p.seq DESC LIMIT ?3",
+        )?;
+        let rows = statement.query_map(params![brand, ANALYST_BACKEND, limit as i64], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// How many posts were corrected.
     pub fn corrected_post_count(&self) -> Result<u64> {
         let conn = self.conn();

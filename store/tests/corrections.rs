@@ -317,3 +317,43 @@ fn rescoring_candidates_with_several_models_and_brands() {
         1
     );
 }
+
+#[test]
+fn a_brands_uncorrected_posts_anchor_its_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, posts) = store_with_posts(dir.path());
+    // Newest first; both are acme's, only the second globex's.
+    let acme = store.uncorrected_brand_posts("acme", 10).unwrap();
+    assert_eq!(
+        acme,
+        [
+            ("完全踩雷，再也不买了".to_string(), Some("zh".to_string())),
+            (
+                "The kettle is fine I guess".to_string(),
+                Some("en".to_string())
+            ),
+        ]
+    );
+    assert_eq!(store.uncorrected_brand_posts("acme", 1).unwrap().len(), 1);
+    assert_eq!(
+        store.uncorrected_brand_posts("globex", 10).unwrap().len(),
+        1
+    );
+    assert!(
+        store
+            .uncorrected_brand_posts("initech", 10)
+            .unwrap()
+            .is_empty()
+    );
+    // A corrected post is no longer one of them.
+    store
+        .correct_sentiment(&posts[1].1, Label::Positive, "dana", "cli")
+        .unwrap();
+    assert_eq!(
+        store.uncorrected_brand_posts("acme", 10).unwrap(),
+        [(
+            "The kettle is fine I guess".to_string(),
+            Some("en".to_string())
+        )]
+    );
+}
