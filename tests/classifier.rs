@@ -736,7 +736,13 @@ fn train_head_and_classify_with_the_transformer() {
     }
     let temp = tempfile::tempdir().unwrap();
     let config = acme_config(temp.path(), "acme", "[classifier]\nbackend = \"lexicon\"\n");
-    import_posts(&config, &["acme support answered within minutes"]);
+    import_posts(
+        &config,
+        &[
+            "acme support answered within minutes",
+            "my acme kettle broke after a week",
+        ],
+    );
     let (_, ids, _) = search_json(&config, "support", &[]);
     let out = run(&[
         "label",
@@ -809,6 +815,17 @@ fn train_head_and_classify_with_the_transformer() {
     let brand_head = temp.path().join("head.acme.vth");
     assert!(brand_head.is_file(), "{}", stdout(&out));
     assert!(stdout(&out).contains("brand Acme:"), "{}", stdout(&out));
+    // The uncorrected post anchors the heads.
+    assert!(
+        stdout(&out).contains("to label 1 uncorrected posts of the corrected brands (anchors)"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("otherwise than the shared model"),
+        "{}",
+        stdout(&out)
+    );
     let brand_config = acme_config(
         temp.path(),
         "acme",
