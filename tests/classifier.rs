@@ -1204,3 +1204,63 @@ fn stored_id(config: &Path, external_id: &str) -> String {
     )
     .unwrap()
 }
+
+/// `[classifier.languages]`: Chinese posts go to `learned` while the rest stay on the
+/// configured backend (here the lexicon), at import, in `classify` and in `rescore`.
+#[test]
+fn a_language_can_have_its_own_backend() {
+    let temp = tempfile::tempdir().unwrap();
+    let routed = "[classifier]\nbackend = \"lexicon\"\n[classifier.languages]\nzh = \"learned\"\n";
+    let config = acme_config(temp.path(), "acme OR 艾克米", routed);
+    let config_arg = config.to_str().unwrap();
+    import_lines(
+        &config,
+        "x",
+        &[
+            "acme kettle works great".to_string(),
+            "艾克米水壶很好用，推荐".to_string(),
+        ],
+    );
+    let backend = |id: &str| scored_by(&config, &stored_id(&config, id)).0;
+    assert_eq!(backend("x0"), "lexicon");
+    assert_eq!(backend("x1"), "learned");
+    let out = run(&["classifier", "rescore", "--config", config_arg]);
+    assert!(
+        stdout(&out).contains("nothing to re-score"),
+        "{}",
+        stdout(&out)
+    );
+    // classify follows the same routing: the learned model's confidence is not the
+    // lexicon's for the same Chinese text.
+    let classify = |config: &Path| {
+        use std::io::Write as _;
+        let mut child = support::vigil()
+            .args(["classify", "--config", config.to_str().unwrap()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(
+            child.stdin.take().unwrap(),
+            "{{\"id\": 1, \"text\": \"艾克米水壶很好用，推荐\"}}"
+        )
+        .unwrap();
+        stdout(&child.wait_with_output().unwrap())
+    };
+    let with_route = classify(&config);
+
+    // Without the route, re-scoring moves the Chinese post to the lexicon.
+    let config = acme_config(
+        temp.path(),
+        "acme OR 艾克米",
+        "[classifier]\nbackend = \"lexicon\"\n",
+    );
+    assert_ne!(classify(&config), with_route);
+    let out = run(&["classifier", "rescore", "--config", config_arg]);
+    assert!(
+        stdout(&out).contains("re-scored 1 posts with lexicon"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(backend("x1"), "lexicon");
+}

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use vigil_config::{ClassifierBackend, ClassifierConfig};
+use vigil_config::ClassifierConfig;
 use vigil_core::Classifier;
 use vigil_transformer::Engine;
 
@@ -18,17 +18,34 @@ pub fn build(config: &ClassifierConfig) -> Result<Box<dyn Classifier>> {
 }
 
 fn backend_name(config: &ClassifierConfig) -> &'static str {
-    match config.backend {
-        ClassifierBackend::Lexicon => "lexicon",
-        ClassifierBackend::Learned => "learned",
-        ClassifierBackend::Transformer => "transformer",
-    }
+    config.backend.as_str()
 }
 
 /// The backend named in `config.backend`, or `name` when given, with the per-brand
 /// models of `[classifier.brand_models]` (model files for `learned`, head files on the
 /// one shared encoder for `transformer`; the lexicon has none and ignores them).
 pub fn build_scorer(config: &ClassifierConfig, name: Option<&str>) -> Result<Scorer> {
+    let mut languages: Vec<(String, Box<dyn Classifier>)> = Vec::new();
+    for (lang, backend) in &config.languages {
+        let model = build_backend(backend.as_str(), config).map_err(|error| match error {
+            ClassifierError::Unavailable { backend, reason } => ClassifierError::Unavailable {
+                backend,
+                reason: format!("[classifier.languages] {lang}: {reason}"),
+            },
+            other => other,
+        })?;
+        tracing::info!(
+            lang = lang.as_str(),
+            backend = model.backend(),
+            version = model.version(),
+            "language backend ready"
+        );
+        languages.push((lang.clone(), model));
+    }
+    Ok(build_brand_scorer(config, name)?.with_languages(languages))
+}
+
+fn build_brand_scorer(config: &ClassifierConfig, name: Option<&str>) -> Result<Scorer> {
     let name = name.unwrap_or(backend_name(config));
     if config.brand_models.is_empty() {
         return Ok(Scorer::single(build_backend(name, config)?));
@@ -144,6 +161,7 @@ fn build_transformer(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use vigil_config::ClassifierBackend;
 
     fn config(backend: ClassifierBackend) -> ClassifierConfig {
         ClassifierConfig {
@@ -152,6 +170,7 @@ mod tests {
             model_dir: None,
             head: None,
             brand_models: Vec::new(),
+            languages: Vec::new(),
         }
     }
 

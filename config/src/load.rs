@@ -440,6 +440,7 @@ fn read_classifier(
         model_dir: None,
         head: None,
         brand_models: Vec::new(),
+        languages: Vec::new(),
     };
     let Some(mut t) = root.table(diag, "classifier") else {
         return (defaults, Vec::new());
@@ -466,6 +467,35 @@ fn read_classifier(
         .into_iter()
         .map(|(brand, path, span)| (brand, resolve(base_dir, &path), span))
         .collect();
+    let mut languages = Vec::new();
+    for (lang, name, span) in t.string_map_spanned(diag, "languages") {
+        if !["en", "zh", "und"].contains(&lang.as_str()) {
+            diag.error(
+                &span,
+                &format!("classifier.languages.{lang}"),
+                format!(
+                    "unknown language {lang:?}: expected en, zh or und (the languages Vigil \
+                     detects; a post's hint counts by its first part, zh-CN is zh)"
+                ),
+            );
+            continue;
+        }
+        match ClassifierBackend::NAMES.iter().position(|n| *n == name) {
+            Some(at) => languages.push((
+                lang,
+                [
+                    ClassifierBackend::Lexicon,
+                    ClassifierBackend::Learned,
+                    ClassifierBackend::Transformer,
+                ][at],
+            )),
+            None => diag.error(
+                &span,
+                &format!("classifier.languages.{lang}"),
+                format!("unknown backend {name:?}: expected lexicon, learned or transformer"),
+            ),
+        }
+    }
     t.finish(diag);
     (
         ClassifierConfig {
@@ -474,6 +504,7 @@ fn read_classifier(
             model_dir,
             head,
             brand_models: Vec::new(),
+            languages,
         },
         brand_models,
     )

@@ -239,6 +239,18 @@ pub enum ClassifierBackend {
     Transformer,
 }
 
+impl ClassifierBackend {
+    pub const NAMES: [&'static str; 3] = ["lexicon", "learned", "transformer"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClassifierBackend::Lexicon => "lexicon",
+            ClassifierBackend::Learned => "learned",
+            ClassifierBackend::Transformer => "transformer",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ClassifierConfig {
     pub backend: ClassifierBackend,
@@ -252,6 +264,11 @@ pub struct ClassifierConfig {
     /// `transformer`: a `.vth` head on the shared encoder) instead of the default one.
     /// In `[[brands]]` order, which decides for a post of several such brands.
     pub brand_models: Vec<(String, PathBuf)>,
+    /// Per-language backends (extension, `[classifier.languages]`, e.g. `zh =
+    /// "learned"` beside an English transformer): a post in one of these languages (its
+    /// hint, else detection: `en`, `zh` or `und`) is scored by that backend, before any
+    /// brand model.
+    pub languages: Vec<(String, ClassifierBackend)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -509,3 +509,26 @@ fn brand_models_are_checked_and_kept_in_brand_order() {
     let none = parse(&format!("{brands}[classifier]\nbackend = \"lexicon\"\n")).unwrap();
     assert!(none.classifier.brand_models.is_empty());
 }
+
+#[test]
+fn language_backends_are_checked() {
+    let text = "[classifier]\nbackend = \"transformer\"\n[classifier.languages]\nzh = \"learned\"\nund = \"lexicon\"\n";
+    let config = parse(text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        config.classifier.languages,
+        [
+            ("zh".to_string(), vigil_config::ClassifierBackend::Learned),
+            ("und".to_string(), vigil_config::ClassifierBackend::Lexicon),
+        ]
+    );
+    let bad_lang = parse(&text.replace("zh = ", "fr = ")).unwrap_err();
+    assert!(
+        bad_lang.contains("classifier.languages.fr") && bad_lang.contains("expected en, zh or und"),
+        "{bad_lang}"
+    );
+    let bad_backend = parse(&text.replace("\"learned\"", "\"vader\"")).unwrap_err();
+    assert!(
+        bad_backend.contains("unknown backend \"vader\""),
+        "{bad_backend}"
+    );
+}

@@ -695,16 +695,14 @@ struct ClassifyLine {
     brands: Option<Vec<String>>,
 }
 
-/// The configured classifier, or the backend called `name`.
-pub(crate) fn classifier_for(
+/// The configured classifier, or the backend called `name`, with the per-language
+/// backends and per-brand models of the config.
+pub(crate) fn scorer_for(
     config: &vigil_config::Config,
     name: Option<&str>,
-) -> anyhow::Result<Box<dyn vigil_core::Classifier>> {
-    Ok(match name {
-        Some(name) => vigil_classifier::build_backend(name, &config.classifier),
-        None => vigil_classifier::build(&config.classifier),
-    }
-    .map_err(|e| UsageError(e.to_string()))?)
+) -> anyhow::Result<vigil_classifier::Scorer> {
+    Ok(vigil_classifier::build_scorer(&config.classifier, name)
+        .map_err(|e| UsageError(e.to_string()))?)
 }
 
 /// The analysts' corrections from the configured store, when asked for, and each
@@ -740,8 +738,7 @@ pub fn classifier(path: &Path, command: crate::cli::ClassifierCommand) -> anyhow
             format,
         } => {
             let config = load_config(path, true)?;
-            let classifier = classifier_for(&config, backend.as_deref())?;
-            crate::sentiment_eval::run(classifier.as_ref(), &files, format)
+            crate::sentiment_eval::run(&scorer_for(&config, backend.as_deref())?, &files, format)
         }
         crate::cli::ClassifierCommand::Train {
             files,
@@ -850,8 +847,7 @@ pub fn classify(path: &Path, args: ClassifyArgs) -> anyhow::Result<ExitCode> {
         ))
         .into());
     }
-    let scorer = vigil_classifier::build_scorer(&config.classifier, args.backend.as_deref())
-        .map_err(|e| UsageError(e.to_string()))?;
+    let scorer = scorer_for(&config, args.backend.as_deref())?;
     let default_brands: Vec<String> = args.brand.into_iter().collect();
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
@@ -866,7 +862,7 @@ pub fn classify(path: &Path, args: ClassifyArgs) -> anyhow::Result<ExitCode> {
             Ok(input) => {
                 let brands = input.brands.as_deref().unwrap_or(&default_brands);
                 let sentiment = scorer
-                    .model_for(brands)
+                    .model_for(&input.text, input.lang.as_deref(), brands)
                     .classify(&input.text, input.lang.as_deref());
                 let output = serde_json::json!({
                     "id": input.id,
@@ -1313,9 +1309,7 @@ pub fn reindex(path: &Path) -> anyhow::Result<ExitCode> {
     let mut stage = IndexStage::open(&index)?;
     // Every post must carry its sentiment into the index: finish any classification a
     // crash left undone before rebuilding.
-    let classifier = vigil_classifier::build_scorer(&config.classifier, None)
-        .map_err(|e| UsageError(e.to_string()))?;
-    pipeline::classify_store_backlog(&store, &classifier)?;
+    pipeline::classify_store_backlog(&store, &scorer_for(&config, None)?)?;
     let started = Instant::now();
     let progress = std::io::stderr().is_terminal();
     let added = stage.rebuild(&store, |done, total| {

@@ -130,15 +130,20 @@ impl Progress {
 
 pub fn rescore(path: &Path, backend: Option<&str>, batch: usize) -> anyhow::Result<ExitCode> {
     let config = load_config(path, false)?;
-    let scorer = vigil_classifier::build_scorer(&config.classifier, backend)
-        .map_err(|e| crate::UsageError(e.to_string()))?;
+    let scorer = crate::commands::scorer_for(&config, backend)?;
     let default = scorer.default_model();
     let (name, version) = (default.backend().to_owned(), default.version().to_owned());
     let models = scorer.versions();
-    let model_refs: Vec<(&str, &str)> = models
-        .iter()
-        .map(|(backend, version)| (backend.as_str(), version.as_str()))
-        .collect();
+    // With per-language backends a post's model depends on its language, which the
+    // store cannot filter on: every post is looked at (and skipped when current).
+    let model_refs: Vec<(&str, &str)> = if scorer.routes_languages() {
+        Vec::new()
+    } else {
+        models
+            .iter()
+            .map(|(backend, version)| (backend.as_str(), version.as_str()))
+            .collect()
+    };
     let brands: Vec<&str> = scorer.brand_models().map(|(brand, _)| brand).collect();
     let store = context::open_store(&config)?;
     let index = context::open_index(&config)?;
@@ -170,15 +175,16 @@ pub fn rescore(path: &Path, backend: Option<&str>, batch: usize) -> anyhow::Resu
         after = last.seq;
         looked += page.len() as u64;
         // Only the posts whose own model (by their brands) did not score them.
-        let page: Vec<vigil_core::StoredPost> =
-            page.into_iter()
-                .filter(|p| {
-                    let model = scorer.model_for(&p.post.brands);
-                    p.post.sentiment.as_ref().is_none_or(|s| {
-                        s.backend != model.backend() || s.version != model.version()
-                    })
-                })
-                .collect();
+        let page: Vec<vigil_core::StoredPost> = page
+            .into_iter()
+            .filter(|p| {
+                let model = scorer.model_for(&p.post.text, p.post.lang.as_deref(), &p.post.brands);
+                p.post
+                    .sentiment
+                    .as_ref()
+                    .is_none_or(|s| s.backend != model.backend() || s.version != model.version())
+            })
+            .collect();
         if page.is_empty() {
             progress.report(looked, done, total.max(looked), changed, false);
             continue;

@@ -11,7 +11,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use serde::Serialize;
-use vigil_core::{Classifier, Label};
+use vigil_classifier::Scorer;
+use vigil_core::Label;
 use vigil_learned::{Dataset, Evaluation};
 
 use crate::cli::EvalFormat;
@@ -29,24 +30,43 @@ pub struct FileEvaluation {
     pub evaluation: Evaluation,
 }
 
-/// Scores `dataset` with `classifier`.
-pub fn evaluate(classifier: &dyn Classifier, dataset: &Dataset, path: &Path) -> FileEvaluation {
+/// Scores `dataset` with `classifier` (with its per-language backends, if any; no
+/// brands).
+pub fn evaluate(classifier: &Scorer, dataset: &Dataset, path: &Path) -> FileEvaluation {
     let has_neutral = dataset.examples.iter().any(|e| e.label == Label::Neutral);
     let binary = !has_neutral && dataset.examples.iter().all(|e| e.polar_only);
     // In batches, so batched backends (transformer) run as they do in the daemon.
-    let inputs: Vec<(&str, Option<&str>)> = dataset
+    let inputs: Vec<(&str, Option<&str>, &[String])> = dataset
         .examples
         .iter()
-        .map(|example| (example.text.as_str(), example.lang.as_deref()))
+        .map(|example| (example.text.as_str(), example.lang.as_deref(), &[][..]))
         .collect();
     let mut sentiments = Vec::with_capacity(inputs.len());
     for chunk in inputs.chunks(256) {
         sentiments.extend(classifier.classify_batch(chunk));
     }
+    // The backends and versions that scored the file, in order of first use: one of
+    // each unless `[classifier.languages]` routes some texts elsewhere.
+    let mut used: Vec<(&str, &str)> = Vec::new();
+    for sentiment in &sentiments {
+        let model = (sentiment.backend.as_str(), sentiment.version.as_str());
+        if !used.contains(&model) {
+            used.push(model);
+        }
+    }
+    let (backend, version) = if used.is_empty() {
+        let model = classifier.default_model();
+        (model.backend().to_string(), model.version().to_string())
+    } else {
+        (
+            used.iter().map(|m| m.0).collect::<Vec<_>>().join("+"),
+            used.iter().map(|m| m.1).collect::<Vec<_>>().join("+"),
+        )
+    };
     let pairs = dataset
         .examples
         .iter()
-        .zip(sentiments)
+        .zip(&sentiments)
         .map(|(example, sentiment)| {
             let predicted = if binary {
                 if sentiment.score > 0.0 {
@@ -67,8 +87,8 @@ pub fn evaluate(classifier: &dyn Classifier, dataset: &Dataset, path: &Path) -> 
     FileEvaluation {
         dataset: dataset.name.clone(),
         path: path.to_owned(),
-        backend: classifier.backend().to_string(),
-        version: classifier.version().to_string(),
+        backend,
+        version,
         task: if binary { "binary" } else { "three-class" },
         bad_rows: dataset.bad_rows,
         evaluation,
@@ -128,11 +148,7 @@ fn csv_rows(result: &FileEvaluation) -> Vec<Vec<String>> {
         .collect()
 }
 
-pub fn run(
-    classifier: &dyn Classifier,
-    files: &[PathBuf],
-    format: EvalFormat,
-) -> anyhow::Result<ExitCode> {
+pub fn run(classifier: &Scorer, files: &[PathBuf], format: EvalFormat) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut csv = matches!(format, EvalFormat::Csv).then(|| csv::Writer::from_writer(Vec::new()));
