@@ -522,18 +522,7 @@ fn label_rescore_and_train_with_corrections() {
     );
 
     // Training folds the correction in (with its weight) next to a labelled file.
-    let data = temp.path().join("data.jsonl");
-    let rows: String = (0..40)
-        .map(|i| {
-            let (text, label) = match i % 3 {
-                0 => (format!("great product number {i}"), "positive"),
-                1 => (format!("awful broken thing {i}"), "negative"),
-                _ => (format!("it is a kettle model {i}"), "neutral"),
-            };
-            format!("{{\"text\": \"{text}\", \"label\": \"{label}\"}}\n")
-        })
-        .collect();
-    std::fs::write(&data, rows).unwrap();
+    let data = write_generated_three_class(temp.path(), 40);
     let model = temp.path().join("model.vlm");
     let out = run(&[
         "classifier",
@@ -971,18 +960,7 @@ fn brand_models_learn_a_brands_corrections() {
         assert!(out.status.success(), "{}", stderr(&out));
     }
 
-    let data = temp.path().join("data.jsonl");
-    let rows: String = (0..60)
-        .map(|i| {
-            let (text, label) = match i % 3 {
-                0 => (format!("great product number {i}"), "positive"),
-                1 => (format!("awful broken thing {i}"), "negative"),
-                _ => (format!("it is a kettle model {i}"), "neutral"),
-            };
-            format!("{{\"text\": \"{text}\", \"label\": \"{label}\"}}\n")
-        })
-        .collect();
-    std::fs::write(&data, rows).unwrap();
+    let data = write_generated_three_class(temp.path(), 60);
     let models = temp.path().join("models");
     std::fs::create_dir(&models).unwrap();
     let model = models.join("sentiment.vlm");
@@ -1179,6 +1157,23 @@ fn import_lines(config: &Path, prefix: &str, texts: &[String]) {
     std::fs::write(&file, lines).unwrap();
     let out = import(config, "s", &file, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// `data.jsonl` in `dir`: `rows` generated texts, positive, negative and neutral in turn.
+fn write_generated_three_class(dir: &Path, rows: usize) -> std::path::PathBuf {
+    let text: String = (0..rows)
+        .map(|i| {
+            let (text, label) = match i % 3 {
+                0 => (format!("great product number {i}"), "positive"),
+                1 => (format!("awful broken thing {i}"), "negative"),
+                _ => (format!("it is a kettle model {i}"), "neutral"),
+            };
+            format!("{{\"text\": \"{text}\", \"label\": \"{label}\"}}\n")
+        })
+        .collect();
+    let path = dir.join("data.jsonl");
+    std::fs::write(&path, text).unwrap();
+    path
 }
 
 /// The stored label of the post imported with `external_id`.

@@ -332,17 +332,10 @@ impl<'doc> TableReader<'doc> {
 
     /// All string values of an inline table, in file order (for `fields = { … }`).
     pub fn string_map(&mut self, diag: &mut Diagnostics, key: &str) -> Vec<(String, String)> {
-        let Some(mut table) = self.table(diag, key) else {
-            return Vec::new();
-        };
-        let keys: Vec<String> = table.table.iter().map(|(k, _)| k.to_string()).collect();
-        let mut out = Vec::new();
-        for k in keys {
-            if let Some((value, _)) = table.string(diag, &k) {
-                out.push((k, value));
-            }
-        }
-        out
+        self.string_map_spanned(diag, key)
+            .into_iter()
+            .map(|(k, value, _)| (k, value))
+            .collect()
     }
 
     /// All string values of a table with the span of each, in file order.

@@ -240,19 +240,25 @@ pub fn rescore(path: &Path, backend: Option<&str>, batch: usize) -> anyhow::Resu
     println!(
         "re-scored {done} posts with {name} {version} in {:.1}s; {changed} labels changed{}; audit entry {}",
         progress.started.elapsed().as_secs_f64(),
-        if transitions.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " ({})",
-                transitions
-                    .iter()
-                    .map(|((from, to), n)| format!("{from} → {to}: {n}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        },
+        transitions_text(&transitions),
         entry.seq
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// ` (neutral → negative: 12, …)`, or nothing when no label changed.
+pub(crate) fn transitions_text<N: std::fmt::Display>(
+    transitions: &std::collections::BTreeMap<(&str, &str), N>,
+) -> String {
+    if transitions.is_empty() {
+        return String::new();
+    }
+    format!(
+        " ({})",
+        transitions
+            .iter()
+            .map(|((from, to), n)| format!("{from} → {to}: {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }

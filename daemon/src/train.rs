@@ -627,18 +627,7 @@ pub(crate) fn report_disagreement(pairs: impl Iterator<Item = (Label, Label)>) {
     println!(
         "  the brand's model labels {changed} of its {total} other posts otherwise than the \
          shared model{}",
-        if changes.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " ({})",
-                changes
-                    .iter()
-                    .map(|((from, to), n)| format!("{from} → {to}: {n}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        }
+        crate::corrections::transitions_text(&changes)
     );
 }
 
