@@ -528,21 +528,24 @@ pub fn run(options: TrainOptions) -> anyhow::Result<ExitCode> {
         );
     }
 
-    model.set_metadata(
-        serde_json::json!({
-            "files": parts.iter().map(|part| &part.name).collect::<Vec<_>>(),
-            "train_config": config,
-            "seed": options.seed,
-            "epochs": config.epochs,
-            "dense_features": dense.name(),
-            "train_examples": train_examples.len(),
-            "dev_examples": dev_examples.len(),
-            "corrections": options.corrections.as_ref().map(Vec::len),
-            "correction_weight": options.corrections.as_ref().map(|_| options.correction_weight),
-            "anchors": train_examples.len() - train_len_before_anchors,
-        })
-        .to_string(),
-    );
+    let mut metadata = serde_json::json!({
+        "files": parts.iter().map(|part| &part.name).collect::<Vec<_>>(),
+        "train_config": config,
+        "seed": options.seed,
+        "epochs": config.epochs,
+        "dense_features": dense.name(),
+        "train_examples": train_examples.len(),
+        "dev_examples": dev_examples.len(),
+        "corrections": options.corrections.as_ref().map(Vec::len),
+        "correction_weight": options.corrections.as_ref().map(|_| options.correction_weight),
+    });
+    // Only when there are any, so a model trained without corrections is byte for
+    // byte what it was before anchors existed (learned/RESULTS.md rebuilds it).
+    let anchor_count = train_examples.len() - train_len_before_anchors;
+    if anchor_count > 0 {
+        metadata["anchors"] = anchor_count.into();
+    }
+    model.set_metadata(metadata.to_string());
     save(&model, &options.out)?;
     println!("wrote {}", options.out.display());
 

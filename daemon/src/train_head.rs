@@ -165,20 +165,21 @@ pub fn run(options: HeadOptions) -> anyhow::Result<ExitCode> {
         let (task, figure) = crate::train::part_figure(part.three_class, outcomes);
         println!("| {} | {task} | {} | {figure} |", part.name, rows.len());
     }
-    head.set_metadata(
-        serde_json::json!({
-            "encoder": ENCODER,
-            "encoder_model_id": encoder.model_id(),
-            "files": prepared.parts.iter().map(|part| &part.name).collect::<Vec<_>>(),
-            "split_seed": options.seed,
-            "train_examples": train_rows.len(),
-            "corrections": options.corrections.as_ref().map(Vec::len),
-            "correction_weight": options.corrections.as_ref().map(|_| options.correction_weight),
-            "anchors": anchors.len(),
-            "config": config,
-        })
-        .to_string(),
-    );
+    let mut metadata = serde_json::json!({
+        "encoder": ENCODER,
+        "encoder_model_id": encoder.model_id(),
+        "files": prepared.parts.iter().map(|part| &part.name).collect::<Vec<_>>(),
+        "split_seed": options.seed,
+        "train_examples": train_rows.len(),
+        "corrections": options.corrections.as_ref().map(Vec::len),
+        "correction_weight": options.corrections.as_ref().map(|_| options.correction_weight),
+        "config": config,
+    });
+    // Only when there are any: a head trained without corrections keeps its bytes.
+    if !anchors.is_empty() {
+        metadata["anchors"] = anchors.len().into();
+    }
+    head.set_metadata(metadata.to_string());
     head.save(&options.out)
         .with_context(|| format!("cannot write the head to {}", options.out.display()))?;
     println!(
