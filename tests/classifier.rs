@@ -1091,15 +1091,7 @@ fn brand_models_learn_a_brands_corrections() {
         "{}",
         stdout(&out)
     );
-    let export = run(&[
-        "audit", "export", "--only", "audit", "--format", "jsonl", "--config", config_arg,
-    ]);
-    let export = stdout(&export);
-    let entry = export
-        .lines()
-        .find(|line| line.contains("\"kind\":\"rescore\""))
-        .expect("the re-scoring is audited");
-    let entry: serde_json::Value = serde_json::from_str(entry).unwrap();
+    let entry = support::audit_entry(&config, "rescore");
     let payload: serde_json::Value =
         serde_json::from_str(entry["payload"].as_str().unwrap()).unwrap();
     assert_eq!(

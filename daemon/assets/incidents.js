@@ -52,6 +52,17 @@ function deadlineCell(incident) {
 /// Acknowledge / resolve buttons for what the incident's status allows, for tokens whose
 /// role may use them. `onDone` runs after a successful action; a 403 (the role changed
 /// since sign-in) hides responder buttons for the session.
+// A failed ack/resolve/snooze: the message, and on a 403 (the role changed) no more
+// action controls; otherwise the button can be tried again.
+function actionFailed(error, button) {
+  flash('error', error.status === 403 ? t('forbidden') : error.describe());
+  if (error.status === 403) {
+    for (const element of document.querySelectorAll('.responder-actions, .act')) element.remove();
+  } else {
+    button.disabled = false;
+  }
+}
+
 function actionButtons(incident, onDone, noteInput) {
   if (!session.canRespond || incident.status === 'resolved') return null;
   const act = async (action, button) => {
@@ -63,12 +74,7 @@ function actionButtons(incident, onDone, noteInput) {
       flash('success', t(action === 'ack' ? 'action_done_ack' : 'action_done_resolve', { id: incident.id }));
       await onDone();
     } catch (error) {
-      flash('error', error.status === 403 ? t('forbidden') : error.describe());
-      if (error.status === 403) {
-        for (const element of document.querySelectorAll('.responder-actions, .act')) element.remove();
-      } else {
-        button.disabled = false;
-      }
+      actionFailed(error, button);
     }
   };
   const buttons = [];
@@ -252,12 +258,7 @@ function snoozeControl(incident, onDone, noteInput) {
       flash('success', t('action_done_snooze', { id: incident.id, time: formatTime(snooze.ends_at) }));
       await onDone();
     } catch (error) {
-      flash('error', error.status === 403 ? t('forbidden') : error.describe());
-      if (error.status === 403) {
-        for (const element of document.querySelectorAll('.responder-actions, .act')) element.remove();
-      } else {
-        button.disabled = false;
-      }
+      actionFailed(error, button);
     }
   });
   return h('div', { class: 'snooze-row' }, field('i-snooze', t('snooze_for'), duration), button);
